@@ -1,0 +1,28 @@
+# astpg: source code ASTs shredded into relational tables.
+#
+# PGXS build.  The one version source is default_version in astpg.control.
+# Warnings become errors in the test command (test/run): PG_CFLAGS=-Werror.
+
+EXTENSION = astpg
+MODULE_big = astpg
+OBJS = \
+	src/astpg.o \
+	src/document_reader.o \
+	src/document_writer.o \
+	src/queries.o
+
+DATA = $(wildcard sql/astpg--*.sql)
+
+# pg_regress suites, one topic each; order matters only for readability.
+REGRESS = ingest ingest_errors replace document dependencies privileges \
+	search_path
+REGRESS_OPTS = --load-extension=astpg
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# pgTAP suites, against the server that PG* variables name.
+.PHONY: prove
+prove:
+	pg_prove --ext .sql --recurse test/pgtap

@@ -1,0 +1,177 @@
+/*-------------------------------------------------------------------------
+ *
+ * astpg.h
+ *	  Shared declarations of the astpg extension: the in-memory form of one
+ *	  document, and the prototypes of each source file, grouped by file.
+ *
+ * A document travels through three stages, one source file each:
+ *	  document_reader.c  jsonb -> AstpgDocument (validation, no SPI)
+ *	  document_writer.c  AstpgDocument -> rows (SPI, set-wise)
+ *	  queries.c          the SQL text of every statement and the plan cache
+ *
+ * IDENTIFICATION
+ *	  src/astpg.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ASTPG_H
+#define ASTPG_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+/*
+ * Strings that a row keeps as a text[] column (bases, decorators, names).
+ * They are read into one flat list per document: owner is the 1-based
+ * position of the row they belong to, so the writer can bind them as two
+ * arrays and regroup them set-wise in SQL.
+ */
+typedef struct AstpgStringList
+{
+	int			count;
+	int			capacity;
+	Datum	   *owner;			/* int8 */
+	Datum	   *value;			/* text */
+} AstpgStringList;
+
+typedef struct AstpgClass
+{
+	text	   *name;
+	text	   *qualified_name; /* defaulted from parent and name */
+	text	   *parent;			/* qualified_name of the enclosing class */
+	text	   *namespace;
+	int32		line_start;
+	int32		line_end;
+	bool		is_abstract;
+	Jsonb	   *attrs;			/* keys without a column of their own */
+	int			parent_index;	/* enclosing class in the document, or -1 */
+	int64		class_id;		/* assigned by the writer */
+} AstpgClass;
+
+typedef struct AstpgCall
+{
+	int			function_index; /* owner in AstpgDocument.functions */
+	int32		call_no;		/* position in the function's calls array */
+	text	   *callee;
+	int32		line;			/* 0 when absent */
+	Jsonb	   *attrs;
+} AstpgCall;
+
+typedef struct AstpgFunction
+{
+	text	   *name;
+	text	   *qualified_name; /* defaulted from class and name */
+	text	   *class_name;		/* the "class" key */
+	text	   *signature;
+	Jsonb	   *parameters;		/* as given, or NULL */
+	int32		parameter_count;
+	text	   *return_type;
+	int32		line_start;
+	int32		line_end;
+	int32		complexity;		/* 0 when absent */
+	bool		is_async;
+	Jsonb	   *attrs;
+	int			class_index;	/* enclosing class in the document, or -1 */
+	int64		function_id;	/* assigned by the writer */
+} AstpgFunction;
+
+typedef struct AstpgDependency
+{
+	text	   *target;
+	text	   *kind;
+	int32		line;			/* 0 when absent */
+	float8		strength;
+	Jsonb	   *attrs;
+} AstpgDependency;
+
+typedef struct AstpgMetric
+{
+	text	   *name;
+	float8		value;
+} AstpgMetric;
+
+/* One validated document, ready to be written. */
+typedef struct AstpgDocument
+{
+	text	   *repository;
+	text	   *path;
+	text	   *module;
+	text	   *language;
+	text	   *revision;
+	bool		has_size_bytes;
+	int64		size_bytes;
+	text	   *content_hash;
+	Jsonb	   *ast;
+	Jsonb	   *attrs;
+
+	int			nclasses;
+	AstpgClass *classes;
+	int			nfunctions;
+	AstpgFunction *functions;
+	int			ncalls;
+	AstpgCall  *calls;
+	int			ndependencies;
+	AstpgDependency *dependencies;
+	int			nmetrics;
+	AstpgMetric *metrics;
+
+	AstpgStringList bases;		/* owner: 1-based class position */
+	AstpgStringList decorators; /* owner: 1-based function position */
+	AstpgStringList names;		/* owner: 1-based dependency position */
+} AstpgDocument;
+
+/* What one ingest did: the columns of astpg.ingest_result. */
+typedef enum AstpgIngestStatus
+{
+	ASTPG_INSERTED,
+	ASTPG_REPLACED,
+	ASTPG_UNCHANGED
+} AstpgIngestStatus;
+
+typedef struct AstpgIngestResult
+{
+	int64		file_id;
+	AstpgIngestStatus status;
+	int32		classes;
+	int32		functions;
+	int32		calls;
+	int32		dependencies;
+	int32		metrics;
+} AstpgIngestResult;
+
+/* document_reader.c */
+extern AstpgDocument *AstpgReadDocument(Jsonb *jb, const char *root);
+
+/* document_writer.c */
+extern void AstpgWriteDocument(AstpgDocument *doc, TimestampTz started,
+							   AstpgIngestResult *result);
+extern const char *AstpgStatusName(AstpgIngestStatus status);
+
+/* queries.c */
+typedef enum AstpgQuery
+{
+	ASTPG_Q_LOCK_FILE,
+	ASTPG_Q_INSERT_FILE,
+	ASTPG_Q_UPDATE_FILE,
+	ASTPG_Q_DELETE_CHILDREN,
+	ASTPG_Q_NEXT_CLASS_IDS,
+	ASTPG_Q_NEXT_FUNCTION_IDS,
+	ASTPG_Q_INSERT_CLASSES,
+	ASTPG_Q_INSERT_FUNCTIONS,
+	ASTPG_Q_INSERT_CALLS,
+	ASTPG_Q_INSERT_DEPENDENCIES,
+	ASTPG_Q_INSERT_METRICS,
+	ASTPG_Q_RESOLVE_DEPENDENTS,
+	ASTPG_Q_UNRESOLVE_STALE,
+	ASTPG_Q_INSERT_AUDIT,
+	ASTPG_NUM_QUERIES
+} AstpgQuery;
+
+extern void AstpgResetPlansIfStale(void);
+extern int	AstpgExecute(AstpgQuery query, Datum *values, const char *nulls,
+						 int expected);
+
+#endif							/* ASTPG_H */

@@ -1,0 +1,546 @@
+/*-------------------------------------------------------------------------
+ *
+ * document_writer.c
+ *	  Write one validated AstpgDocument into astpg's tables through SPI.
+ *
+ * Transaction contract: everything happens in the caller's transaction and
+ * nothing here commits, so one document is written whole or not at all.  A
+ * file that is already stored keeps its file_id: its row is locked, updated
+ * and its child rows replaced.  MVCC keeps readers on the old rows until the
+ * caller commits, so nobody sees a mix of old and new.  Writers of the same
+ * (repository, path) queue on the file row's lock; two that both find no
+ * row race on the unique key with ON CONFLICT DO NOTHING, and the loser
+ * goes back to lock the winner's committed row.  No unique violation
+ * reaches the user.
+ *
+ * Memory contract: arrays are built in CurrentMemoryContext (the caller's
+ * per-document context); SPI must be connected.
+ *
+ * IDENTIFICATION
+ *	  src/document_writer.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "astpg.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+/* Build a one-dimensional array of n elements for a $n parameter. */
+static Datum
+build_array(Datum *values, bool *nulls, int n, Oid elemtype)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1];
+	int			lbs[1] = {1};
+
+	if (n == 0)
+		return PointerGetDatum(construct_empty_array(elemtype));
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	dims[0] = n;
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs,
+											  elemtype, typlen, typbyval,
+											  typalign));
+}
+
+/*
+ * A column of a set-wise INSERT: values and nulls for the rows of one
+ * document, bound as one array parameter.
+ */
+typedef struct Column
+{
+	Datum	   *values;
+	bool	   *nulls;
+} Column;
+
+static Column
+new_column(int n)
+{
+	Column		col;
+
+	col.values = palloc(mul_size(sizeof(Datum), Max(n, 1)));
+	col.nulls = palloc0(mul_size(sizeof(bool), Max(n, 1)));
+	return col;
+}
+
+static inline void
+set_pointer(Column *col, int i, void *value)
+{
+	col->values[i] = PointerGetDatum(value);
+	col->nulls[i] = value == NULL;
+}
+
+/* For optional integers, where 0 means absent (lines and complexity are >= 1). */
+static inline void
+set_positive_int32(Column *col, int i, int32 value)
+{
+	col->values[i] = Int32GetDatum(value);
+	col->nulls[i] = value == 0;
+}
+
+static Datum
+column_array(Column *col, int n, Oid elemtype)
+{
+	return build_array(col->values, col->nulls, n, elemtype);
+}
+
+static Datum
+text_or_null(text *value, char *null)
+{
+	*null = value == NULL ? 'n' : ' ';
+	return PointerGetDatum(value);
+}
+
+/* Take n ids from a sequence, in one executor run. */
+static int64 *
+next_ids(AstpgQuery query, int n)
+{
+	Datum		arg = Int32GetDatum(n);
+	int64	   *ids = palloc(mul_size(sizeof(int64), n));
+
+	if (AstpgExecute(query, &arg, NULL, SPI_OK_SELECT) != n)
+		elog(ERROR, "astpg could not allocate %d ids", n);
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+											 SPI_tuptable->tupdesc, 1,
+											 &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return ids;
+}
+
+static void
+assign_ids(AstpgDocument *doc)
+{
+	if (doc->nclasses > 0)
+	{
+		int64	   *ids = next_ids(ASTPG_Q_NEXT_CLASS_IDS, doc->nclasses);
+
+		for (int i = 0; i < doc->nclasses; i++)
+			doc->classes[i].class_id = ids[i];
+	}
+	if (doc->nfunctions > 0)
+	{
+		int64	   *ids = next_ids(ASTPG_Q_NEXT_FUNCTION_IDS, doc->nfunctions);
+
+		for (int i = 0; i < doc->nfunctions; i++)
+			doc->functions[i].function_id = ids[i];
+	}
+}
+
+static void
+insert_classes(AstpgDocument *doc, int64 file_id)
+{
+	int			n = doc->nclasses;
+	Column		class_id = new_column(n),
+				parent_id = new_column(n),
+				name = new_column(n),
+				qualified_name = new_column(n),
+				namespace = new_column(n),
+				line_start = new_column(n),
+				line_end = new_column(n),
+				is_abstract = new_column(n),
+				attrs = new_column(n);
+	Datum		args[12];
+
+	for (int i = 0; i < n; i++)
+	{
+		AstpgClass *cls = &doc->classes[i];
+
+		CHECK_FOR_INTERRUPTS();
+		class_id.values[i] = Int64GetDatum(cls->class_id);
+		parent_id.values[i] = cls->parent_index < 0 ? (Datum) 0 :
+			Int64GetDatum(doc->classes[cls->parent_index].class_id);
+		parent_id.nulls[i] = cls->parent_index < 0;
+		set_pointer(&name, i, cls->name);
+		set_pointer(&qualified_name, i, cls->qualified_name);
+		set_pointer(&namespace, i, cls->namespace);
+		line_start.values[i] = Int32GetDatum(cls->line_start);
+		line_end.values[i] = Int32GetDatum(cls->line_end);
+		is_abstract.values[i] = BoolGetDatum(cls->is_abstract);
+		set_pointer(&attrs, i, cls->attrs);
+	}
+
+	args[0] = Int64GetDatum(file_id);
+	args[1] = column_array(&class_id, n, INT8OID);
+	args[2] = column_array(&parent_id, n, INT8OID);
+	args[3] = column_array(&name, n, TEXTOID);
+	args[4] = column_array(&qualified_name, n, TEXTOID);
+	args[5] = column_array(&namespace, n, TEXTOID);
+	args[6] = column_array(&line_start, n, INT4OID);
+	args[7] = column_array(&line_end, n, INT4OID);
+	args[8] = column_array(&is_abstract, n, BOOLOID);
+	args[9] = column_array(&attrs, n, JSONBOID);
+	args[10] = build_array(doc->bases.owner,
+						   NULL, doc->bases.count, INT8OID);
+	args[11] = build_array(doc->bases.value, NULL, doc->bases.count, TEXTOID);
+	AstpgExecute(ASTPG_Q_INSERT_CLASSES, args, NULL, SPI_OK_INSERT);
+}
+
+static void
+insert_functions(AstpgDocument *doc, int64 file_id)
+{
+	int			n = doc->nfunctions;
+	Column		function_id = new_column(n),
+				class_id = new_column(n),
+				name = new_column(n),
+				qualified_name = new_column(n),
+				signature = new_column(n),
+				parameters = new_column(n),
+				parameter_count = new_column(n),
+				return_type = new_column(n),
+				line_start = new_column(n),
+				line_end = new_column(n),
+				complexity = new_column(n),
+				is_async = new_column(n),
+				attrs = new_column(n);
+	Datum		args[16];
+
+	for (int i = 0; i < n; i++)
+	{
+		AstpgFunction *fn = &doc->functions[i];
+
+		CHECK_FOR_INTERRUPTS();
+		function_id.values[i] = Int64GetDatum(fn->function_id);
+		class_id.values[i] = fn->class_index < 0 ? (Datum) 0 :
+			Int64GetDatum(doc->classes[fn->class_index].class_id);
+		class_id.nulls[i] = fn->class_index < 0;
+		set_pointer(&name, i, fn->name);
+		set_pointer(&qualified_name, i, fn->qualified_name);
+		set_pointer(&signature, i, fn->signature);
+		set_pointer(&parameters, i, fn->parameters);
+		parameter_count.values[i] = Int32GetDatum(fn->parameter_count);
+		set_pointer(&return_type, i, fn->return_type);
+		line_start.values[i] = Int32GetDatum(fn->line_start);
+		line_end.values[i] = Int32GetDatum(fn->line_end);
+		set_positive_int32(&complexity, i, fn->complexity);
+		is_async.values[i] = BoolGetDatum(fn->is_async);
+		set_pointer(&attrs, i, fn->attrs);
+	}
+
+	args[0] = Int64GetDatum(file_id);
+	args[1] = column_array(&function_id, n, INT8OID);
+	args[2] = column_array(&class_id, n, INT8OID);
+	args[3] = column_array(&name, n, TEXTOID);
+	args[4] = column_array(&qualified_name, n, TEXTOID);
+	args[5] = column_array(&signature, n, TEXTOID);
+	args[6] = column_array(&parameters, n, JSONBOID);
+	args[7] = column_array(&parameter_count, n, INT4OID);
+	args[8] = column_array(&return_type, n, TEXTOID);
+	args[9] = column_array(&line_start, n, INT4OID);
+	args[10] = column_array(&line_end, n, INT4OID);
+	args[11] = column_array(&complexity, n, INT4OID);
+	args[12] = column_array(&is_async, n, BOOLOID);
+	args[13] = column_array(&attrs, n, JSONBOID);
+	args[14] = build_array(doc->decorators.owner,
+						   NULL, doc->decorators.count, INT8OID);
+	args[15] = build_array(doc->decorators.value, NULL,
+						   doc->decorators.count, TEXTOID);
+	AstpgExecute(ASTPG_Q_INSERT_FUNCTIONS, args, NULL, SPI_OK_INSERT);
+}
+
+static void
+insert_calls(AstpgDocument *doc, int64 file_id)
+{
+	int			n = doc->ncalls;
+	Column		function_id = new_column(n),
+				call_no = new_column(n),
+				callee = new_column(n),
+				line = new_column(n),
+				attrs = new_column(n);
+	Datum		args[6];
+
+	for (int i = 0; i < n; i++)
+	{
+		AstpgCall  *call = &doc->calls[i];
+
+		CHECK_FOR_INTERRUPTS();
+		function_id.values[i] =
+			Int64GetDatum(doc->functions[call->function_index].function_id);
+		call_no.values[i] = Int32GetDatum(call->call_no);
+		set_pointer(&callee, i, call->callee);
+		set_positive_int32(&line, i, call->line);
+		set_pointer(&attrs, i, call->attrs);
+	}
+
+	args[0] = Int64GetDatum(file_id);
+	args[1] = column_array(&function_id, n, INT8OID);
+	args[2] = column_array(&call_no, n, INT4OID);
+	args[3] = column_array(&callee, n, TEXTOID);
+	args[4] = column_array(&line, n, INT4OID);
+	args[5] = column_array(&attrs, n, JSONBOID);
+	AstpgExecute(ASTPG_Q_INSERT_CALLS, args, NULL, SPI_OK_INSERT);
+}
+
+static void
+insert_dependencies(AstpgDocument *doc, int64 file_id)
+{
+	int			n = doc->ndependencies;
+	Column		target = new_column(n),
+				kind = new_column(n),
+				line = new_column(n),
+				strength = new_column(n),
+				attrs = new_column(n);
+	Datum		args[9];
+
+	for (int i = 0; i < n; i++)
+	{
+		AstpgDependency *dep = &doc->dependencies[i];
+
+		CHECK_FOR_INTERRUPTS();
+		set_pointer(&target, i, dep->target);
+		set_pointer(&kind, i, dep->kind);
+		set_positive_int32(&line, i, dep->line);
+		strength.values[i] = Float8GetDatum(dep->strength);
+		set_pointer(&attrs, i, dep->attrs);
+	}
+
+	args[0] = Int64GetDatum(file_id);
+	args[1] = PointerGetDatum(doc->repository);
+	args[2] = column_array(&target, n, TEXTOID);
+	args[3] = column_array(&kind, n, TEXTOID);
+	args[4] = column_array(&line, n, INT4OID);
+	args[5] = column_array(&strength, n, FLOAT8OID);
+	args[6] = column_array(&attrs, n, JSONBOID);
+	args[7] = build_array(doc->names.owner,
+						  NULL, doc->names.count, INT8OID);
+	args[8] = build_array(doc->names.value, NULL, doc->names.count, TEXTOID);
+	AstpgExecute(ASTPG_Q_INSERT_DEPENDENCIES, args, NULL, SPI_OK_INSERT);
+}
+
+static void
+insert_metrics(AstpgDocument *doc, int64 file_id)
+{
+	int			n = doc->nmetrics;
+	Column		name = new_column(n),
+				value = new_column(n);
+	Datum		args[3];
+
+	for (int i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		set_pointer(&name, i, doc->metrics[i].name);
+		value.values[i] = Float8GetDatum(doc->metrics[i].value);
+	}
+
+	args[0] = Int64GetDatum(file_id);
+	args[1] = column_array(&name, n, TEXTOID);
+	args[2] = column_array(&value, n, FLOAT8OID);
+	AstpgExecute(ASTPG_Q_INSERT_METRICS, args, NULL, SPI_OK_INSERT);
+}
+
+/*
+ * Look for the stored file of the document's (repository, path) and lock
+ * it.  Returns false if there is none.
+ */
+static bool
+lock_stored_file(AstpgDocument *doc, int64 *file_id, bool *unchanged,
+				 bool *module_changed)
+{
+	Datum		args[4];
+	char		nulls[4] = "    ";
+	HeapTuple	tuple;
+	TupleDesc	tupdesc;
+	bool		isnull;
+
+	args[0] = PointerGetDatum(doc->repository);
+	args[1] = PointerGetDatum(doc->path);
+	args[2] = text_or_null(doc->content_hash, &nulls[2]);
+	args[3] = text_or_null(doc->module, &nulls[3]);
+	if (AstpgExecute(ASTPG_Q_LOCK_FILE, args, nulls, SPI_OK_SELECT) == 0)
+	{
+		SPI_freetuptable(SPI_tuptable);
+		return false;
+	}
+
+	tuple = SPI_tuptable->vals[0];
+	tupdesc = SPI_tuptable->tupdesc;
+	*file_id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
+	if (!DatumGetBool(SPI_getbinval(tuple, tupdesc, 2, &isnull)))
+		elog(ERROR, "astpg.file_key collision for path \"%s\"",
+			 text_to_cstring(doc->path));
+	/* a NULL comparison (no hash on either side) means changed */
+	*unchanged = DatumGetBool(SPI_getbinval(tuple, tupdesc, 3, &isnull)) &&
+		!isnull;
+	*module_changed = DatumGetBool(SPI_getbinval(tuple, tupdesc, 4, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return true;
+}
+
+/* The file's own columns, in the order both INSERT and UPDATE bind them. */
+static void
+file_columns(AstpgDocument *doc, Datum *args, char *nulls)
+{
+	args[0] = text_or_null(doc->module, &nulls[0]);
+	args[1] = PointerGetDatum(doc->language);
+	args[2] = text_or_null(doc->revision, &nulls[2]);
+	args[3] = Int64GetDatum(doc->size_bytes);
+	nulls[3] = doc->has_size_bytes ? ' ' : 'n';
+	args[4] = text_or_null(doc->content_hash, &nulls[4]);
+	args[5] = PointerGetDatum(doc->ast);
+	nulls[5] = doc->ast == NULL ? 'n' : ' ';
+	args[6] = PointerGetDatum(doc->attrs);
+	nulls[6] = doc->attrs == NULL ? 'n' : ' ';
+}
+
+/* Insert the file row; false if a concurrent session stored the path first. */
+static bool
+insert_file(AstpgDocument *doc, int64 *file_id)
+{
+	Datum		args[9];
+	char		nulls[10] = "         ";
+	bool		isnull;
+
+	args[0] = PointerGetDatum(doc->repository);
+	args[1] = PointerGetDatum(doc->path);
+	file_columns(doc, &args[2], &nulls[2]);
+	if (AstpgExecute(ASTPG_Q_INSERT_FILE, args, nulls,
+					 SPI_OK_INSERT_RETURNING) == 0)
+	{
+		SPI_freetuptable(SPI_tuptable);
+		return false;
+	}
+	*file_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return true;
+}
+
+static void
+update_file(AstpgDocument *doc, int64 file_id)
+{
+	Datum		args[8];
+	char		nulls[9] = "        ";
+
+	args[0] = Int64GetDatum(file_id);
+	file_columns(doc, &args[1], &nulls[1]);
+	AstpgExecute(ASTPG_Q_UPDATE_FILE, args, nulls, SPI_OK_UPDATE);
+	args[0] = Int64GetDatum(file_id);
+	AstpgExecute(ASTPG_Q_DELETE_CHILDREN, args, NULL, SPI_OK_DELETE);
+}
+
+/*
+ * Dependencies of other files that name this one by module or path: resolve
+ * them now; and if the module changed, unresolve those that named the old
+ * one.
+ */
+static void
+resolve_dependents(AstpgDocument *doc, int64 file_id, bool module_changed)
+{
+	Datum		args[4];
+	char		nulls[5] = "    ";
+
+	args[0] = Int64GetDatum(file_id);
+	args[1] = text_or_null(doc->module, &nulls[1]);
+	args[2] = PointerGetDatum(doc->path);
+	if (module_changed)
+		AstpgExecute(ASTPG_Q_UNRESOLVE_STALE, args, nulls, SPI_OK_UPDATE);
+	args[3] = PointerGetDatum(doc->repository);
+	AstpgExecute(ASTPG_Q_RESOLVE_DEPENDENTS, args, nulls, SPI_OK_UPDATE);
+}
+
+static void
+insert_audit(AstpgDocument *doc, TimestampTz started, AstpgIngestResult *result)
+{
+	Datum		args[12];
+	char		nulls[13] = "            ";
+
+	args[0] = PointerGetDatum(doc->repository);
+	args[1] = PointerGetDatum(doc->path);
+	args[2] = text_or_null(doc->revision, &nulls[2]);
+	args[3] = text_or_null(doc->content_hash, &nulls[3]);
+	args[4] = CStringGetTextDatum(AstpgStatusName(result->status));
+	args[5] = Int64GetDatum(result->file_id);
+	args[6] = Int32GetDatum(result->classes);
+	args[7] = Int32GetDatum(result->functions);
+	args[8] = Int32GetDatum(result->calls);
+	args[9] = Int32GetDatum(result->dependencies);
+	args[10] = Int32GetDatum(result->metrics);
+	args[11] = TimestampTzGetDatum(started);
+	AstpgExecute(ASTPG_Q_INSERT_AUDIT, args, nulls, SPI_OK_INSERT);
+}
+
+const char *
+AstpgStatusName(AstpgIngestStatus status)
+{
+	switch (status)
+	{
+		case ASTPG_INSERTED:
+			return "inserted";
+		case ASTPG_REPLACED:
+			return "replaced";
+		case ASTPG_UNCHANGED:
+			return "unchanged";
+	}
+	elog(ERROR, "unknown astpg ingest status %d", (int) status);
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * AstpgWriteDocument
+ *		Store a validated document: insert it, replace the stored copy of its
+ *		(repository, path), or leave an unchanged one alone; then log it.
+ *
+ * started is when the ingest began, for the audit log's duration.  The
+ * counts in result are the rows written (zero when unchanged).
+ */
+void
+AstpgWriteDocument(AstpgDocument *doc, TimestampTz started,
+				   AstpgIngestResult *result)
+{
+	int64		file_id = 0;
+	bool		unchanged = false;
+	bool		module_changed = false;
+
+	memset(result, 0, sizeof(AstpgIngestResult));
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (lock_stored_file(doc, &file_id, &unchanged, &module_changed))
+		{
+			result->status = unchanged ? ASTPG_UNCHANGED : ASTPG_REPLACED;
+			break;
+		}
+		if (insert_file(doc, &file_id))
+		{
+			result->status = ASTPG_INSERTED;
+			break;
+		}
+		/* another session stored this path meanwhile: lock its row */
+	}
+	result->file_id = file_id;
+
+	if (result->status != ASTPG_UNCHANGED)
+	{
+		if (result->status == ASTPG_REPLACED)
+			update_file(doc, file_id);
+		assign_ids(doc);
+		if (doc->nclasses > 0)
+			insert_classes(doc, file_id);
+		if (doc->nfunctions > 0)
+			insert_functions(doc, file_id);
+		if (doc->ncalls > 0)
+			insert_calls(doc, file_id);
+		if (doc->ndependencies > 0)
+			insert_dependencies(doc, file_id);
+		if (doc->nmetrics > 0)
+			insert_metrics(doc, file_id);
+		resolve_dependents(doc, file_id, module_changed);
+
+		result->classes = doc->nclasses;
+		result->functions = doc->nfunctions;
+		result->calls = doc->ncalls;
+		result->dependencies = doc->ndependencies;
+		result->metrics = doc->nmetrics;
+	}
+	insert_audit(doc, started, result);
+}

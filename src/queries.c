@@ -1,0 +1,350 @@
+/*-------------------------------------------------------------------------
+ *
+ * queries.c
+ *	  Every SQL statement astpg runs through SPI, and the cache of their
+ *	  prepared plans.
+ *
+ * Plans are prepared on first use in a backend (SPI_prepare), kept for the
+ * life of the backend (SPI_keepplan) and dropped when the extension is
+ * dropped and created again, which gives its tables new OIDs.  Document
+ * values reach SQL only as $n parameters, never as text of a statement.
+ *
+ * Statements are written set-wise: one executor run inserts all the rows of
+ * one table for one document, from arrays bound as parameters.  Strings that
+ * end up in a text[] column (bases, decorators, names) arrive as a flat
+ * (owner, value) pair of arrays and are regrouped with array_agg.
+ *
+ * Lookups go through unique keys or hash indexes only (see the install
+ * script), so that a kept generic plan cannot turn into a scan that grows
+ * with the table.  Every object is schema-qualified and every comparison
+ * uses OPERATOR(pg_catalog.=), so that nothing on the caller's search_path
+ * can stand in for them.
+ *
+ * IDENTIFICATION
+ *	  src/queries.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "astpg.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+
+#define MAX_QUERY_ARGS 16
+
+typedef struct QueryDef
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[MAX_QUERY_ARGS];
+} QueryDef;
+
+#define EQ " OPERATOR(pg_catalog.=) "
+
+static const QueryDef query_defs[ASTPG_NUM_QUERIES] = {
+	/*
+	 * Find and lock the stored file of (repository, path).  FOR NO KEY
+	 * UPDATE serializes writers of one path without blocking the foreign-key
+	 * checks of dependencies that point at the file (FOR KEY SHARE).
+	 */
+	[ASTPG_Q_LOCK_FILE] = {
+		"SELECT f.file_id,"
+		"       f.repository" EQ "$1 AND f.path" EQ "$2,"
+		"       f.content_hash" EQ "$3,"
+		"       f.module IS DISTINCT FROM $4"
+		"  FROM astpg.files f"
+		" WHERE astpg.file_key(f.repository, f.path)" EQ "astpg.file_key($1, $2)"
+		"   FOR NO KEY UPDATE OF f",
+		4, {TEXTOID, TEXTOID, TEXTOID, TEXTOID}
+	},
+
+	/*
+	 * A concurrent session may insert the same path first: DO NOTHING waits
+	 * for it to commit, and the caller then locks the committed row.
+	 */
+	[ASTPG_Q_INSERT_FILE] = {
+		"INSERT INTO astpg.files (repository, path, module, language, revision,"
+		"                         size_bytes, content_hash, ast, attrs)"
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+		"        COALESCE($9, '{}'::pg_catalog.jsonb))"
+		"    ON CONFLICT (astpg.file_key(repository, path)) DO NOTHING"
+		" RETURNING file_id",
+		9, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
+		JSONBOID, JSONBOID}
+	},
+
+	[ASTPG_Q_UPDATE_FILE] = {
+		"UPDATE astpg.files"
+		"   SET module = $2, language = $3, revision = $4, size_bytes = $5,"
+		"       content_hash = $6, ast = $7,"
+		"       attrs = COALESCE($8, '{}'::pg_catalog.jsonb),"
+		"       updated_at = pg_catalog.now()"
+		" WHERE file_id" EQ "$1",
+		8, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, JSONBOID,
+		JSONBOID}
+	},
+
+	/* one executor run for the rows of a replaced file, in every table */
+	[ASTPG_Q_DELETE_CHILDREN] = {
+		"WITH deleted_calls AS ("
+		"       DELETE FROM astpg.calls WHERE file_id" EQ "$1),"
+		"     deleted_functions AS ("
+		"       DELETE FROM astpg.functions WHERE file_id" EQ "$1),"
+		"     deleted_classes AS ("
+		"       DELETE FROM astpg.classes WHERE file_id" EQ "$1),"
+		"     deleted_dependencies AS ("
+		"       DELETE FROM astpg.dependencies WHERE file_id" EQ "$1)"
+		"DELETE FROM astpg.metrics WHERE file_id" EQ "$1",
+		1, {INT8OID}
+	},
+
+	/*
+	 * Class and function ids are taken before the rows are written, so that
+	 * parent_id, class_id and calls.function_id are known in C and every
+	 * table is written with one INSERT.
+	 */
+	[ASTPG_Q_NEXT_CLASS_IDS] = {
+		"SELECT pg_catalog.nextval('astpg.classes_class_id_seq'::pg_catalog.regclass)"
+		"  FROM pg_catalog.generate_series(1, $1)",
+		1, {INT4OID}
+	},
+
+	[ASTPG_Q_NEXT_FUNCTION_IDS] = {
+		"SELECT pg_catalog.nextval('astpg.functions_function_id_seq'::pg_catalog.regclass)"
+		"  FROM pg_catalog.generate_series(1, $1)",
+		1, {INT4OID}
+	},
+
+	[ASTPG_Q_INSERT_CLASSES] = {
+		"WITH bases AS ("
+		"       SELECT b.owner, pg_catalog.array_agg(b.value ORDER BY b.ord) AS bases"
+		"         FROM ROWS FROM (pg_catalog.unnest($11), pg_catalog.unnest($12))"
+		"              WITH ORDINALITY AS b(owner, value, ord)"
+		"        GROUP BY b.owner)"
+		"INSERT INTO astpg.classes (class_id, file_id, parent_id, name,"
+		"                           qualified_name, namespace, bases, line_start,"
+		"                           line_end, is_abstract, attrs)"
+		"SELECT c.class_id, $1, c.parent_id, c.name, c.qualified_name,"
+		"       c.namespace, COALESCE(b.bases, '{}'::pg_catalog.text[]),"
+		"       c.line_start, c.line_end, c.is_abstract,"
+		"       COALESCE(c.attrs, '{}'::pg_catalog.jsonb)"
+		"  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+		"                  pg_catalog.unnest($4), pg_catalog.unnest($5),"
+		"                  pg_catalog.unnest($6), pg_catalog.unnest($7),"
+		"                  pg_catalog.unnest($8), pg_catalog.unnest($9),"
+		"                  pg_catalog.unnest($10))"
+		"       WITH ORDINALITY AS c(class_id, parent_id, name, qualified_name,"
+		"                            namespace, line_start, line_end,"
+		"                            is_abstract, attrs, ord)"
+		"  LEFT JOIN bases b ON b.owner" EQ "c.ord",
+		12, {INT8OID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+			TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID, BOOLARRAYOID,
+		JSONBARRAYOID, INT8ARRAYOID, TEXTARRAYOID}
+	},
+
+	[ASTPG_Q_INSERT_FUNCTIONS] = {
+		"WITH decorators AS ("
+		"       SELECT d.owner, pg_catalog.array_agg(d.value ORDER BY d.ord) AS decorators"
+		"         FROM ROWS FROM (pg_catalog.unnest($15), pg_catalog.unnest($16))"
+		"              WITH ORDINALITY AS d(owner, value, ord)"
+		"        GROUP BY d.owner)"
+		"INSERT INTO astpg.functions (function_id, file_id, class_id, name,"
+		"                             qualified_name, signature, parameters,"
+		"                             parameter_count, return_type, line_start,"
+		"                             line_end, complexity, is_async,"
+		"                             decorators, attrs)"
+		"SELECT f.function_id, $1, f.class_id, f.name, f.qualified_name,"
+		"       f.signature, COALESCE(f.parameters, '[]'::pg_catalog.jsonb),"
+		"       f.parameter_count, f.return_type, f.line_start, f.line_end,"
+		"       f.complexity, f.is_async,"
+		"       COALESCE(d.decorators, '{}'::pg_catalog.text[]),"
+		"       COALESCE(f.attrs, '{}'::pg_catalog.jsonb)"
+		"  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+		"                  pg_catalog.unnest($4), pg_catalog.unnest($5),"
+		"                  pg_catalog.unnest($6), pg_catalog.unnest($7),"
+		"                  pg_catalog.unnest($8), pg_catalog.unnest($9),"
+		"                  pg_catalog.unnest($10), pg_catalog.unnest($11),"
+		"                  pg_catalog.unnest($12), pg_catalog.unnest($13),"
+		"                  pg_catalog.unnest($14))"
+		"       WITH ORDINALITY AS f(function_id, class_id, name, qualified_name,"
+		"                            signature, parameters, parameter_count,"
+		"                            return_type, line_start, line_end,"
+		"                            complexity, is_async, attrs, ord)"
+		"  LEFT JOIN decorators d ON d.owner" EQ "f.ord",
+		16, {INT8OID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+			TEXTARRAYOID, JSONBARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+			INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, BOOLARRAYOID,
+		JSONBARRAYOID, INT8ARRAYOID, TEXTARRAYOID}
+	},
+
+	[ASTPG_Q_INSERT_CALLS] = {
+		"INSERT INTO astpg.calls (function_id, call_no, file_id, callee, line,"
+		"                         attrs)"
+		"SELECT c.function_id, c.call_no, $1, c.callee, c.line,"
+		"       COALESCE(c.attrs, '{}'::pg_catalog.jsonb)"
+		"  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+		"                  pg_catalog.unnest($4), pg_catalog.unnest($5),"
+		"                  pg_catalog.unnest($6))"
+		"       AS c(function_id, call_no, callee, line, attrs)",
+		6, {INT8OID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+		JSONBARRAYOID}
+	},
+
+	/*
+	 * A dependency resolves to the file of its repository whose module (or
+	 * else whose path) equals its target, if that file is already stored.
+	 * The lowest file_id wins when several files share a module name.
+	 */
+	[ASTPG_Q_INSERT_DEPENDENCIES] = {
+		"WITH names AS ("
+		"       SELECT n.owner, pg_catalog.array_agg(n.value ORDER BY n.ord) AS names"
+		"         FROM ROWS FROM (pg_catalog.unnest($8), pg_catalog.unnest($9))"
+		"              WITH ORDINALITY AS n(owner, value, ord)"
+		"        GROUP BY n.owner)"
+		"INSERT INTO astpg.dependencies (file_id, dependency_no, target,"
+		"                                target_file_id, kind, line, strength,"
+		"                                names, attrs)"
+		"SELECT $1, d.ord::pg_catalog.int4, d.target,"
+		"       COALESCE((SELECT pg_catalog.min(t.file_id) FROM astpg.files t"
+		"                  WHERE t.module" EQ "d.target"
+		"                    AND t.repository" EQ "$2),"
+		"                (SELECT t.file_id FROM astpg.files t"
+		"                  WHERE astpg.file_key(t.repository, t.path)" EQ
+		"                        astpg.file_key($2, d.target)"
+		"                    AND t.repository" EQ "$2"
+		"                    AND t.path" EQ "d.target)),"
+		"       COALESCE(d.kind, 'import'), d.line, d.strength,"
+		"       COALESCE(n.names, '{}'::pg_catalog.text[]),"
+		"       COALESCE(d.attrs, '{}'::pg_catalog.jsonb)"
+		"  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4),"
+		"                  pg_catalog.unnest($5), pg_catalog.unnest($6),"
+		"                  pg_catalog.unnest($7))"
+		"       WITH ORDINALITY AS d(target, kind, line, strength, attrs, ord)"
+		"  LEFT JOIN names n ON n.owner" EQ "d.ord",
+		9, {INT8OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+		FLOAT8ARRAYOID, JSONBARRAYOID, INT8ARRAYOID, TEXTARRAYOID}
+	},
+
+	[ASTPG_Q_INSERT_METRICS] = {
+		"INSERT INTO astpg.metrics (file_id, name, value)"
+		"SELECT $1, m.name, m.value"
+		"  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3))"
+		"       AS m(name, value)",
+		3, {INT8OID, TEXTARRAYOID, FLOAT8ARRAYOID}
+	},
+
+	/*
+	 * Resolve the stored dependencies of other files that name this file.
+	 * Rows locked by a concurrent writer are skipped rather than waited for:
+	 * that writer is replacing or resolving them itself, and waiting could
+	 * deadlock two sessions that ingest files importing each other.
+	 */
+	[ASTPG_Q_RESOLVE_DEPENDENTS] = {
+		"UPDATE astpg.dependencies d SET target_file_id = $1"
+		"  FROM (SELECT u.file_id, u.dependency_no"
+		"          FROM astpg.dependencies u"
+		"          JOIN astpg.files f ON f.file_id" EQ "u.file_id"
+		"         WHERE u.target_file_id IS NULL"
+		"           AND (u.target" EQ "$2 OR u.target" EQ "$3)"
+		"           AND f.repository" EQ "$4"
+		"           FOR NO KEY UPDATE OF u SKIP LOCKED) AS todo"
+		" WHERE d.file_id" EQ "todo.file_id"
+		"   AND d.dependency_no" EQ "todo.dependency_no",
+		4, {INT8OID, TEXTOID, TEXTOID, TEXTOID}
+	},
+
+	/* A replaced file changed its module: forget what named the old one. */
+	[ASTPG_Q_UNRESOLVE_STALE] = {
+		"UPDATE astpg.dependencies d SET target_file_id = NULL"
+		"  FROM (SELECT u.file_id, u.dependency_no"
+		"          FROM astpg.dependencies u"
+		"         WHERE u.target_file_id" EQ "$1"
+		"           AND u.target IS DISTINCT FROM $2"
+		"           AND u.target IS DISTINCT FROM $3"
+		"           FOR NO KEY UPDATE OF u SKIP LOCKED) AS todo"
+		" WHERE d.file_id" EQ "todo.file_id"
+		"   AND d.dependency_no" EQ "todo.dependency_no",
+		3, {INT8OID, TEXTOID, TEXTOID}
+	},
+
+	[ASTPG_Q_INSERT_AUDIT] = {
+		"INSERT INTO astpg.ingests (repository, path, revision, content_hash,"
+		"                           status, file_id, classes, functions, calls,"
+		"                           dependencies, metrics, duration)"
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+		"        pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $12)",
+		12, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT4OID,
+		INT4OID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID}
+	},
+};
+
+static SPIPlanPtr plans[ASTPG_NUM_QUERIES];
+static Oid	plans_extension_oid = InvalidOid;
+
+/*
+ * AstpgResetPlansIfStale
+ *		Drop every kept plan if the extension was created anew since they
+ *		were prepared: they name tables that no longer exist.
+ *
+ * Called once per SQL-level call, inside SPI.
+ */
+void
+AstpgResetPlansIfStale(void)
+{
+	Oid			extension_oid = get_extension_oid("astpg", false);
+
+	if (extension_oid == plans_extension_oid)
+		return;
+	for (int i = 0; i < ASTPG_NUM_QUERIES; i++)
+	{
+		if (plans[i] != NULL)
+			SPI_freeplan(plans[i]);
+		plans[i] = NULL;
+	}
+	plans_extension_oid = extension_oid;
+}
+
+static SPIPlanPtr
+get_plan(AstpgQuery query)
+{
+	const QueryDef *def = &query_defs[query];
+	SPIPlanPtr	plan = plans[query];
+
+	if (plan != NULL && SPI_plan_is_valid(plan))
+		return plan;
+	if (plan != NULL)
+		SPI_freeplan(plan);
+
+	plan = SPI_prepare(def->sql, def->nargs, (Oid *) def->argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for astpg query %d: %s",
+			 (int) query, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed for astpg query %d", (int) query);
+	plans[query] = plan;
+	return plan;
+}
+
+/*
+ * AstpgExecute
+ *		Run one of astpg's statements with the given parameters.
+ *
+ * nulls follows SPI's convention (' ' not null, 'n' null; NULL: none).
+ * expected is the SPI_OK_* code the statement must return.  Results stay in
+ * SPI_tuptable for the caller, who frees them.  The caller's memory context
+ * is current again on return (SPI leaves its own current).
+ */
+int
+AstpgExecute(AstpgQuery query, Datum *values, const char *nulls, int expected)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	int			ret;
+
+	ret = SPI_execute_plan(get_plan(query), values, nulls, false, 0);
+	if (ret != expected)
+		elog(ERROR, "astpg query %d failed: %s", (int) query,
+			 SPI_result_code_string(ret));
+	MemoryContextSwitchTo(caller_context);
+	return (int) SPI_processed;
+}

@@ -22,7 +22,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# pgTAP suites, against the server that PG* variables name.
-.PHONY: prove
-prove:
-	pg_prove --ext .sql --recurse test/pgtap
+# The README's two commands.
+.PHONY: test demo
+test:
+	test/run
+demo:
+	tools/demo

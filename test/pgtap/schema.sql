@@ -1,0 +1,146 @@
+-- test/pgtap/schema.sql: astpg's schema, keys, indexes and privileges.
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION astpg;
+SELECT plan(93);
+
+SELECT has_schema('astpg');
+SELECT tables_are('astpg',
+    ARRAY['files', 'classes', 'functions', 'calls', 'dependencies', 'metrics', 'ingests']);
+
+-- columns
+SELECT columns_are('astpg', 'files', ARRAY['file_id', 'repository', 'path', 'module',
+    'language', 'revision', 'size_bytes', 'content_hash', 'ast', 'attrs', 'created_at', 'updated_at']);
+SELECT columns_are('astpg', 'classes', ARRAY['class_id', 'file_id', 'parent_id', 'name',
+    'qualified_name', 'namespace', 'bases', 'line_start', 'line_end', 'is_abstract', 'attrs']);
+SELECT columns_are('astpg', 'functions', ARRAY['function_id', 'file_id', 'class_id', 'name',
+    'qualified_name', 'signature', 'parameters', 'parameter_count', 'return_type', 'line_start',
+    'line_end', 'complexity', 'is_async', 'decorators', 'attrs']);
+SELECT columns_are('astpg', 'calls', ARRAY['function_id', 'call_no', 'file_id', 'callee', 'line', 'attrs']);
+SELECT columns_are('astpg', 'dependencies', ARRAY['file_id', 'dependency_no', 'target',
+    'target_file_id', 'kind', 'line', 'strength', 'names', 'attrs']);
+SELECT columns_are('astpg', 'metrics', ARRAY['file_id', 'name', 'value']);
+SELECT columns_are('astpg', 'ingests', ARRAY['ingest_id', 'ingested_at', 'ingested_by',
+    'repository', 'path', 'revision', 'content_hash', 'status', 'file_id', 'classes',
+    'functions', 'calls', 'dependencies', 'metrics', 'duration']);
+
+-- types of the keys and of the columns that hold structure
+SELECT col_type_is('astpg'::name, t::name, c::name, 'bigint')
+  FROM (VALUES ('files', 'file_id'), ('classes', 'class_id'), ('classes', 'file_id'),
+               ('classes', 'parent_id'), ('functions', 'function_id'), ('functions', 'file_id'),
+               ('functions', 'class_id'), ('calls', 'function_id'), ('calls', 'file_id'),
+               ('dependencies', 'file_id'), ('dependencies', 'target_file_id'),
+               ('metrics', 'file_id'), ('ingests', 'ingest_id')) AS k(t, c);
+SELECT col_type_is('astpg'::name, 'files'::name, 'ast'::name, 'jsonb');
+SELECT col_type_is('astpg'::name, 'functions'::name, 'parameters'::name, 'jsonb');
+SELECT col_type_is('astpg'::name, 'classes'::name, 'bases'::name, 'text[]');
+SELECT col_type_is('astpg'::name, 'functions'::name, 'decorators'::name, 'text[]');
+SELECT col_type_is('astpg'::name, 'dependencies'::name, 'names'::name, 'text[]');
+SELECT col_type_is('astpg'::name, 'metrics'::name, 'value'::name, 'double precision');
+SELECT col_type_is('astpg'::name, 'ingests'::name, 'duration'::name, 'interval');
+SELECT col_not_null('astpg'::name, t::name, 'file_id'::name)
+  FROM unnest(ARRAY['classes', 'functions', 'calls', 'dependencies', 'metrics']) AS t;
+
+-- primary keys
+SELECT col_is_pk('astpg'::name, 'files'::name, 'file_id'::name, 'files primary key');
+SELECT col_is_pk('astpg'::name, 'classes'::name, 'class_id'::name, 'classes primary key');
+SELECT col_is_pk('astpg'::name, 'functions'::name, 'function_id'::name, 'functions primary key');
+SELECT col_is_pk('astpg'::name, 'calls'::name, ARRAY['function_id', 'call_no']::name[], 'calls primary key');
+SELECT col_is_pk('astpg'::name, 'dependencies'::name, ARRAY['file_id', 'dependency_no']::name[], 'dependencies primary key');
+SELECT col_is_pk('astpg'::name, 'ingests'::name, 'ingest_id'::name, 'ingests primary key');
+
+-- foreign keys
+SELECT fk_ok('astpg', 'classes', 'file_id', 'astpg', 'files', 'file_id');
+SELECT fk_ok('astpg', 'classes', 'parent_id', 'astpg', 'classes', 'class_id');
+SELECT fk_ok('astpg', 'functions', 'file_id', 'astpg', 'files', 'file_id');
+SELECT fk_ok('astpg', 'functions', 'class_id', 'astpg', 'classes', 'class_id');
+SELECT fk_ok('astpg', 'calls', 'function_id', 'astpg', 'functions', 'function_id');
+SELECT fk_ok('astpg', 'calls', 'file_id', 'astpg', 'files', 'file_id');
+SELECT fk_ok('astpg', 'dependencies', 'file_id', 'astpg', 'files', 'file_id');
+SELECT fk_ok('astpg', 'dependencies', 'target_file_id', 'astpg', 'files', 'file_id');
+SELECT fk_ok('astpg', 'metrics', 'file_id', 'astpg', 'files', 'file_id');
+SELECT hasnt_fk('astpg', 'ingests', 'the audit log outlives the files it names');
+
+-- children go with their file; a dependency's target only loses its link
+SELECT is(
+    (SELECT string_agg(c.conrelid::regclass || '.' || a.attname || ':' || c.confdeltype::text, ', '
+                       ORDER BY c.conrelid::regclass::text, a.attname)
+       FROM pg_constraint c
+       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+      WHERE c.contype = 'f' AND c.confrelid = 'astpg.files'::regclass),
+    'astpg.calls.file_id:c, astpg.classes.file_id:c, astpg.dependencies.file_id:c, '
+    'astpg.dependencies.target_file_id:n, astpg.functions.file_id:c, astpg.metrics.file_id:c',
+    'foreign keys to files cascade, except target_file_id which is set null');
+
+-- every foreign key is indexed (its columns lead some index)
+SELECT is_empty($$
+    SELECT c.conrelid::regclass, c.conname
+      FROM pg_constraint c
+     WHERE c.contype = 'f'
+       AND c.connamespace = 'astpg'::regnamespace
+       AND NOT EXISTS (
+             SELECT FROM pg_index i
+              WHERE i.indrelid = c.conrelid
+                AND (i.indkey::int2[])[0:array_length(c.conkey, 1) - 1] = c.conkey)
+$$, 'every foreign key is indexed');
+
+-- indexes
+SELECT has_index('astpg', 'files', 'files_repository_path_key', 'astpg.file_key(repository, path)');
+SELECT index_is_unique('astpg', 'files', 'files_repository_path_key');
+SELECT has_index('astpg', 'files', 'files_ast_idx', 'ast');
+SELECT index_is_type('astpg', 'files', 'files_ast_idx', 'gin');
+SELECT index_is_type('astpg', 'files', 'files_module_idx', 'hash');
+SELECT index_is_type('astpg', 'files', 'files_path_idx', 'hash');
+SELECT index_is_type('astpg', 'dependencies', 'dependencies_unresolved_target_idx', 'hash');
+SELECT has_index('astpg', 'classes', 'classes_file_id_idx', 'file_id');
+SELECT has_index('astpg', 'functions', 'functions_file_id_idx', 'file_id');
+SELECT has_index('astpg', 'calls', 'calls_file_id_idx', 'file_id');
+SELECT has_index('astpg', 'metrics', 'metrics_file_id_idx', 'file_id');
+SELECT has_index('astpg', 'dependencies', 'dependencies_target_file_id_idx', 'target_file_id');
+
+-- functions, their security and pinned search_path
+SELECT functions_are('astpg', ARRAY['ingest', 'document', 'delete_file', 'resolve_dependencies', 'file_key']);
+SELECT function_returns('astpg', 'ingest', ARRAY['jsonb'], 'astpg.ingest_result');
+SELECT function_returns('astpg', 'document', ARRAY['bigint'], 'jsonb');
+SELECT function_returns('astpg', 'delete_file', ARRAY['text', 'text'], 'boolean');
+SELECT is_definer('astpg', 'ingest', ARRAY['jsonb']);
+SELECT is_definer('astpg', 'delete_file', ARRAY['text', 'text']);
+SELECT is_definer('astpg', 'resolve_dependencies', ARRAY['text']);
+SELECT isnt_definer('astpg', 'document', ARRAY['bigint']);
+SELECT volatility_is('astpg', 'file_key', ARRAY['text', 'text'], 'immutable');
+SELECT is_empty($$
+    SELECT p.proname
+      FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+     WHERE p.pronamespace = 'astpg'::regnamespace
+       AND (l.lanname <> 'c' OR p.prosecdef)
+       AND NOT COALESCE('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
+$$, 'SQL and SECURITY DEFINER functions pin search_path');
+SELECT has_composite('astpg', 'ingest_result', 'ingest_result is a composite type');
+SELECT columns_are('astpg', 'ingest_result',
+    ARRAY['file_id', 'status', 'classes', 'functions', 'calls', 'dependencies', 'metrics']);
+
+-- roles and privileges
+SELECT has_role('astpg_reader');
+SELECT has_role('astpg_writer');
+SELECT is_member_of('astpg_reader', 'astpg_writer');
+SELECT table_privs_are('astpg'::name, t::name, 'astpg_reader'::name, ARRAY['SELECT'])
+  FROM unnest(ARRAY['files', 'classes', 'functions', 'calls', 'dependencies', 'metrics', 'ingests']) AS t;
+SELECT table_privs_are('astpg', 'ingests', 'astpg_writer', ARRAY['SELECT'],
+    'writers read the audit log and cannot change it');
+SELECT function_privs_are('astpg', 'ingest', ARRAY['jsonb'], 'astpg_writer', ARRAY['EXECUTE']);
+SELECT function_privs_are('astpg', 'ingest', ARRAY['jsonb'], 'astpg_reader', ARRAY[]::text[]);
+SELECT function_privs_are('astpg', 'delete_file', ARRAY['text', 'text'], 'astpg_reader', ARRAY[]::text[]);
+SELECT function_privs_are('astpg', 'document', ARRAY['bigint'], 'astpg_reader', ARRAY['EXECUTE']);
+SELECT schema_privs_are('astpg', 'public', ARRAY[]::text[], 'PUBLIC may not use the schema');
+
+-- pg_dump keeps the data of every table and the state of its sequences
+SELECT set_eq($$
+    SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'astpg'
+$$, ARRAY['astpg.files', 'astpg.classes', 'astpg.functions', 'astpg.calls',
+          'astpg.dependencies', 'astpg.metrics', 'astpg.ingests',
+          'astpg.files_file_id_seq', 'astpg.classes_class_id_seq',
+          'astpg.functions_function_id_seq', 'astpg.ingests_ingest_id_seq'],
+    'every table and sequence is registered with pg_extension_config_dump');
+
+SELECT * FROM finish();
+ROLLBACK;

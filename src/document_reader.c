@@ -861,10 +861,13 @@ link_classes(Reader *r)
 	if (doc->nclasses == 0)
 	{
 		for (int i = 0; i < doc->nfunctions; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			if (doc->functions[i].class_name != NULL)
 				no_enclosing_class(r, "functions", i, "class",
 								   doc->functions[i].class_name,
 								   doc->functions[i].line_start);
+		}
 		return;
 	}
 
@@ -878,6 +881,7 @@ link_classes(Reader *r)
 	{
 		AstpgClass *cls = &doc->classes[i];
 
+		CHECK_FOR_INTERRUPTS();
 		if (cls->parent == NULL)
 			continue;
 		cls->parent_index = find_enclosing(doc, sorted, cls->parent,
@@ -890,6 +894,7 @@ link_classes(Reader *r)
 	{
 		AstpgFunction *fn = &doc->functions[i];
 
+		CHECK_FOR_INTERRUPTS();
 		if (fn->class_name == NULL)
 			continue;
 		fn->class_index = find_enclosing(doc, sorted, fn->class_name,

@@ -110,6 +110,7 @@ next_ids(AstpgQuery query, int n)
 	{
 		bool		isnull;
 
+		CHECK_FOR_INTERRUPTS();
 		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
 											 SPI_tuptable->tupdesc, 1,
 											 &isnull));

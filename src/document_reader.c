@@ -547,6 +547,46 @@ read_calls(Reader *r, JsonbValue *v, int function_index)
 	}
 }
 
+/*
+ * The keys that classes and functions share, all required: name,
+ * line_start and line_end.  Returns false for any other key.  Lines are at
+ * least 1, so 0 tells that one is still missing.
+ */
+static bool
+read_span_key(Reader *r, JsonbValue *key, JsonbValue *value, text **name,
+			  int32 *line_start, int32 *line_end)
+{
+	if (key_is(key, "name"))
+		*name = read_string(r, value, 1, MAX_NAME_CHARS);
+	else if (key_is(key, "line_start"))
+		*line_start = read_line(r, value);
+	else if (key_is(key, "line_end"))
+		*line_end = read_line(r, value);
+	else
+		return false;
+	return true;
+}
+
+static void
+check_span(Reader *r, text *name, int32 line_start, int32 line_end)
+{
+	if (name == NULL)
+		missing_key(r, "name");
+	if (line_start == 0)
+		missing_key(r, "line_start");
+	if (line_end == 0)
+		missing_key(r, "line_end");
+	if (line_end < line_start)
+	{
+		push_key(r, "line_end", 8);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be less than line_start", path_string(r)),
+				 errdetail("line_start is %d and line_end is %d.",
+						   line_start, line_end)));
+	}
+}
+
 static void
 read_function(Reader *r, JsonbValue *v, int index)
 {
@@ -555,8 +595,6 @@ read_function(Reader *r, JsonbValue *v, int index)
 	JsonbValue	key,
 				value;
 	JsonbParseState *attrs = NULL;
-	bool		has_start = false,
-				has_end = false;
 
 	fn->class_index = -1;
 	while (next_pair(&it, &key, &value))
@@ -564,18 +602,9 @@ read_function(Reader *r, JsonbValue *v, int index)
 		bool		present = value.type != jbvNull;
 
 		push_key(r, key.val.string.val, key.val.string.len);
-		if (key_is(&key, "name"))
-			fn->name = read_string(r, &value, 1, MAX_NAME_CHARS);
-		else if (key_is(&key, "line_start"))
-		{
-			fn->line_start = read_line(r, &value);
-			has_start = true;
-		}
-		else if (key_is(&key, "line_end"))
-		{
-			fn->line_end = read_line(r, &value);
-			has_end = true;
-		}
+		if (read_span_key(r, &key, &value, &fn->name, &fn->line_start,
+						  &fn->line_end))
+			 /* done */ ;
 		else if (!present)
 			 /* optional, and null counts as absent */ ;
 		else if (key_is(&key, "qualified_name"))
@@ -601,21 +630,7 @@ read_function(Reader *r, JsonbValue *v, int index)
 		pop(r);
 	}
 
-	if (fn->name == NULL)
-		missing_key(r, "name");
-	if (!has_start)
-		missing_key(r, "line_start");
-	if (!has_end)
-		missing_key(r, "line_end");
-	if (fn->line_end < fn->line_start)
-	{
-		push_key(r, "line_end", 8);
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be less than line_start", path_string(r)),
-				 errdetail("line_start is %d and line_end is %d.",
-						   fn->line_start, fn->line_end)));
-	}
+	check_span(r, fn->name, fn->line_start, fn->line_end);
 	if (fn->qualified_name == NULL)
 		fn->qualified_name = fn->class_name == NULL ? fn->name :
 			join_names(fn->class_name, fn->name);
@@ -630,8 +645,6 @@ read_class(Reader *r, JsonbValue *v, int index)
 	JsonbValue	key,
 				value;
 	JsonbParseState *attrs = NULL;
-	bool		has_start = false,
-				has_end = false;
 
 	cls->parent_index = -1;
 	while (next_pair(&it, &key, &value))
@@ -639,18 +652,9 @@ read_class(Reader *r, JsonbValue *v, int index)
 		bool		present = value.type != jbvNull;
 
 		push_key(r, key.val.string.val, key.val.string.len);
-		if (key_is(&key, "name"))
-			cls->name = read_string(r, &value, 1, MAX_NAME_CHARS);
-		else if (key_is(&key, "line_start"))
-		{
-			cls->line_start = read_line(r, &value);
-			has_start = true;
-		}
-		else if (key_is(&key, "line_end"))
-		{
-			cls->line_end = read_line(r, &value);
-			has_end = true;
-		}
+		if (read_span_key(r, &key, &value, &cls->name, &cls->line_start,
+						  &cls->line_end))
+			 /* done */ ;
 		else if (!present)
 			 /* optional, and null counts as absent */ ;
 		else if (key_is(&key, "qualified_name"))
@@ -668,21 +672,7 @@ read_class(Reader *r, JsonbValue *v, int index)
 		pop(r);
 	}
 
-	if (cls->name == NULL)
-		missing_key(r, "name");
-	if (!has_start)
-		missing_key(r, "line_start");
-	if (!has_end)
-		missing_key(r, "line_end");
-	if (cls->line_end < cls->line_start)
-	{
-		push_key(r, "line_end", 8);
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be less than line_start", path_string(r)),
-				 errdetail("line_start is %d and line_end is %d.",
-						   cls->line_start, cls->line_end)));
-	}
+	check_span(r, cls->name, cls->line_start, cls->line_end);
 	if (cls->qualified_name == NULL)
 		cls->qualified_name = cls->parent == NULL ? cls->name :
 			join_names(cls->parent, cls->name);

@@ -9,13 +9,14 @@ OBJS = \
 	src/astpg.o \
 	src/document_reader.o \
 	src/document_writer.o \
+	src/ingest.o \
 	src/queries.o
 
 DATA = $(wildcard sql/astpg--*.sql)
 
-# pg_regress suites, one topic each; order matters only for readability.
+# pg_regress suites, one topic each; upgrade last, as it recreates astpg.
 REGRESS = ingest ingest_errors replace document dependencies privileges \
-	search_path
+	batch inbox search_path upgrade
 REGRESS_OPTS = --load-extension=astpg
 
 PG_CONFIG ?= pg_config

@@ -3,10 +3,9 @@
  * astpg.c
  *	  Module magic and the SQL-callable entry points of astpg.
  *
- * Each entry point is thin: it sets up a memory context for one document,
- * hands the jsonb to the reader, connects SPI for the writer, and returns
- * what the writer did.  The work is in document_reader.c and
- * document_writer.c.
+ * Each entry point is thin: it says where its documents come from and what
+ * to do with a refused one, hands each to AstpgIngestDocument (ingest.c),
+ * and returns what was done.
  *
  * IDENTIFICATION
  *	  src/astpg.c
@@ -17,81 +16,191 @@
 
 #include "astpg.h"
 #include "access/htup_details.h"
+#include "commands/trigger.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "port/pg_bswap.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/tuplestore.h"
 
 PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(astpg_ingest);
+PG_FUNCTION_INFO_V1(astpg_ingest_batch);
+PG_FUNCTION_INFO_V1(astpg_inbox_ingest);
+PG_FUNCTION_INFO_V1(astpg_ingest_counts);
 PG_FUNCTION_INFO_V1(astpg_file_key);
 
-/* Form an astpg.ingest_result tuple. */
-static Datum
-ingest_result_datum(TupleDesc tupdesc, AstpgIngestResult *result)
+void		_PG_init(void);
+
+/* astpg.on_error: what the inbox does with a refused document */
+int			astpg_on_error = ASTPG_ON_ERROR_ABORT;
+
+static const struct config_enum_entry on_error_options[] = {
+	{"abort", ASTPG_ON_ERROR_ABORT, false},
+	{"skip", ASTPG_ON_ERROR_SKIP, false},
+	{NULL, 0, false}
+};
+
+void
+_PG_init(void)
 {
-	Datum		values[7];
-	bool		nulls[7] = {0};
+	DefineCustomEnumVariable("astpg.on_error",
+							 "What COPY into astpg.inbox does with a refused document.",
+							 "abort fails the whole COPY; skip stores the document in astpg.rejects and goes on.",
+							 &astpg_on_error,
+							 ASTPG_ON_ERROR_ABORT,
+							 on_error_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+	MarkGUCPrefixReserved("astpg");
+}
+
+/* Form an astpg.ingest_result tuple. */
+static void
+ingest_result_values(AstpgIngestResult *result, Datum *values, bool *nulls)
+{
 
 	values[0] = Int64GetDatum(result->file_id);
+	nulls[0] = result->status == ASTPG_REJECTED;
 	values[1] = CStringGetTextDatum(AstpgStatusName(result->status));
 	values[2] = Int32GetDatum(result->classes);
 	values[3] = Int32GetDatum(result->functions);
 	values[4] = Int32GetDatum(result->calls);
 	values[5] = Int32GetDatum(result->dependencies);
 	values[6] = Int32GetDatum(result->metrics);
-	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
 /*
  * astpg.ingest(doc jsonb) RETURNS astpg.ingest_result
  *
  * Validate the whole document, then write it in the caller's transaction.
- * The document's memory is released before returning, so a caller that
- * ingests many documents in one statement keeps a flat footprint.
  */
 Datum
 astpg_ingest(PG_FUNCTION_ARGS)
 {
-	TimestampTz started = GetCurrentTimestamp();
-	TupleDesc	tupdesc;
-	MemoryContext document_context;
-	MemoryContext caller_context;
-	AstpgDocument *doc;
+	AstpgOrigin origin = {"ingest", "document", 0};
 	AstpgIngestResult result;
-	Jsonb	   *jb;
+	TupleDesc	tupdesc;
+	Datum		values[7];
+	bool		nulls[7] = {0};
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("document must be an object, not null")));
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
-	document_context = AllocSetContextCreate(CurrentMemoryContext,
-											 "astpg ingest",
-											 ALLOCSET_DEFAULT_SIZES);
-	caller_context = MemoryContextSwitchTo(document_context);
+	AstpgIngestDocument(PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0), NULL,
+						&origin, ASTPG_ON_ERROR_ABORT, &result);
+	ingest_result_values(&result, values, nulls);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
 
-	jb = PG_GETARG_JSONB_P(0);
-	doc = AstpgReadDocument(jb, "document");
+/*
+ * astpg.ingest_batch(docs jsonb[], on_error text) RETURNS SETOF ingest_result
+ *
+ * One row per document, in order.  With on_error 'abort' the first refused
+ * document fails the call, its error naming its position
+ * ("documents[17].functions[3].line_start ..."); with 'skip' each document
+ * runs in a subtransaction and a refused one comes back as 'rejected'.
+ */
+Datum
+astpg_ingest_batch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	AstpgOnError on_error;
+	ArrayIterator iterator;
+	MemoryContext element_context;
+	MemoryContext caller_context;
+	Datum		element;
+	bool		isnull;
+	int			position = 0;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	MemoryContextSwitchTo(document_context);
-	AstpgResetPlansIfStale();
-	AstpgWriteDocument(doc, started, &result);
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
+	SetSingleFuncCall(fcinfo, 0);
+	on_error = AstpgParseOnError(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
 
-	MemoryContextSwitchTo(caller_context);
-	MemoryContextDelete(document_context);
-	PG_RETURN_DATUM(ingest_result_datum(tupdesc, &result));
+	element_context = AllocSetContextCreate(CurrentMemoryContext,
+											"astpg batch element",
+											ALLOCSET_DEFAULT_SIZES);
+	iterator = array_create_iterator(PG_GETARG_ARRAYTYPE_P(0), 0, NULL);
+	while (array_iterate(iterator, &element, &isnull))
+	{
+		char		root[32];
+		AstpgOrigin origin = {"ingest_batch", root, position};
+		AstpgIngestResult result;
+		Datum		values[7];
+		bool		nulls[7] = {0};
+
+		CHECK_FOR_INTERRUPTS();
+		snprintf(root, sizeof(root), "documents[%d]", position);
+		caller_context = MemoryContextSwitchTo(element_context);
+		AstpgIngestDocument(isnull ? NULL : DatumGetJsonbP(element), NULL,
+							&origin, on_error, &result);
+		ingest_result_values(&result, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(caller_context);
+		MemoryContextReset(element_context);
+		position++;
+	}
+	array_free_iterator(iterator);
+	MemoryContextDelete(element_context);
+	PG_RETURN_NULL();
+}
+
+/*
+ * astpg.inbox_ingest(): BEFORE INSERT FOR EACH ROW trigger of astpg.inbox.
+ *
+ * Ingests the row's document and returns NULL, so that nothing accumulates
+ * in the inbox: COPY astpg.inbox (doc) FROM STDIN is a bulk ingest with
+ * every client's COPY support.  astpg.on_error says what a refused document
+ * does.  The document arrives as text, so that even text that is not JSON
+ * is refused (or rejected) like any other bad input.
+ */
+Datum
+astpg_inbox_ingest(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	AstpgOrigin origin = {"inbox", "document", 0};
+	AstpgIngestResult result;
+	Datum		doc;
+	bool		isnull;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		elog(ERROR, "astpg_inbox_ingest must be fired BEFORE INSERT FOR EACH ROW");
+
+	doc = heap_getattr(trigdata->tg_trigtuple, 1,
+					   trigdata->tg_relation->rd_att, &isnull);
+	origin.position = AstpgDocumentsThisTransaction();
+	AstpgIngestDocument(NULL, isnull ? NULL : DatumGetTextPP(doc), &origin,
+						(AstpgOnError) astpg_on_error, &result);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * astpg.ingest_counts() RETURNS astpg.ingest_counts
+ *
+ * What this session ingested in its current transaction, by any entry
+ * point: a loader reads it before COMMIT to report on the batch.
+ */
+Datum
+astpg_ingest_counts(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	PG_RETURN_DATUM(AstpgIngestCountsDatum(BlessTupleDesc(tupdesc)));
 }
 
 /*

@@ -4,7 +4,11 @@
  *	  Shared declarations of the astpg extension: the in-memory form of one
  *	  document, and the prototypes of each source file, grouped by file.
  *
- * A document travels through three stages, one source file each:
+ * A document travels through these stages, one source file each:
+ *	  astpg.c            SQL-callable entry points (ingest, ingest_batch,
+ *	                     the inbox trigger), GUCs
+ *	  ingest.c           one document, in a subtransaction when refused
+ *	                     documents are to be skipped; astpg.rejects
  *	  document_reader.c  jsonb -> AstpgDocument (validation, no SPI)
  *	  document_writer.c  AstpgDocument -> rows (SPI, set-wise)
  *	  queries.c          the SQL text of every statement and the plan cache
@@ -128,7 +132,8 @@ typedef enum AstpgIngestStatus
 {
 	ASTPG_INSERTED,
 	ASTPG_REPLACED,
-	ASTPG_UNCHANGED
+	ASTPG_UNCHANGED,
+	ASTPG_REJECTED				/* refused, recorded in astpg.rejects */
 } AstpgIngestStatus;
 
 typedef struct AstpgIngestResult
@@ -141,6 +146,33 @@ typedef struct AstpgIngestResult
 	int32		dependencies;
 	int32		metrics;
 } AstpgIngestResult;
+
+/* What to do with a refused document. */
+typedef enum AstpgOnError
+{
+	ASTPG_ON_ERROR_ABORT,		/* raise the error: the transaction fails */
+	ASTPG_ON_ERROR_SKIP			/* record it in astpg.rejects, go on */
+} AstpgOnError;
+
+/* Where a document comes from, for error messages and astpg.rejects. */
+typedef struct AstpgOrigin
+{
+	const char *source;			/* "ingest", "ingest_batch" or "inbox" */
+	const char *root;			/* JSON path of the document itself */
+	int64		position;		/* 0-based, in its batch or transaction */
+} AstpgOrigin;
+
+/* astpg.c */
+extern int	astpg_on_error;
+
+/* ingest.c */
+extern bool AstpgIngestDocument(Jsonb *jb, text *json_text,
+								const AstpgOrigin *origin,
+								AstpgOnError on_error,
+								AstpgIngestResult *result);
+extern AstpgOnError AstpgParseOnError(text *value);
+extern Datum AstpgIngestCountsDatum(TupleDesc tupdesc);
+extern int64 AstpgDocumentsThisTransaction(void);
 
 /* document_reader.c */
 extern AstpgDocument *AstpgReadDocument(Jsonb *jb, const char *root);
@@ -167,6 +199,7 @@ typedef enum AstpgQuery
 	ASTPG_Q_RESOLVE_DEPENDENTS,
 	ASTPG_Q_UNRESOLVE_STALE,
 	ASTPG_Q_INSERT_AUDIT,
+	ASTPG_Q_INSERT_REJECT,
 	ASTPG_NUM_QUERIES
 } AstpgQuery;
 

@@ -481,6 +481,8 @@ AstpgStatusName(AstpgIngestStatus status)
 			return "replaced";
 		case ASTPG_UNCHANGED:
 			return "unchanged";
+		case ASTPG_REJECTED:
+			return "rejected";
 	}
 	elog(ERROR, "unknown astpg ingest status %d", (int) status);
 	return NULL;				/* keep compiler quiet */

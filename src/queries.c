@@ -277,6 +277,22 @@ static const QueryDef query_defs[ASTPG_NUM_QUERIES] = {
 		12, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT4OID,
 		INT4OID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID}
 	},
+
+	/* where a document says it belongs, if it says so in strings */
+	[ASTPG_Q_INSERT_REJECT] = {
+		"INSERT INTO astpg.rejects (source, position, repository, path,"
+		"                           document, document_text, sqlstate,"
+		"                           message, detail)"
+		"SELECT $1, $2,"
+		"       CASE WHEN pg_catalog.jsonb_typeof($3 OPERATOR(pg_catalog.->) 'repository')"
+		"                 OPERATOR(pg_catalog.=) 'string'"
+		"            THEN $3 OPERATOR(pg_catalog.->>) 'repository' END,"
+		"       CASE WHEN pg_catalog.jsonb_typeof($3 OPERATOR(pg_catalog.->) 'path')"
+		"                 OPERATOR(pg_catalog.=) 'string'"
+		"            THEN $3 OPERATOR(pg_catalog.->>) 'path' END,"
+		"       $3, $4, $5, $6, $7",
+		7, {TEXTOID, INT8OID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}
+	},
 };
 
 static SPIPlanPtr plans[ASTPG_NUM_QUERIES];

@@ -2,11 +2,12 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION astpg;
-SELECT plan(93);
+SELECT plan(105);
 
 SELECT has_schema('astpg');
 SELECT tables_are('astpg',
-    ARRAY['files', 'classes', 'functions', 'calls', 'dependencies', 'metrics', 'ingests']);
+    ARRAY['files', 'classes', 'functions', 'calls', 'dependencies', 'metrics', 'ingests',
+          'rejects', 'inbox']);
 
 -- columns
 SELECT columns_are('astpg', 'files', ARRAY['file_id', 'repository', 'path', 'module',
@@ -23,6 +24,9 @@ SELECT columns_are('astpg', 'metrics', ARRAY['file_id', 'name', 'value']);
 SELECT columns_are('astpg', 'ingests', ARRAY['ingest_id', 'ingested_at', 'ingested_by',
     'repository', 'path', 'revision', 'content_hash', 'status', 'file_id', 'classes',
     'functions', 'calls', 'dependencies', 'metrics', 'duration']);
+SELECT columns_are('astpg', 'rejects', ARRAY['reject_id', 'rejected_at', 'rejected_by', 'source',
+    'position', 'repository', 'path', 'document', 'document_text', 'sqlstate', 'message', 'detail']);
+SELECT columns_are('astpg', 'inbox', ARRAY['doc']);
 
 -- types of the keys and of the columns that hold structure
 SELECT col_type_is('astpg'::name, t::name, c::name, 'bigint')
@@ -48,6 +52,7 @@ SELECT col_is_pk('astpg'::name, 'functions'::name, 'function_id'::name, 'functio
 SELECT col_is_pk('astpg'::name, 'calls'::name, ARRAY['function_id', 'call_no']::name[], 'calls primary key');
 SELECT col_is_pk('astpg'::name, 'dependencies'::name, ARRAY['file_id', 'dependency_no']::name[], 'dependencies primary key');
 SELECT col_is_pk('astpg'::name, 'ingests'::name, 'ingest_id'::name, 'ingests primary key');
+SELECT col_is_pk('astpg'::name, 'rejects'::name, 'reject_id'::name, 'rejects primary key');
 
 -- foreign keys
 SELECT fk_ok('astpg', 'classes', 'file_id', 'astpg', 'files', 'file_id');
@@ -99,7 +104,12 @@ SELECT has_index('astpg', 'metrics', 'metrics_file_id_idx', 'file_id');
 SELECT has_index('astpg', 'dependencies', 'dependencies_target_file_id_idx', 'target_file_id');
 
 -- functions, their security and pinned search_path
-SELECT functions_are('astpg', ARRAY['ingest', 'document', 'delete_file', 'resolve_dependencies', 'file_key']);
+SELECT functions_are('astpg', ARRAY['ingest', 'ingest_batch', 'inbox_ingest', 'ingest_counts',
+    'document', 'delete_file', 'resolve_dependencies', 'file_key']);
+SELECT function_returns('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text'], 'setof astpg.ingest_result');
+SELECT is_definer('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text']);
+SELECT is_definer('astpg', 'inbox_ingest', ARRAY[]::text[]);
+SELECT trigger_is('astpg', 'inbox', 'inbox_ingest', 'astpg', 'inbox_ingest');
 SELECT function_returns('astpg', 'ingest', ARRAY['jsonb'], 'astpg.ingest_result');
 SELECT function_returns('astpg', 'document', ARRAY['bigint'], 'jsonb');
 SELECT function_returns('astpg', 'delete_file', ARRAY['text', 'text'], 'boolean');
@@ -124,7 +134,14 @@ SELECT has_role('astpg_reader');
 SELECT has_role('astpg_writer');
 SELECT is_member_of('astpg_reader', 'astpg_writer');
 SELECT table_privs_are('astpg'::name, t::name, 'astpg_reader'::name, ARRAY['SELECT'])
-  FROM unnest(ARRAY['files', 'classes', 'functions', 'calls', 'dependencies', 'metrics', 'ingests']) AS t;
+  FROM unnest(ARRAY['files', 'classes', 'functions', 'calls', 'dependencies', 'metrics', 'ingests',
+                    'rejects']) AS t;
+SELECT table_privs_are('astpg', 'inbox', 'astpg_writer', ARRAY['INSERT'],
+    'writers COPY into the inbox, and read nothing from it');
+SELECT table_privs_are('astpg', 'rejects', 'astpg_writer', ARRAY['SELECT'],
+    'writers read the rejects and cannot change them');
+SELECT function_privs_are('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text'], 'astpg_writer', ARRAY['EXECUTE']);
+SELECT function_privs_are('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text'], 'astpg_reader', ARRAY[]::text[]);
 SELECT table_privs_are('astpg', 'ingests', 'astpg_writer', ARRAY['SELECT'],
     'writers read the audit log and cannot change it');
 SELECT function_privs_are('astpg', 'ingest', ARRAY['jsonb'], 'astpg_writer', ARRAY['EXECUTE']);
@@ -137,9 +154,10 @@ SELECT schema_privs_are('astpg', 'public', ARRAY[]::text[], 'PUBLIC may not use 
 SELECT set_eq($$
     SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'astpg'
 $$, ARRAY['astpg.files', 'astpg.classes', 'astpg.functions', 'astpg.calls',
-          'astpg.dependencies', 'astpg.metrics', 'astpg.ingests',
+          'astpg.dependencies', 'astpg.metrics', 'astpg.ingests', 'astpg.rejects',
           'astpg.files_file_id_seq', 'astpg.classes_class_id_seq',
-          'astpg.functions_function_id_seq', 'astpg.ingests_ingest_id_seq'],
+          'astpg.functions_function_id_seq', 'astpg.ingests_ingest_id_seq',
+          'astpg.rejects_reject_id_seq'],
     'every table and sequence is registered with pg_extension_config_dump');
 
 SELECT * FROM finish();

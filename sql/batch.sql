@@ -1,0 +1,73 @@
+--
+-- batch: ingest_batch(docs jsonb[], on_error) stores many documents in one
+-- call.  abort: one bad document refuses the batch, its error names its
+-- position.  skip: each document in its own subtransaction, a refused one
+-- stored whole in astpg.rejects and returned as 'rejected'.
+--
+\i test/fixtures/load_sample.sql
+
+-- one row per document, in order
+SELECT r.status, r.functions, r.calls
+  FROM astpg.ingest_batch((SELECT array_agg(doc ORDER BY n) FROM sample)) r;
+SELECT r.status, count(*)
+  FROM astpg.ingest_batch((SELECT array_agg(doc ORDER BY n) FROM sample)) r
+ GROUP BY r.status;
+
+CREATE TEMP TABLE mixed AS
+SELECT ARRAY[
+  '{"repository": "b", "path": "ok1.c", "language": "c"}',
+  '{"repository": "b", "path": "no-language.c"}',
+  NULL,
+  '{"repository": "b", "path": "bad-line.c", "language": "c", "functions": [{"name": "f", "line_start": 1, "line_end": 2}, {"name": "g", "line_start": "x", "line_end": 2}]}',
+  '[1, 2]',
+  '{"repository": "b", "path": "ok2.c", "language": "c", "functions": [{"name": "f", "line_start": 1, "line_end": 2}]}'
+]::jsonb[] AS docs;
+
+-- abort (the default): the first refused document fails the whole call
+SELECT * FROM astpg.ingest_batch((SELECT docs FROM mixed));
+SELECT * FROM astpg.ingest_batch((SELECT docs[4:6] FROM mixed), 'abort');
+SELECT count(*) AS stored FROM astpg.files WHERE repository = 'b';
+
+-- skip: the good ones are stored, the bad ones rejected and kept
+SELECT r.status, r.file_id IS NOT NULL AS has_file, r.functions
+  FROM astpg.ingest_batch((SELECT docs FROM mixed), 'skip') r;
+SELECT path FROM astpg.files WHERE repository = 'b' ORDER BY path;
+SELECT source, position, repository, path, document, document_text, sqlstate, message
+  FROM astpg.rejects WHERE source = 'ingest_batch' ORDER BY reject_id;
+SELECT rejected_by = session_user AS by_session_user, rejected_at <= clock_timestamp() AS dated
+  FROM astpg.rejects ORDER BY reject_id LIMIT 1;
+
+-- a rejected document leaves nothing behind, not even in the audit log
+SELECT count(*) FROM astpg.ingests WHERE repository = 'b' AND path <> 'ok1.c' AND path <> 'ok2.c';
+
+-- a batch in a transaction that rolls back takes its rejects with it
+BEGIN;
+SELECT count(*) FROM astpg.ingest_batch((SELECT docs FROM mixed), 'skip');
+ROLLBACK;
+SELECT count(*) AS rejects FROM astpg.rejects;
+
+-- what is not the document's fault is not a rejection: a cancel fails the
+-- call even in skip mode, and nothing is recorded
+CREATE TEMP TABLE slow AS
+SELECT array_agg(jsonb_build_object('repository', 'slow', 'path', 'f' || i, 'language', 'c',
+                 'functions', (SELECT jsonb_agg(jsonb_build_object('name', 'f' || j, 'line_start', j, 'line_end', j))
+                                 FROM generate_series(1, 200) j))) AS docs
+  FROM generate_series(1, 2000) i;
+SET statement_timeout = '200ms';
+\set VERBOSITY terse
+SELECT count(*) FROM astpg.ingest_batch((SELECT docs FROM slow), 'skip');
+\set VERBOSITY default
+RESET statement_timeout;
+SELECT count(*) AS rejects FROM astpg.rejects;
+SELECT count(*) AS stored FROM astpg.files WHERE repository = 'slow';
+
+-- empty and NULL batches, and a bad on_error
+SELECT count(*) FROM astpg.ingest_batch('{}'::jsonb[]);
+SELECT count(*) FROM astpg.ingest_batch(NULL);
+SELECT * FROM astpg.ingest_batch(ARRAY['{}']::jsonb[], 'ignore');
+
+-- every refused document of the batch is counted in the transaction's tally
+BEGIN;
+SELECT count(*) FROM astpg.ingest_batch((SELECT docs FROM mixed), 'skip');
+SELECT * FROM astpg.ingest_counts();
+ROLLBACK;

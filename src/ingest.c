@@ -1,0 +1,280 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest.c
+ *	  Ingest one document, as every entry point does: the single ingest(),
+ *	  ingest_batch() and the inbox trigger.
+ *
+ * Transaction contract: with on_error = abort a refused document raises its
+ * error and the caller's transaction fails.  With on_error = skip each
+ * document runs in a subtransaction of its own; a document refused for what
+ * it holds (SQLSTATE classes 22, 23 and 54: data exceptions, constraint
+ * violations, program limits) is rolled back and stored whole in
+ * astpg.rejects, and the caller goes on.  Any other error (a cancel, a
+ * serialization failure, out of memory) is not the document's fault and is
+ * raised again: nothing is ever silently dropped, and nothing is rejected
+ * that a retry would store.
+ *
+ * Memory contract: each document is read in a memory context of its own,
+ * deleted when it is written or refused, so that a session that ingests
+ * millions of documents stays flat.
+ *
+ * IDENTIFICATION
+ *	  src/ingest.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "astpg.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+/*
+ * What this session ingested in its current transaction (astpg.ingest_counts):
+ * a loader reads it before each COMMIT to report what the batch did.  The
+ * local transaction id tells when a new transaction has begun.
+ */
+typedef struct IngestCounts
+{
+	LocalTransactionId lxid;
+	int64		documents;
+	int64		inserted;
+	int64		replaced;
+	int64		unchanged;
+	int64		rejected;
+	int64		rows;
+} IngestCounts;
+
+static IngestCounts counts;
+
+static IngestCounts *
+current_counts(void)
+{
+	if (counts.lxid != MyProc->lxid)
+	{
+		memset(&counts, 0, sizeof(counts));
+		counts.lxid = MyProc->lxid;
+	}
+	return &counts;
+}
+
+static void
+count_result(const AstpgIngestResult *result)
+{
+	IngestCounts *c = current_counts();
+
+	c->documents++;
+	switch (result->status)
+	{
+		case ASTPG_INSERTED:
+			c->inserted++;
+			break;
+		case ASTPG_REPLACED:
+			c->replaced++;
+			break;
+		case ASTPG_UNCHANGED:
+			c->unchanged++;
+			break;
+		case ASTPG_REJECTED:
+			c->rejected++;
+			break;
+	}
+	if (result->status == ASTPG_INSERTED || result->status == ASTPG_REPLACED)
+		c->rows += 1 + (int64) result->classes + result->functions +
+			result->calls + result->dependencies + result->metrics;
+}
+
+/* Documents counted so far in this transaction: the next one's position. */
+int64
+AstpgDocumentsThisTransaction(void)
+{
+	return current_counts()->documents;
+}
+
+/* The astpg.ingest_counts tuple of the current transaction. */
+Datum
+AstpgIngestCountsDatum(TupleDesc tupdesc)
+{
+	IngestCounts *c = current_counts();
+	Datum		values[6];
+	bool		nulls[6] = {0};
+
+	values[0] = Int64GetDatum(c->documents);
+	values[1] = Int64GetDatum(c->inserted);
+	values[2] = Int64GetDatum(c->replaced);
+	values[3] = Int64GetDatum(c->unchanged);
+	values[4] = Int64GetDatum(c->rejected);
+	values[5] = Int64GetDatum(c->rows);
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+AstpgOnError
+AstpgParseOnError(text *value)
+{
+	char	   *s = value == NULL ? "abort" : text_to_cstring(value);
+
+	if (strcmp(s, "abort") == 0)
+		return ASTPG_ON_ERROR_ABORT;
+	if (strcmp(s, "skip") == 0)
+		return ASTPG_ON_ERROR_SKIP;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("on_error must be \"abort\" or \"skip\", not \"%s\"", s)));
+	return ASTPG_ON_ERROR_ABORT;	/* keep compiler quiet */
+}
+
+/*
+ * Read and write one document.  A document given as text is parsed here, so
+ * that text which is not JSON at all is refused like any other bad input.
+ * *parsed receives the jsonb as soon as there is one, for the reject record.
+ */
+static void
+ingest_in_context(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
+				  Jsonb **parsed, AstpgIngestResult *result)
+{
+	TimestampTz started = GetCurrentTimestamp();
+	MemoryContext document_context = CurrentMemoryContext;
+	AstpgDocument *doc;
+
+	if (jb == NULL && json_text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be an object, not null", origin->root)));
+	if (jb == NULL)
+		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												CStringGetDatum(text_to_cstring(json_text))));
+	*parsed = jb;
+
+	doc = AstpgReadDocument(jb, origin->root);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(document_context);
+	AstpgResetPlansIfStale();
+	AstpgWriteDocument(doc, started, result);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	MemoryContextSwitchTo(document_context);
+}
+
+/*
+ * Is this error about the document itself, rather than the circumstances?
+ * Data exceptions (22), integrity constraint violations (23) and program
+ * limits (54, e.g. a value too large to store) are.
+ */
+static bool
+refusal_of_document(int sqlerrcode)
+{
+	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	return category == ERRCODE_DATA_EXCEPTION ||
+		category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		category == ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+}
+
+/* Store a refused document whole, with why it was refused. */
+static void
+record_reject(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
+			  ErrorData *edata)
+{
+	Datum		args[7];
+	char		nulls[8] = "       ";
+
+	/* an SQL NULL document is kept as JSON null: what was given */
+	if (jb == NULL && json_text == NULL)
+		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												CStringGetDatum("null")));
+	args[0] = CStringGetTextDatum(origin->source);
+	args[1] = Int64GetDatum(origin->position);
+	args[2] = PointerGetDatum(jb);
+	nulls[2] = jb == NULL ? 'n' : ' ';
+	/* the text only when it is not JSON: otherwise the jsonb says it all */
+	args[3] = PointerGetDatum(json_text);
+	nulls[3] = jb == NULL && json_text != NULL ? ' ' : 'n';
+	args[4] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+	args[5] = CStringGetTextDatum(edata->message ? edata->message : "");
+	args[6] = edata->detail ? CStringGetTextDatum(edata->detail) : (Datum) 0;
+	nulls[6] = edata->detail ? ' ' : 'n';
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	AstpgResetPlansIfStale();
+	AstpgExecute(ASTPG_Q_INSERT_REJECT, args, nulls, SPI_OK_INSERT);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+}
+
+/*
+ * AstpgIngestDocument
+ *		Ingest one document, given as jsonb or (jb NULL) as JSON text; both
+ *		NULL is an SQL NULL document, which is refused.
+ *
+ * Returns false when the document was refused and recorded in
+ * astpg.rejects (on_error = skip only); result->status is then
+ * ASTPG_REJECTED.
+ */
+bool
+AstpgIngestDocument(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
+					AstpgOnError on_error, AstpgIngestResult *result)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	ResourceOwner caller_owner = CurrentResourceOwner;
+	MemoryContext document_context;
+	Jsonb	  **parsed;			/* in memory: survives the longjmp */
+	ErrorData  *edata = NULL;
+
+	document_context = AllocSetContextCreate(caller_context, "astpg document",
+											 ALLOCSET_DEFAULT_SIZES);
+	parsed = MemoryContextAllocZero(document_context, sizeof(Jsonb *));
+	memset(result, 0, sizeof(AstpgIngestResult));
+
+	if (on_error == ASTPG_ON_ERROR_ABORT)
+	{
+		MemoryContextSwitchTo(document_context);
+		ingest_in_context(jb, json_text, origin, parsed, result);
+		MemoryContextSwitchTo(caller_context);
+		MemoryContextDelete(document_context);
+		count_result(result);
+		return true;
+	}
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(document_context);
+	PG_TRY();
+	{
+		ingest_in_context(jb, json_text, origin, parsed, result);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller_context);
+		CurrentResourceOwner = caller_owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(caller_context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller_context);
+		CurrentResourceOwner = caller_owner;
+	}
+	PG_END_TRY();
+
+	if (edata != NULL)
+	{
+		if (!refusal_of_document(edata->sqlerrcode))
+			ReThrowError(edata);
+		/* a jsonb parsed from text lives in document_context: still here */
+		record_reject(*parsed != NULL ? *parsed : jb, json_text, origin, edata);
+		FreeErrorData(edata);
+		memset(result, 0, sizeof(AstpgIngestResult));
+		result->status = ASTPG_REJECTED;
+	}
+	MemoryContextDelete(document_context);
+	count_result(result);
+	return edata == NULL;
+}

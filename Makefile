@@ -23,9 +23,25 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# The bulk loader, a client program with a Makefile of its own: built,
+# installed and cleaned with the extension.
+LOADER = tools/astpg-load
+all: loader
+.PHONY: loader install-loader clean-loader
+loader:
+	$(MAKE) -C $(LOADER) PG_CONFIG=$(PG_CONFIG)
+install: install-loader
+install-loader: loader
+	$(MAKE) -C $(LOADER) PG_CONFIG=$(PG_CONFIG) install
+clean: clean-loader
+clean-loader:
+	$(MAKE) -C $(LOADER) PG_CONFIG=$(PG_CONFIG) clean
+
 # The README's two commands.
-.PHONY: test demo
+.PHONY: test demo bench
 test:
 	test/run
 demo:
 	tools/demo
+bench:
+	test/bench/run

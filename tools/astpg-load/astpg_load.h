@@ -1,0 +1,121 @@
+/*-------------------------------------------------------------------------
+ *
+ * astpg_load.h
+ *	  Shared declarations of astpg-load, the bulk loader: NDJSON in, COPY
+ *	  into astpg.inbox out.
+ *
+ *	  main.c    options, the batch queue, progress, the summary
+ *	  input.c   reads NDJSON (plain or gzip) into batches of binary COPY rows
+ *	  worker.c  one connection: sends batches, one transaction each
+ *
+ * IDENTIFICATION
+ *	  tools/astpg-load/astpg_load.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ASTPG_LOAD_H
+#define ASTPG_LOAD_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What the server did with documents: astpg.ingest_counts() */
+typedef struct Counts
+{
+	int64_t		documents;
+	int64_t		inserted;
+	int64_t		replaced;
+	int64_t		unchanged;
+	int64_t		rejected;
+	int64_t		rows;
+} Counts;
+
+/* Documents to send in one transaction, as binary COPY tuples. */
+typedef struct Batch
+{
+	int64_t		seq;			/* 0, 1, 2, ... in input order */
+	int64_t		first;			/* index of its first document (0-based,
+								 * counting the skipped ones) */
+	int			ndocs;
+	int64_t		text_bytes;		/* NDJSON bytes it came from */
+	int64_t		input_pos;		/* input bytes read once it was full */
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	struct Batch *next;
+} Batch;
+
+typedef struct Options
+{
+	const char *dbname;			/* a name or a connection string */
+	const char *host;
+	const char *port;
+	const char *user;
+	int			batch_size;
+	bool		single_transaction;
+	int			jobs;
+	bool		skip_rejected;	/* --on-error=skip */
+	int64_t		skip;
+	int			progress;		/* -1 auto (a terminal), 0 no, 1 yes */
+	bool		quiet;
+	char	  **files;
+	int			nfiles;
+} Options;
+
+typedef struct Loader
+{
+	Options		opt;
+
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	Batch	   *head;			/* queue of batches to send */
+	Batch	   *tail;
+	int			queued;
+	int			capacity;
+	bool		input_done;
+	bool		input_ok;		/* the input was read without error */
+	int			running;		/* workers not finished yet */
+	bool		failed;			/* stop: a batch failed */
+	char	   *failure;		/* why, for the summary */
+	int64_t		failed_first;	/* the documents it concerned */
+	int			failed_ndocs;
+
+	/* progress and results, under lock */
+	int64_t		input_size;		/* bytes of all input files, 0 unknown */
+	int64_t		input_read;		/* input bytes read so far */
+	int64_t		docs_read;
+	int64_t		docs_sent;
+	int64_t		text_committed;
+	int64_t		pos_committed;
+	Counts		committed;
+	bool	   *batch_committed;	/* by seq */
+	int64_t	   *batch_docs;
+	int64_t		nbatches;
+	int64_t		batches_cap;
+} Loader;
+
+typedef struct Worker
+{
+	Loader	   *loader;
+	int			id;
+} Worker;
+
+extern volatile sig_atomic_t interrupted;
+
+/* main.c */
+extern void loader_fail(Loader *loader, int64_t first, int ndocs,
+						const char *fmt,...) __attribute__((format(printf, 4, 5)));
+extern bool loader_stopping(Loader *loader);
+extern void loader_wait(Loader *loader);
+
+/* input.c */
+extern void *reader_main(void *arg);
+
+/* worker.c */
+extern void *worker_main(void *arg);
+extern void cancel_workers(void);
+
+#endif							/* ASTPG_LOAD_H */

@@ -1,0 +1,258 @@
+/*-------------------------------------------------------------------------
+ *
+ * input.c
+ *	  Read NDJSON documents, plain or gzip, from files or standard input,
+ *	  and cut them into batches of binary COPY tuples for the workers.
+ *
+ * Binary COPY carries each document as its exact bytes with a length in
+ * front: backslashes, tabs, quotes, "\." lines and non-ASCII text need no
+ * escaping and cannot be misread.  Blank lines are not documents and are
+ * passed over; every other line is sent, even if it is not JSON, so that
+ * the server refuses (or rejects) it like any other bad input.
+ *
+ * IDENTIFICATION
+ *	  tools/astpg-load/input.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "astpg_load.h"
+
+static void *
+xrealloc(void *p, size_t size)
+{
+	void	   *q = realloc(p, size);
+
+	if (q == NULL)
+	{
+		fprintf(stderr, "astpg-load: out of memory\n");
+		exit(1);
+	}
+	return q;
+}
+
+static void
+append(Batch *batch, const void *data, size_t len)
+{
+	if (batch->len + len > batch->cap)
+	{
+		batch->cap = (batch->len + len) * 2;
+		batch->data = xrealloc(batch->data, batch->cap);
+	}
+	memcpy(batch->data + batch->len, data, len);
+	batch->len += len;
+}
+
+/* One binary COPY tuple of one text field: int16 count, int32 length, bytes. */
+static void
+append_document(Batch *batch, const char *text, size_t len)
+{
+	unsigned char head[6];
+
+	head[0] = 0;
+	head[1] = 1;
+	head[2] = (len >> 24) & 0xff;
+	head[3] = (len >> 16) & 0xff;
+	head[4] = (len >> 8) & 0xff;
+	head[5] = len & 0xff;
+	append(batch, head, sizeof(head));
+	append(batch, text, len);
+	batch->ndocs++;
+}
+
+static Batch *
+new_batch(int64_t seq, int64_t first)
+{
+	Batch	   *batch = xrealloc(NULL, sizeof(Batch));
+
+	memset(batch, 0, sizeof(Batch));
+	batch->seq = seq;
+	batch->first = first;
+	return batch;
+}
+
+/* Queue a batch, waiting while the queue is full; false when stopping. */
+static bool
+enqueue(Loader *loader, Batch *batch)
+{
+	pthread_mutex_lock(&loader->lock);
+	while (loader->queued >= loader->capacity && !loader_stopping(loader))
+		loader_wait(loader);
+	if (loader_stopping(loader))
+	{
+		pthread_mutex_unlock(&loader->lock);
+		free(batch->data);
+		free(batch);
+		return false;
+	}
+	if (loader->tail)
+		loader->tail->next = batch;
+	else
+		loader->head = batch;
+	loader->tail = batch;
+	loader->queued++;
+	pthread_cond_broadcast(&loader->changed);
+	pthread_mutex_unlock(&loader->lock);
+	return true;
+}
+
+static bool
+blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+			return false;
+	return true;
+}
+
+/* Sum of the sizes of regular input files, for the progress bar. */
+static int64_t
+input_size(Options *opt)
+{
+	int64_t		total = 0;
+
+	for (int i = 0; i < opt->nfiles; i++)
+	{
+		struct stat st;
+
+		if (strcmp(opt->files[i], "-") == 0 ||
+			stat(opt->files[i], &st) != 0 || !S_ISREG(st.st_mode))
+			return 0;
+		total += st.st_size;
+	}
+	return total;
+}
+
+/*
+ * reader_main
+ *		Thread body: read every input, queue its documents in batches, and
+ *		mark the input done (input_ok false after an input error, which is
+ *		reported through loader_fail).
+ */
+void *
+reader_main(void *arg)
+{
+	Loader	   *loader = arg;
+	Options    *opt = &loader->opt;
+	char	   *stdin_only[] = {"-"};
+	char	  **files = opt->nfiles > 0 ? opt->files : stdin_only;
+	int			nfiles = opt->nfiles > 0 ? opt->nfiles : 1;
+	size_t		cap = 1 << 20;
+	char	   *line = xrealloc(NULL, cap);
+	int64_t		index = 0;		/* documents seen, skipped ones included */
+	int64_t		seq = 0;
+	int64_t		done_bytes = 0; /* bytes of the files already read */
+	Batch	   *batch = NULL;
+	bool		ok = true;
+
+	loader->input_size = input_size(opt);
+
+	for (int f = 0; f < nfiles && ok && !loader_stopping(loader); f++)
+	{
+		const char *name = files[f];
+		gzFile		in = strcmp(name, "-") == 0 ?
+			gzdopen(dup(STDIN_FILENO), "rb") : gzopen(name, "rb");
+
+		if (in == NULL)
+		{
+			loader_fail(loader, index, 0, "could not open \"%s\": %s",
+						name, strerror(errno));
+			ok = false;
+			break;
+		}
+		gzbuffer(in, 1 << 18);
+
+		while (!loader_stopping(loader))
+		{
+			size_t		len = 0;
+
+			/* a line of any length: grow until it ends with a newline */
+			for (;;)
+			{
+				if (gzgets(in, line + len, (int) (cap - len)) == NULL)
+					break;
+				len += strlen(line + len);
+				if (len > 0 && line[len - 1] == '\n')
+					break;
+				if (len + 1 >= cap)
+				{
+					cap *= 2;
+					line = xrealloc(line, cap);
+				}
+			}
+			if (len == 0)
+				break;
+
+			pthread_mutex_lock(&loader->lock);
+			loader->input_read = done_bytes + gzoffset(in);
+			pthread_mutex_unlock(&loader->lock);
+
+			if (blank(line, len))
+				continue;
+			if (index++ < opt->skip)
+				continue;
+
+			while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+				len--;
+			if (batch == NULL)
+				batch = new_batch(seq++, index - 1);
+			append_document(batch, line, len);
+			batch->text_bytes += len + 1;
+
+			pthread_mutex_lock(&loader->lock);
+			loader->docs_read++;
+			pthread_mutex_unlock(&loader->lock);
+
+			if (batch->ndocs >= opt->batch_size)
+			{
+				batch->input_pos = done_bytes + gzoffset(in);
+				if (!enqueue(loader, batch))
+					ok = false;
+				batch = NULL;
+				if (!ok)
+					break;
+			}
+		}
+
+		{
+			int			err;
+			const char *msg = gzerror(in, &err);
+
+			if (err != Z_OK && err != Z_STREAM_END)
+			{
+				loader_fail(loader, index, 0, "could not read \"%s\": %s",
+							name, err == Z_ERRNO ? strerror(errno) : msg);
+				ok = false;
+			}
+		}
+		done_bytes += gzoffset(in);
+		gzclose(in);
+	}
+
+	if (batch != NULL)
+	{
+		batch->input_pos = done_bytes;
+		if (ok && !loader_stopping(loader))
+			ok = enqueue(loader, batch);
+		else
+		{
+			free(batch->data);
+			free(batch);
+		}
+	}
+	free(line);
+
+	pthread_mutex_lock(&loader->lock);
+	loader->input_done = true;
+	loader->input_ok = ok;
+	pthread_cond_broadcast(&loader->changed);
+	pthread_mutex_unlock(&loader->lock);
+	return NULL;
+}

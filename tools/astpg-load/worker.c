@@ -1,0 +1,275 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  One connection of astpg-load: take batches off the queue and send
+ *	  each with COPY astpg.inbox (doc) FROM STDIN (FORMAT binary), in a
+ *	  transaction of its own (or all in one, --single-transaction).
+ *
+ * Before each COMMIT the worker reads astpg.ingest_counts(): what the
+ * server did with the batch's documents.  A batch is committed whole or
+ * not at all, so the summary can say exactly which documents are stored.
+ *
+ * IDENTIFICATION
+ *	  tools/astpg-load/worker.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libpq-fe.h"
+#include "astpg_load.h"
+
+/* PGcancel of each connection, for a second interrupt */
+#define MAX_JOBS 64
+static PGcancel *volatile cancels[MAX_JOBS];
+
+/* Called from the signal handler: PQcancel is safe there. */
+void
+cancel_workers(void)
+{
+	char		errbuf[256];
+
+	for (int i = 0; i < MAX_JOBS; i++)
+		if (cancels[i] != NULL)
+			(void) PQcancel(cancels[i], errbuf, sizeof(errbuf));
+}
+
+static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+static const char copy_trailer[2] = {'\377', '\377'};
+
+static PGconn *
+connect_db(Options *opt)
+{
+	const char *keywords[] = {"host", "port", "user", "dbname",
+	"application_name", "client_encoding", NULL};
+	const char *values[] = {opt->host, opt->port, opt->user, opt->dbname,
+	"astpg-load", "UTF8", NULL};
+
+	return PQconnectdbParams(keywords, values, 1);
+}
+
+/* Run a command that returns no rows; false with *why set on failure. */
+static bool
+run(PGconn *conn, const char *sql, char **why)
+{
+	PGresult   *res = PQexec(conn, sql);
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		*why = strdup(PQerrorMessage(conn));
+	PQclear(res);
+	return ok;
+}
+
+static bool
+read_counts(PGconn *conn, Counts *counts, char **why)
+{
+	PGresult   *res = PQexec(conn,
+							 "SELECT documents, inserted, replaced, unchanged,"
+							 "       rejected, rows FROM astpg.ingest_counts()");
+	bool		ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+
+	if (ok)
+	{
+		counts->documents = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		counts->inserted = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		counts->replaced = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+		counts->unchanged = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+		counts->rejected = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+		counts->rows = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+	}
+	else
+		*why = strdup(PQerrorMessage(conn));
+	PQclear(res);
+	return ok;
+}
+
+/* Send one batch through COPY; the transaction is open. */
+static bool
+copy_batch(PGconn *conn, Batch *batch, char **why)
+{
+	PGresult   *res = PQexec(conn, "COPY astpg.inbox (doc) FROM STDIN (FORMAT binary)");
+	bool		ok = PQresultStatus(res) == PGRES_COPY_IN;
+
+	PQclear(res);
+	if (!ok)
+	{
+		*why = strdup(PQerrorMessage(conn));
+		return false;
+	}
+	if (PQputCopyData(conn, copy_header, sizeof(copy_header)) != 1 ||
+		PQputCopyData(conn, batch->data, (int) batch->len) != 1 ||
+		PQputCopyData(conn, copy_trailer, sizeof(copy_trailer)) != 1 ||
+		PQputCopyEnd(conn, NULL) != 1)
+	{
+		*why = strdup(PQerrorMessage(conn));
+		return false;
+	}
+	res = PQgetResult(conn);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		*why = strdup(PQerrorMessage(conn));
+	PQclear(res);
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+	return ok;
+}
+
+/* Take the next batch; NULL when there is none left or we are stopping. */
+static Batch *
+dequeue(Loader *loader)
+{
+	Batch	   *batch = NULL;
+
+	pthread_mutex_lock(&loader->lock);
+	while (loader->head == NULL && !loader->input_done &&
+		   !loader_stopping(loader))
+		loader_wait(loader);
+	if (loader->head != NULL && !loader_stopping(loader))
+	{
+		batch = loader->head;
+		loader->head = batch->next;
+		if (loader->head == NULL)
+			loader->tail = NULL;
+		loader->queued--;
+		loader->docs_sent += batch->ndocs;
+		pthread_cond_broadcast(&loader->changed);
+	}
+	pthread_mutex_unlock(&loader->lock);
+	return batch;
+}
+
+static void
+record_commit(Loader *loader, Batch **batches, int n, const Counts *counts)
+{
+	pthread_mutex_lock(&loader->lock);
+	for (int i = 0; i < n; i++)
+	{
+		Batch	   *batch = batches[i];
+
+		if (batch->seq >= loader->batches_cap)
+		{
+			int64_t		cap = (batch->seq + 1) * 2;
+
+			loader->batch_committed = realloc(loader->batch_committed, cap * sizeof(bool));
+			loader->batch_docs = realloc(loader->batch_docs, cap * sizeof(int64_t));
+			if (!loader->batch_committed || !loader->batch_docs)
+			{
+				fprintf(stderr, "astpg-load: out of memory\n");
+				exit(1);
+			}
+			memset(loader->batch_committed + loader->batches_cap, 0,
+				   (cap - loader->batches_cap) * sizeof(bool));
+			loader->batches_cap = cap;
+		}
+		loader->batch_committed[batch->seq] = true;
+		loader->batch_docs[batch->seq] = batch->ndocs;
+		if (batch->seq >= loader->nbatches)
+			loader->nbatches = batch->seq + 1;
+		loader->text_committed += batch->text_bytes;
+		if (batch->input_pos > loader->pos_committed)
+			loader->pos_committed = batch->input_pos;
+	}
+	loader->committed.documents += counts->documents;
+	loader->committed.inserted += counts->inserted;
+	loader->committed.replaced += counts->replaced;
+	loader->committed.unchanged += counts->unchanged;
+	loader->committed.rejected += counts->rejected;
+	loader->committed.rows += counts->rows;
+	pthread_mutex_unlock(&loader->lock);
+}
+
+/*
+ * worker_main
+ *		Thread body: connect, then send batches until none is left.  In
+ *		--single-transaction mode every batch goes into one transaction,
+ *		committed at the end.
+ */
+void *
+worker_main(void *arg)
+{
+	Worker	   *self = arg;
+	Loader	   *loader = self->loader;
+	Options    *opt = &loader->opt;
+	PGconn	   *conn = connect_db(opt);
+	char	   *why = NULL;
+	Batch	  **open = NULL;	/* sent, not yet committed */
+	int			nopen = 0;
+	Batch	   *batch;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		why = strdup(PQerrorMessage(conn));
+		goto failed;
+	}
+	cancels[self->id] = PQgetCancel(conn);
+	if (!run(conn, opt->skip_rejected ? "SET astpg.on_error = skip"
+			 : "SET astpg.on_error = abort", &why))
+		goto failed;
+
+	while ((batch = dequeue(loader)) != NULL)
+	{
+		if (nopen == 0 && !run(conn, "BEGIN", &why))
+			goto failed_batch;
+		open = realloc(open, (nopen + 1) * sizeof(Batch *));
+		open[nopen++] = batch;
+		if (!copy_batch(conn, batch, &why))
+			goto failed_batch;
+		if (!opt->single_transaction)
+		{
+			Counts		counts;
+
+			if (!read_counts(conn, &counts, &why) || !run(conn, "COMMIT", &why))
+				goto failed_batch;
+			record_commit(loader, open, nopen, &counts);
+			for (int i = 0; i < nopen; i++)
+			{
+				free(open[i]->data);
+				free(open[i]);
+			}
+			nopen = 0;
+		}
+	}
+	if (nopen > 0 && !loader_stopping(loader))
+	{
+		Counts		counts;
+
+		if (!read_counts(conn, &counts, &why) || !run(conn, "COMMIT", &why))
+			goto failed_batch;
+		record_commit(loader, open, nopen, &counts);
+		nopen = 0;
+	}
+	goto done;
+
+failed_batch:
+	loader_fail(loader, open[0]->first,
+				(int) (open[nopen - 1]->first + open[nopen - 1]->ndocs - open[0]->first),
+				"%s", why ? why : "unknown error");
+	goto done;
+failed:
+	loader_fail(loader, -1, 0, "%s", why ? why : "unknown error");
+done:
+	for (int i = 0; i < nopen; i++)
+	{
+		free(open[i]->data);
+		free(open[i]);
+	}
+	free(open);
+	free(why);
+	if (cancels[self->id] != NULL)
+	{
+		PGcancel   *cancel = cancels[self->id];
+
+		cancels[self->id] = NULL;
+		PQfreeCancel(cancel);
+	}
+	PQfinish(conn);
+
+	pthread_mutex_lock(&loader->lock);
+	loader->running--;
+	pthread_cond_broadcast(&loader->changed);
+	pthread_mutex_unlock(&loader->lock);
+	return NULL;
+}

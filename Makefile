@@ -23,6 +23,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS does not track headers: every object depends on the shared one.
+$(OBJS): src/astpg.h
+
 # The bulk loader, a client program with a Makefile of its own: built,
 # installed and cleaned with the extension.
 LOADER = tools/astpg-load

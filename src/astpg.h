@@ -52,7 +52,6 @@ typedef struct AstpgClass
 	bool		is_abstract;
 	Jsonb	   *attrs;			/* keys without a column of their own */
 	int			parent_index;	/* enclosing class in the document, or -1 */
-	int64		class_id;		/* assigned by the writer */
 } AstpgClass;
 
 typedef struct AstpgCall
@@ -79,7 +78,6 @@ typedef struct AstpgFunction
 	bool		is_async;
 	Jsonb	   *attrs;
 	int			class_index;	/* enclosing class in the document, or -1 */
-	int64		function_id;	/* assigned by the writer */
 } AstpgFunction;
 
 typedef struct AstpgDependency
@@ -187,17 +185,8 @@ typedef enum AstpgQuery
 {
 	ASTPG_Q_LOCK_FILE,
 	ASTPG_Q_INSERT_FILE,
-	ASTPG_Q_UPDATE_FILE,
-	ASTPG_Q_DELETE_CHILDREN,
-	ASTPG_Q_NEXT_CLASS_IDS,
-	ASTPG_Q_NEXT_FUNCTION_IDS,
-	ASTPG_Q_INSERT_CLASSES,
-	ASTPG_Q_INSERT_FUNCTIONS,
-	ASTPG_Q_INSERT_CALLS,
-	ASTPG_Q_INSERT_DEPENDENCIES,
-	ASTPG_Q_INSERT_METRICS,
-	ASTPG_Q_RESOLVE_DEPENDENTS,
-	ASTPG_Q_UNRESOLVE_STALE,
+	ASTPG_Q_REPLACE_FILE,
+	ASTPG_Q_WRITE_DOCUMENT,
 	ASTPG_Q_INSERT_AUDIT,
 	ASTPG_Q_INSERT_REJECT,
 	ASTPG_NUM_QUERIES

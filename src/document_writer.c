@@ -97,53 +97,20 @@ text_or_null(text *value, char *null)
 	return PointerGetDatum(value);
 }
 
-/* Take n ids from a sequence, in one executor run. */
-static int64 *
-next_ids(AstpgQuery query, int n)
+/* The position of a row in its array, 1-based, or NULL for none (-1). */
+static inline void
+set_position(Column *col, int i, int index)
 {
-	Datum		arg = Int32GetDatum(n);
-	int64	   *ids = palloc(mul_size(sizeof(int64), n));
-
-	if (AstpgExecute(query, &arg, NULL, SPI_OK_SELECT) != n)
-		elog(ERROR, "astpg could not allocate %d ids", n);
-	for (int i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		CHECK_FOR_INTERRUPTS();
-		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-											 SPI_tuptable->tupdesc, 1,
-											 &isnull));
-	}
-	SPI_freetuptable(SPI_tuptable);
-	return ids;
+	col->values[i] = Int32GetDatum(index + 1);
+	col->nulls[i] = index < 0;
 }
 
+/* $10-$19 of ASTPG_Q_WRITE_DOCUMENT: classes */
 static void
-assign_ids(AstpgDocument *doc)
-{
-	if (doc->nclasses > 0)
-	{
-		int64	   *ids = next_ids(ASTPG_Q_NEXT_CLASS_IDS, doc->nclasses);
-
-		for (int i = 0; i < doc->nclasses; i++)
-			doc->classes[i].class_id = ids[i];
-	}
-	if (doc->nfunctions > 0)
-	{
-		int64	   *ids = next_ids(ASTPG_Q_NEXT_FUNCTION_IDS, doc->nfunctions);
-
-		for (int i = 0; i < doc->nfunctions; i++)
-			doc->functions[i].function_id = ids[i];
-	}
-}
-
-static void
-insert_classes(AstpgDocument *doc, int64 file_id)
+class_args(AstpgDocument *doc, Datum *args)
 {
 	int			n = doc->nclasses;
-	Column		class_id = new_column(n),
-				parent_id = new_column(n),
+	Column		parent = new_column(n),
 				name = new_column(n),
 				qualified_name = new_column(n),
 				namespace = new_column(n),
@@ -151,17 +118,13 @@ insert_classes(AstpgDocument *doc, int64 file_id)
 				line_end = new_column(n),
 				is_abstract = new_column(n),
 				attrs = new_column(n);
-	Datum		args[12];
 
 	for (int i = 0; i < n; i++)
 	{
 		AstpgClass *cls = &doc->classes[i];
 
 		CHECK_FOR_INTERRUPTS();
-		class_id.values[i] = Int64GetDatum(cls->class_id);
-		parent_id.values[i] = cls->parent_index < 0 ? (Datum) 0 :
-			Int64GetDatum(doc->classes[cls->parent_index].class_id);
-		parent_id.nulls[i] = cls->parent_index < 0;
+		set_position(&parent, i, cls->parent_index);
 		set_pointer(&name, i, cls->name);
 		set_pointer(&qualified_name, i, cls->qualified_name);
 		set_pointer(&namespace, i, cls->namespace);
@@ -170,29 +133,24 @@ insert_classes(AstpgDocument *doc, int64 file_id)
 		is_abstract.values[i] = BoolGetDatum(cls->is_abstract);
 		set_pointer(&attrs, i, cls->attrs);
 	}
-
-	args[0] = Int64GetDatum(file_id);
-	args[1] = column_array(&class_id, n, INT8OID);
-	args[2] = column_array(&parent_id, n, INT8OID);
-	args[3] = column_array(&name, n, TEXTOID);
-	args[4] = column_array(&qualified_name, n, TEXTOID);
-	args[5] = column_array(&namespace, n, TEXTOID);
-	args[6] = column_array(&line_start, n, INT4OID);
-	args[7] = column_array(&line_end, n, INT4OID);
-	args[8] = column_array(&is_abstract, n, BOOLOID);
-	args[9] = column_array(&attrs, n, JSONBOID);
-	args[10] = build_array(doc->bases.owner,
-						   NULL, doc->bases.count, INT8OID);
-	args[11] = build_array(doc->bases.value, NULL, doc->bases.count, TEXTOID);
-	AstpgExecute(ASTPG_Q_INSERT_CLASSES, args, NULL, SPI_OK_INSERT);
+	args[0] = column_array(&parent, n, INT4OID);
+	args[1] = column_array(&name, n, TEXTOID);
+	args[2] = column_array(&qualified_name, n, TEXTOID);
+	args[3] = column_array(&namespace, n, TEXTOID);
+	args[4] = column_array(&line_start, n, INT4OID);
+	args[5] = column_array(&line_end, n, INT4OID);
+	args[6] = column_array(&is_abstract, n, BOOLOID);
+	args[7] = column_array(&attrs, n, JSONBOID);
+	args[8] = build_array(doc->bases.owner, NULL, doc->bases.count, INT8OID);
+	args[9] = build_array(doc->bases.value, NULL, doc->bases.count, TEXTOID);
 }
 
+/* $20-$33: functions */
 static void
-insert_functions(AstpgDocument *doc, int64 file_id)
+function_args(AstpgDocument *doc, Datum *args)
 {
 	int			n = doc->nfunctions;
-	Column		function_id = new_column(n),
-				class_id = new_column(n),
+	Column		class = new_column(n),
 				name = new_column(n),
 				qualified_name = new_column(n),
 				signature = new_column(n),
@@ -204,17 +162,13 @@ insert_functions(AstpgDocument *doc, int64 file_id)
 				complexity = new_column(n),
 				is_async = new_column(n),
 				attrs = new_column(n);
-	Datum		args[16];
 
 	for (int i = 0; i < n; i++)
 	{
 		AstpgFunction *fn = &doc->functions[i];
 
 		CHECK_FOR_INTERRUPTS();
-		function_id.values[i] = Int64GetDatum(fn->function_id);
-		class_id.values[i] = fn->class_index < 0 ? (Datum) 0 :
-			Int64GetDatum(doc->classes[fn->class_index].class_id);
-		class_id.nulls[i] = fn->class_index < 0;
+		set_position(&class, i, fn->class_index);
 		set_pointer(&name, i, fn->name);
 		set_pointer(&qualified_name, i, fn->qualified_name);
 		set_pointer(&signature, i, fn->signature);
@@ -227,63 +181,56 @@ insert_functions(AstpgDocument *doc, int64 file_id)
 		is_async.values[i] = BoolGetDatum(fn->is_async);
 		set_pointer(&attrs, i, fn->attrs);
 	}
-
-	args[0] = Int64GetDatum(file_id);
-	args[1] = column_array(&function_id, n, INT8OID);
-	args[2] = column_array(&class_id, n, INT8OID);
-	args[3] = column_array(&name, n, TEXTOID);
-	args[4] = column_array(&qualified_name, n, TEXTOID);
-	args[5] = column_array(&signature, n, TEXTOID);
-	args[6] = column_array(&parameters, n, JSONBOID);
-	args[7] = column_array(&parameter_count, n, INT4OID);
-	args[8] = column_array(&return_type, n, TEXTOID);
-	args[9] = column_array(&line_start, n, INT4OID);
-	args[10] = column_array(&line_end, n, INT4OID);
-	args[11] = column_array(&complexity, n, INT4OID);
-	args[12] = column_array(&is_async, n, BOOLOID);
-	args[13] = column_array(&attrs, n, JSONBOID);
-	args[14] = build_array(doc->decorators.owner,
-						   NULL, doc->decorators.count, INT8OID);
-	args[15] = build_array(doc->decorators.value, NULL,
+	args[0] = column_array(&class, n, INT4OID);
+	args[1] = column_array(&name, n, TEXTOID);
+	args[2] = column_array(&qualified_name, n, TEXTOID);
+	args[3] = column_array(&signature, n, TEXTOID);
+	args[4] = column_array(&parameters, n, JSONBOID);
+	args[5] = column_array(&parameter_count, n, INT4OID);
+	args[6] = column_array(&return_type, n, TEXTOID);
+	args[7] = column_array(&line_start, n, INT4OID);
+	args[8] = column_array(&line_end, n, INT4OID);
+	args[9] = column_array(&complexity, n, INT4OID);
+	args[10] = column_array(&is_async, n, BOOLOID);
+	args[11] = column_array(&attrs, n, JSONBOID);
+	args[12] = build_array(doc->decorators.owner, NULL,
+						   doc->decorators.count, INT8OID);
+	args[13] = build_array(doc->decorators.value, NULL,
 						   doc->decorators.count, TEXTOID);
-	AstpgExecute(ASTPG_Q_INSERT_FUNCTIONS, args, NULL, SPI_OK_INSERT);
 }
 
+/* $34-$38: calls */
 static void
-insert_calls(AstpgDocument *doc, int64 file_id)
+call_args(AstpgDocument *doc, Datum *args)
 {
 	int			n = doc->ncalls;
-	Column		function_id = new_column(n),
+	Column		function = new_column(n),
 				call_no = new_column(n),
 				callee = new_column(n),
 				line = new_column(n),
 				attrs = new_column(n);
-	Datum		args[6];
 
 	for (int i = 0; i < n; i++)
 	{
 		AstpgCall  *call = &doc->calls[i];
 
 		CHECK_FOR_INTERRUPTS();
-		function_id.values[i] =
-			Int64GetDatum(doc->functions[call->function_index].function_id);
+		set_position(&function, i, call->function_index);
 		call_no.values[i] = Int32GetDatum(call->call_no);
 		set_pointer(&callee, i, call->callee);
 		set_positive_int32(&line, i, call->line);
 		set_pointer(&attrs, i, call->attrs);
 	}
-
-	args[0] = Int64GetDatum(file_id);
-	args[1] = column_array(&function_id, n, INT8OID);
-	args[2] = column_array(&call_no, n, INT4OID);
-	args[3] = column_array(&callee, n, TEXTOID);
-	args[4] = column_array(&line, n, INT4OID);
-	args[5] = column_array(&attrs, n, JSONBOID);
-	AstpgExecute(ASTPG_Q_INSERT_CALLS, args, NULL, SPI_OK_INSERT);
+	args[0] = column_array(&function, n, INT4OID);
+	args[1] = column_array(&call_no, n, INT4OID);
+	args[2] = column_array(&callee, n, TEXTOID);
+	args[3] = column_array(&line, n, INT4OID);
+	args[4] = column_array(&attrs, n, JSONBOID);
 }
 
+/* $39-$45: dependencies */
 static void
-insert_dependencies(AstpgDocument *doc, int64 file_id)
+dependency_args(AstpgDocument *doc, Datum *args)
 {
 	int			n = doc->ndependencies;
 	Column		target = new_column(n),
@@ -291,7 +238,6 @@ insert_dependencies(AstpgDocument *doc, int64 file_id)
 				line = new_column(n),
 				strength = new_column(n),
 				attrs = new_column(n);
-	Datum		args[9];
 
 	for (int i = 0; i < n; i++)
 	{
@@ -304,27 +250,22 @@ insert_dependencies(AstpgDocument *doc, int64 file_id)
 		strength.values[i] = Float8GetDatum(dep->strength);
 		set_pointer(&attrs, i, dep->attrs);
 	}
-
-	args[0] = Int64GetDatum(file_id);
-	args[1] = PointerGetDatum(doc->repository);
-	args[2] = column_array(&target, n, TEXTOID);
-	args[3] = column_array(&kind, n, TEXTOID);
-	args[4] = column_array(&line, n, INT4OID);
-	args[5] = column_array(&strength, n, FLOAT8OID);
-	args[6] = column_array(&attrs, n, JSONBOID);
-	args[7] = build_array(doc->names.owner,
-						  NULL, doc->names.count, INT8OID);
-	args[8] = build_array(doc->names.value, NULL, doc->names.count, TEXTOID);
-	AstpgExecute(ASTPG_Q_INSERT_DEPENDENCIES, args, NULL, SPI_OK_INSERT);
+	args[0] = column_array(&target, n, TEXTOID);
+	args[1] = column_array(&kind, n, TEXTOID);
+	args[2] = column_array(&line, n, INT4OID);
+	args[3] = column_array(&strength, n, FLOAT8OID);
+	args[4] = column_array(&attrs, n, JSONBOID);
+	args[5] = build_array(doc->names.owner, NULL, doc->names.count, INT8OID);
+	args[6] = build_array(doc->names.value, NULL, doc->names.count, TEXTOID);
 }
 
+/* $46-$47: metrics */
 static void
-insert_metrics(AstpgDocument *doc, int64 file_id)
+metric_args(AstpgDocument *doc, Datum *args)
 {
 	int			n = doc->nmetrics;
 	Column		name = new_column(n),
 				value = new_column(n);
-	Datum		args[3];
 
 	for (int i = 0; i < n; i++)
 	{
@@ -332,11 +273,43 @@ insert_metrics(AstpgDocument *doc, int64 file_id)
 		set_pointer(&name, i, doc->metrics[i].name);
 		value.values[i] = Float8GetDatum(doc->metrics[i].value);
 	}
+	args[0] = column_array(&name, n, TEXTOID);
+	args[1] = column_array(&value, n, FLOAT8OID);
+}
 
+/*
+ * Write every row of the document below its file row, resolve what depends
+ * on it, and log it: one executor run.
+ */
+static void
+write_document(AstpgDocument *doc, int64 file_id, bool module_changed,
+			   TimestampTz started, AstpgIngestResult *result)
+{
+	Datum		args[52];
+	char		nulls[53];
+
+	memset(nulls, ' ', 52);
+	nulls[52] = '\0';
 	args[0] = Int64GetDatum(file_id);
-	args[1] = column_array(&name, n, TEXTOID);
-	args[2] = column_array(&value, n, FLOAT8OID);
-	AstpgExecute(ASTPG_Q_INSERT_METRICS, args, NULL, SPI_OK_INSERT);
+	args[1] = PointerGetDatum(doc->repository);
+	args[2] = text_or_null(doc->module, &nulls[2]);
+	args[3] = PointerGetDatum(doc->path);
+	args[4] = BoolGetDatum(module_changed);
+	args[5] = text_or_null(doc->revision, &nulls[5]);
+	args[6] = text_or_null(doc->content_hash, &nulls[6]);
+	args[7] = CStringGetTextDatum(AstpgStatusName(result->status));
+	args[8] = TimestampTzGetDatum(started);
+	class_args(doc, &args[9]);
+	function_args(doc, &args[19]);
+	call_args(doc, &args[33]);
+	dependency_args(doc, &args[38]);
+	metric_args(doc, &args[45]);
+	args[47] = Int32GetDatum(result->classes);
+	args[48] = Int32GetDatum(result->functions);
+	args[49] = Int32GetDatum(result->calls);
+	args[50] = Int32GetDatum(result->dependencies);
+	args[51] = Int32GetDatum(result->metrics);
+	AstpgExecute(ASTPG_Q_WRITE_DOCUMENT, args, nulls, SPI_OK_INSERT);
 }
 
 /*
@@ -416,39 +389,19 @@ insert_file(AstpgDocument *doc, int64 *file_id)
 	return true;
 }
 
+/* Update the stored file's row and delete every row below it. */
 static void
-update_file(AstpgDocument *doc, int64 file_id)
+replace_file(AstpgDocument *doc, int64 file_id)
 {
 	Datum		args[8];
 	char		nulls[9] = "        ";
 
 	args[0] = Int64GetDatum(file_id);
 	file_columns(doc, &args[1], &nulls[1]);
-	AstpgExecute(ASTPG_Q_UPDATE_FILE, args, nulls, SPI_OK_UPDATE);
-	args[0] = Int64GetDatum(file_id);
-	AstpgExecute(ASTPG_Q_DELETE_CHILDREN, args, NULL, SPI_OK_DELETE);
+	AstpgExecute(ASTPG_Q_REPLACE_FILE, args, nulls, SPI_OK_UPDATE);
 }
 
-/*
- * Dependencies of other files that name this one by module or path: resolve
- * them now; and if the module changed, unresolve those that named the old
- * one.
- */
-static void
-resolve_dependents(AstpgDocument *doc, int64 file_id, bool module_changed)
-{
-	Datum		args[4];
-	char		nulls[5] = "    ";
-
-	args[0] = Int64GetDatum(file_id);
-	args[1] = text_or_null(doc->module, &nulls[1]);
-	args[2] = PointerGetDatum(doc->path);
-	if (module_changed)
-		AstpgExecute(ASTPG_Q_UNRESOLVE_STALE, args, nulls, SPI_OK_UPDATE);
-	args[3] = PointerGetDatum(doc->repository);
-	AstpgExecute(ASTPG_Q_RESOLVE_DEPENDENTS, args, nulls, SPI_OK_UPDATE);
-}
-
+/* The audit row of an unchanged document: all that it writes. */
 static void
 insert_audit(AstpgDocument *doc, TimestampTz started, AstpgIngestResult *result)
 {
@@ -522,28 +475,17 @@ AstpgWriteDocument(AstpgDocument *doc, TimestampTz started,
 	}
 	result->file_id = file_id;
 
-	if (result->status != ASTPG_UNCHANGED)
+	if (result->status == ASTPG_UNCHANGED)
 	{
-		if (result->status == ASTPG_REPLACED)
-			update_file(doc, file_id);
-		assign_ids(doc);
-		if (doc->nclasses > 0)
-			insert_classes(doc, file_id);
-		if (doc->nfunctions > 0)
-			insert_functions(doc, file_id);
-		if (doc->ncalls > 0)
-			insert_calls(doc, file_id);
-		if (doc->ndependencies > 0)
-			insert_dependencies(doc, file_id);
-		if (doc->nmetrics > 0)
-			insert_metrics(doc, file_id);
-		resolve_dependents(doc, file_id, module_changed);
-
-		result->classes = doc->nclasses;
-		result->functions = doc->nfunctions;
-		result->calls = doc->ncalls;
-		result->dependencies = doc->ndependencies;
-		result->metrics = doc->nmetrics;
+		insert_audit(doc, started, result);
+		return;
 	}
-	insert_audit(doc, started, result);
+	if (result->status == ASTPG_REPLACED)
+		replace_file(doc, file_id);
+	result->classes = doc->nclasses;
+	result->functions = doc->nfunctions;
+	result->calls = doc->ncalls;
+	result->dependencies = doc->ndependencies;
+	result->metrics = doc->nmetrics;
+	write_document(doc, file_id, module_changed, started, result);
 }

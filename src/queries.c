@@ -9,10 +9,10 @@
  * dropped and created again, which gives its tables new OIDs.  Document
  * values reach SQL only as $n parameters, never as text of a statement.
  *
- * Statements are written set-wise: one executor run inserts all the rows of
- * one table for one document, from arrays bound as parameters.  Strings that
- * end up in a text[] column (bases, decorators, names) arrive as a flat
- * (owner, value) pair of arrays and are regrouped with array_agg.
+ * Statements are written set-wise: one executor run writes all the rows of
+ * one document, from arrays bound as parameters, so that a new file costs
+ * three statements (look for it, insert its row, write the rest) whatever
+ * its size.
  *
  * Lookups go through unique keys or hash indexes only (see the install
  * script), so that a kept generic plan cannot turn into a scan that grows
@@ -31,7 +31,7 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 
-#define MAX_QUERY_ARGS 16
+#define MAX_QUERY_ARGS 64
 
 typedef struct QueryDef
 {
@@ -74,7 +74,21 @@ static const QueryDef query_defs[ASTPG_NUM_QUERIES] = {
 		JSONBOID, JSONBOID}
 	},
 
-	[ASTPG_Q_UPDATE_FILE] = {
+	/*
+	 * A stored file being replaced: its row updated, every row of its
+	 * children deleted, in one executor run.
+	 */
+	[ASTPG_Q_REPLACE_FILE] = {
+		"WITH deleted_calls AS ("
+		"       DELETE FROM astpg.calls WHERE file_id" EQ "$1),"
+		"     deleted_functions AS ("
+		"       DELETE FROM astpg.functions WHERE file_id" EQ "$1),"
+		"     deleted_classes AS ("
+		"       DELETE FROM astpg.classes WHERE file_id" EQ "$1),"
+		"     deleted_dependencies AS ("
+		"       DELETE FROM astpg.dependencies WHERE file_id" EQ "$1),"
+		"     deleted_metrics AS ("
+		"       DELETE FROM astpg.metrics WHERE file_id" EQ "$1)"
 		"UPDATE astpg.files"
 		"   SET module = $2, language = $3, revision = $4, size_bytes = $5,"
 		"       content_hash = $6, ast = $7,"
@@ -85,189 +99,180 @@ static const QueryDef query_defs[ASTPG_NUM_QUERIES] = {
 		JSONBOID}
 	},
 
-	/* one executor run for the rows of a replaced file, in every table */
-	[ASTPG_Q_DELETE_CHILDREN] = {
-		"WITH deleted_calls AS ("
-		"       DELETE FROM astpg.calls WHERE file_id" EQ "$1),"
-		"     deleted_functions AS ("
-		"       DELETE FROM astpg.functions WHERE file_id" EQ "$1),"
-		"     deleted_classes AS ("
-		"       DELETE FROM astpg.classes WHERE file_id" EQ "$1),"
-		"     deleted_dependencies AS ("
-		"       DELETE FROM astpg.dependencies WHERE file_id" EQ "$1)"
-		"DELETE FROM astpg.metrics WHERE file_id" EQ "$1",
-		1, {INT8OID}
-	},
-
 	/*
-	 * Class and function ids are taken before the rows are written, so that
-	 * parent_id, class_id and calls.function_id are known in C and every
-	 * table is written with one INSERT.
-	 */
-	[ASTPG_Q_NEXT_CLASS_IDS] = {
-		"SELECT pg_catalog.nextval('astpg.classes_class_id_seq'::pg_catalog.regclass)"
-		"  FROM pg_catalog.generate_series(1, $1)",
-		1, {INT4OID}
-	},
-
-	[ASTPG_Q_NEXT_FUNCTION_IDS] = {
-		"SELECT pg_catalog.nextval('astpg.functions_function_id_seq'::pg_catalog.regclass)"
-		"  FROM pg_catalog.generate_series(1, $1)",
-		1, {INT4OID}
-	},
-
-	[ASTPG_Q_INSERT_CLASSES] = {
-		"WITH bases AS ("
-		"       SELECT b.owner, pg_catalog.array_agg(b.value ORDER BY b.ord) AS bases"
-		"         FROM ROWS FROM (pg_catalog.unnest($11), pg_catalog.unnest($12))"
-		"              WITH ORDINALITY AS b(owner, value, ord)"
-		"        GROUP BY b.owner)"
-		"INSERT INTO astpg.classes (class_id, file_id, parent_id, name,"
-		"                           qualified_name, namespace, bases, line_start,"
-		"                           line_end, is_abstract, attrs)"
-		"SELECT c.class_id, $1, c.parent_id, c.name, c.qualified_name,"
-		"       c.namespace, COALESCE(b.bases, '{}'::pg_catalog.text[]),"
-		"       c.line_start, c.line_end, c.is_abstract,"
-		"       COALESCE(c.attrs, '{}'::pg_catalog.jsonb)"
-		"  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
-		"                  pg_catalog.unnest($4), pg_catalog.unnest($5),"
-		"                  pg_catalog.unnest($6), pg_catalog.unnest($7),"
-		"                  pg_catalog.unnest($8), pg_catalog.unnest($9),"
-		"                  pg_catalog.unnest($10))"
-		"       WITH ORDINALITY AS c(class_id, parent_id, name, qualified_name,"
-		"                            namespace, line_start, line_end,"
-		"                            is_abstract, attrs, ord)"
-		"  LEFT JOIN bases b ON b.owner" EQ "c.ord",
-		12, {INT8OID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-			TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID, BOOLARRAYOID,
-		JSONBARRAYOID, INT8ARRAYOID, TEXTARRAYOID}
-	},
-
-	[ASTPG_Q_INSERT_FUNCTIONS] = {
-		"WITH decorators AS ("
-		"       SELECT d.owner, pg_catalog.array_agg(d.value ORDER BY d.ord) AS decorators"
-		"         FROM ROWS FROM (pg_catalog.unnest($15), pg_catalog.unnest($16))"
-		"              WITH ORDINALITY AS d(owner, value, ord)"
-		"        GROUP BY d.owner)"
-		"INSERT INTO astpg.functions (function_id, file_id, class_id, name,"
-		"                             qualified_name, signature, parameters,"
-		"                             parameter_count, return_type, line_start,"
-		"                             line_end, complexity, is_async,"
-		"                             decorators, attrs)"
-		"SELECT f.function_id, $1, f.class_id, f.name, f.qualified_name,"
-		"       f.signature, COALESCE(f.parameters, '[]'::pg_catalog.jsonb),"
-		"       f.parameter_count, f.return_type, f.line_start, f.line_end,"
-		"       f.complexity, f.is_async,"
-		"       COALESCE(d.decorators, '{}'::pg_catalog.text[]),"
-		"       COALESCE(f.attrs, '{}'::pg_catalog.jsonb)"
-		"  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
-		"                  pg_catalog.unnest($4), pg_catalog.unnest($5),"
-		"                  pg_catalog.unnest($6), pg_catalog.unnest($7),"
-		"                  pg_catalog.unnest($8), pg_catalog.unnest($9),"
-		"                  pg_catalog.unnest($10), pg_catalog.unnest($11),"
-		"                  pg_catalog.unnest($12), pg_catalog.unnest($13),"
-		"                  pg_catalog.unnest($14))"
-		"       WITH ORDINALITY AS f(function_id, class_id, name, qualified_name,"
-		"                            signature, parameters, parameter_count,"
-		"                            return_type, line_start, line_end,"
-		"                            complexity, is_async, attrs, ord)"
-		"  LEFT JOIN decorators d ON d.owner" EQ "f.ord",
-		16, {INT8OID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-			TEXTARRAYOID, JSONBARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-			INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, BOOLARRAYOID,
-		JSONBARRAYOID, INT8ARRAYOID, TEXTARRAYOID}
-	},
-
-	[ASTPG_Q_INSERT_CALLS] = {
-		"INSERT INTO astpg.calls (function_id, call_no, file_id, callee, line,"
-		"                         attrs)"
-		"SELECT c.function_id, c.call_no, $1, c.callee, c.line,"
-		"       COALESCE(c.attrs, '{}'::pg_catalog.jsonb)"
-		"  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
-		"                  pg_catalog.unnest($4), pg_catalog.unnest($5),"
-		"                  pg_catalog.unnest($6))"
-		"       AS c(function_id, call_no, callee, line, attrs)",
-		6, {INT8OID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-		JSONBARRAYOID}
-	},
-
-	/*
+	 * Everything of a document below its file row, in one executor run:
+	 * classes, functions, calls, dependencies, metrics, the resolution of
+	 * other files' dependencies on this one, and the audit row.
+	 *
+	 * Rows arrive as one array per column.  Class and function ids are
+	 * taken here, and links between rows (a nested class's parent, a
+	 * method's class, a call's function) are 1-based positions in those
+	 * arrays, joined to the ids.  Strings for text[] columns (bases,
+	 * decorators, names) arrive as flat (owner position, value) pairs and
+	 * are regrouped with array_agg.
+	 *
 	 * A dependency resolves to the file of its repository whose module (or
-	 * else whose path) equals its target, if that file is already stored.
-	 * The lowest file_id wins when several files share a module name.
+	 * else whose path) equals its target, if that file is stored; the lowest
+	 * file_id wins when several share a module.  Stored dependencies of
+	 * other files that name this one are resolved now; rows locked by a
+	 * concurrent writer are skipped rather than waited for, since that
+	 * writer is replacing or resolving them itself, and waiting could
+	 * deadlock two sessions that ingest files importing each other.  If the
+	 * file's module changed ($5), dependencies that named the old one are
+	 * unresolved.
 	 */
-	[ASTPG_Q_INSERT_DEPENDENCIES] = {
-		"WITH names AS ("
+	[ASTPG_Q_WRITE_DOCUMENT] = {
+		"WITH c AS ("
+		"       SELECT pg_catalog.nextval('astpg.classes_class_id_seq'::pg_catalog.regclass) AS class_id, c.*"
+		"         FROM ROWS FROM (pg_catalog.unnest($10), pg_catalog.unnest($11),"
+		"                         pg_catalog.unnest($12), pg_catalog.unnest($13),"
+		"                         pg_catalog.unnest($14), pg_catalog.unnest($15),"
+		"                         pg_catalog.unnest($16), pg_catalog.unnest($17))"
+		"              WITH ORDINALITY AS c(parent_ord, name, qualified_name, namespace,"
+		"                                   line_start, line_end, is_abstract, attrs, ord)),"
+		"     bases AS ("
+		"       SELECT b.owner, pg_catalog.array_agg(b.value ORDER BY b.ord) AS bases"
+		"         FROM ROWS FROM (pg_catalog.unnest($18), pg_catalog.unnest($19))"
+		"              WITH ORDINALITY AS b(owner, value, ord)"
+		"        GROUP BY b.owner),"
+		"     new_classes AS ("
+		"       INSERT INTO astpg.classes (class_id, file_id, parent_id, name,"
+		"                                  qualified_name, namespace, bases,"
+		"                                  line_start, line_end, is_abstract, attrs)"
+		"       SELECT c.class_id, $1, p.class_id, c.name, c.qualified_name,"
+		"              c.namespace, COALESCE(b.bases, '{}'::pg_catalog.text[]),"
+		"              c.line_start, c.line_end, c.is_abstract,"
+		"              COALESCE(c.attrs, '{}'::pg_catalog.jsonb)"
+		"         FROM c"
+		"         LEFT JOIN c p ON p.ord" EQ "c.parent_ord"
+		"         LEFT JOIN bases b ON b.owner" EQ "c.ord),"
+		"     f AS ("
+		"       SELECT pg_catalog.nextval('astpg.functions_function_id_seq'::pg_catalog.regclass) AS function_id, f.*"
+		"         FROM ROWS FROM (pg_catalog.unnest($20), pg_catalog.unnest($21),"
+		"                         pg_catalog.unnest($22), pg_catalog.unnest($23),"
+		"                         pg_catalog.unnest($24), pg_catalog.unnest($25),"
+		"                         pg_catalog.unnest($26), pg_catalog.unnest($27),"
+		"                         pg_catalog.unnest($28), pg_catalog.unnest($29),"
+		"                         pg_catalog.unnest($30), pg_catalog.unnest($31))"
+		"              WITH ORDINALITY AS f(class_ord, name, qualified_name, signature,"
+		"                                   parameters, parameter_count, return_type,"
+		"                                   line_start, line_end, complexity,"
+		"                                   is_async, attrs, ord)),"
+		"     decorators AS ("
+		"       SELECT d.owner, pg_catalog.array_agg(d.value ORDER BY d.ord) AS decorators"
+		"         FROM ROWS FROM (pg_catalog.unnest($32), pg_catalog.unnest($33))"
+		"              WITH ORDINALITY AS d(owner, value, ord)"
+		"        GROUP BY d.owner),"
+		"     new_functions AS ("
+		"       INSERT INTO astpg.functions (function_id, file_id, class_id, name,"
+		"                                    qualified_name, signature, parameters,"
+		"                                    parameter_count, return_type,"
+		"                                    line_start, line_end, complexity,"
+		"                                    is_async, decorators, attrs)"
+		"       SELECT f.function_id, $1, c.class_id, f.name, f.qualified_name,"
+		"              f.signature, COALESCE(f.parameters, '[]'::pg_catalog.jsonb),"
+		"              f.parameter_count, f.return_type, f.line_start, f.line_end,"
+		"              f.complexity, f.is_async,"
+		"              COALESCE(d.decorators, '{}'::pg_catalog.text[]),"
+		"              COALESCE(f.attrs, '{}'::pg_catalog.jsonb)"
+		"         FROM f"
+		"         LEFT JOIN c ON c.ord" EQ "f.class_ord"
+		"         LEFT JOIN decorators d ON d.owner" EQ "f.ord),"
+		"     new_calls AS ("
+		"       INSERT INTO astpg.calls (function_id, call_no, file_id, callee, line,"
+		"                                attrs)"
+		"       SELECT f.function_id, k.call_no, $1, k.callee, k.line,"
+		"              COALESCE(k.attrs, '{}'::pg_catalog.jsonb)"
+		"         FROM ROWS FROM (pg_catalog.unnest($34), pg_catalog.unnest($35),"
+		"                         pg_catalog.unnest($36), pg_catalog.unnest($37),"
+		"                         pg_catalog.unnest($38))"
+		"              AS k(function_ord, call_no, callee, line, attrs)"
+		"         JOIN f ON f.ord" EQ "k.function_ord),"
+		"     names AS ("
 		"       SELECT n.owner, pg_catalog.array_agg(n.value ORDER BY n.ord) AS names"
-		"         FROM ROWS FROM (pg_catalog.unnest($8), pg_catalog.unnest($9))"
+		"         FROM ROWS FROM (pg_catalog.unnest($44), pg_catalog.unnest($45))"
 		"              WITH ORDINALITY AS n(owner, value, ord)"
-		"        GROUP BY n.owner)"
-		"INSERT INTO astpg.dependencies (file_id, dependency_no, target,"
-		"                                target_file_id, kind, line, strength,"
-		"                                names, attrs)"
-		"SELECT $1, d.ord::pg_catalog.int4, d.target,"
-		"       COALESCE((SELECT pg_catalog.min(t.file_id) FROM astpg.files t"
-		"                  WHERE t.module" EQ "d.target"
-		"                    AND t.repository" EQ "$2),"
-		"                (SELECT t.file_id FROM astpg.files t"
-		"                  WHERE astpg.file_key(t.repository, t.path)" EQ
-		"                        astpg.file_key($2, d.target)"
-		"                    AND t.repository" EQ "$2"
-		"                    AND t.path" EQ "d.target)),"
-		"       COALESCE(d.kind, 'import'), d.line, d.strength,"
-		"       COALESCE(n.names, '{}'::pg_catalog.text[]),"
-		"       COALESCE(d.attrs, '{}'::pg_catalog.jsonb)"
-		"  FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4),"
-		"                  pg_catalog.unnest($5), pg_catalog.unnest($6),"
-		"                  pg_catalog.unnest($7))"
-		"       WITH ORDINALITY AS d(target, kind, line, strength, attrs, ord)"
-		"  LEFT JOIN names n ON n.owner" EQ "d.ord",
-		9, {INT8OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-		FLOAT8ARRAYOID, JSONBARRAYOID, INT8ARRAYOID, TEXTARRAYOID}
+		"        GROUP BY n.owner),"
+		"     new_dependencies AS ("
+		"       INSERT INTO astpg.dependencies (file_id, dependency_no, target,"
+		"                                       target_file_id, kind, line,"
+		"                                       strength, names, attrs)"
+		"       SELECT $1, d.ord::pg_catalog.int4, d.target,"
+		"              COALESCE((SELECT pg_catalog.min(t.file_id) FROM astpg.files t"
+		"                         WHERE t.module" EQ "d.target"
+		"                           AND t.repository" EQ "$2),"
+		"                       (SELECT t.file_id FROM astpg.files t"
+		"                         WHERE astpg.file_key(t.repository, t.path)" EQ
+		"                               astpg.file_key($2, d.target)"
+		"                           AND t.repository" EQ "$2"
+		"                           AND t.path" EQ "d.target)),"
+		"              COALESCE(d.kind, 'import'), d.line, d.strength,"
+		"              COALESCE(n.names, '{}'::pg_catalog.text[]),"
+		"              COALESCE(d.attrs, '{}'::pg_catalog.jsonb)"
+		"         FROM ROWS FROM (pg_catalog.unnest($39), pg_catalog.unnest($40),"
+		"                         pg_catalog.unnest($41), pg_catalog.unnest($42),"
+		"                         pg_catalog.unnest($43))"
+		"              WITH ORDINALITY AS d(target, kind, line, strength, attrs, ord)"
+		"         LEFT JOIN names n ON n.owner" EQ "d.ord),"
+		"     new_metrics AS ("
+		"       INSERT INTO astpg.metrics (file_id, name, value)"
+		"       SELECT $1, m.name, m.value"
+		"         FROM ROWS FROM (pg_catalog.unnest($46), pg_catalog.unnest($47))"
+		"              AS m(name, value)),"
+		"     unresolved AS ("
+		"       UPDATE astpg.dependencies d SET target_file_id = NULL"
+		"         FROM (SELECT u.file_id, u.dependency_no"
+		"                 FROM astpg.dependencies u"
+		"                WHERE $5"
+		"                  AND u.target_file_id" EQ "$1"
+		"                  AND u.target IS DISTINCT FROM $3"
+		"                  AND u.target IS DISTINCT FROM $4"
+		"                  FOR NO KEY UPDATE OF u SKIP LOCKED) AS todo"
+		"        WHERE d.file_id" EQ "todo.file_id"
+		"          AND d.dependency_no" EQ "todo.dependency_no),"
+		"     resolved AS ("
+		"       UPDATE astpg.dependencies d SET target_file_id = $1"
+		"         FROM (SELECT u.file_id, u.dependency_no"
+		"                 FROM astpg.dependencies u"
+		"                 JOIN astpg.files t ON t.file_id" EQ "u.file_id"
+		"                WHERE u.target_file_id IS NULL"
+		"                  AND (u.target" EQ "$3 OR u.target" EQ "$4)"
+		"                  AND t.repository" EQ "$2"
+		"                  FOR NO KEY UPDATE OF u SKIP LOCKED) AS todo"
+		"        WHERE d.file_id" EQ "todo.file_id"
+		"          AND d.dependency_no" EQ "todo.dependency_no)"
+		"INSERT INTO astpg.ingests (repository, path, revision, content_hash,"
+		"                           status, file_id, classes, functions, calls,"
+		"                           dependencies, metrics, duration)"
+		"VALUES ($2, $4, $6, $7, $8, $1, $48, $49, $50, $51, $52,"
+		"        pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $9)",
+		52, {
+			/* $1-$9: the file, and its audit row */
+			INT8OID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID,
+			TEXTOID, TIMESTAMPTZOID,
+			/* $10-$19: classes */
+			INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+			INT4ARRAYOID, INT4ARRAYOID, BOOLARRAYOID, JSONBARRAYOID,
+			INT8ARRAYOID, TEXTARRAYOID,
+			/* $20-$33: functions */
+			INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+			JSONBARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+			INT4ARRAYOID, INT4ARRAYOID, BOOLARRAYOID, JSONBARRAYOID,
+			INT8ARRAYOID, TEXTARRAYOID,
+			/* $34-$38: calls */
+			INT4ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+			JSONBARRAYOID,
+			/* $39-$45: dependencies */
+			TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, FLOAT8ARRAYOID,
+			JSONBARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
+			/* $46-$47: metrics */
+			TEXTARRAYOID, FLOAT8ARRAYOID,
+			/* $48-$52: the audit row's counts */
+			INT4OID, INT4OID, INT4OID, INT4OID, INT4OID
+		}
 	},
 
-	[ASTPG_Q_INSERT_METRICS] = {
-		"INSERT INTO astpg.metrics (file_id, name, value)"
-		"SELECT $1, m.name, m.value"
-		"  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3))"
-		"       AS m(name, value)",
-		3, {INT8OID, TEXTARRAYOID, FLOAT8ARRAYOID}
-	},
-
-	/*
-	 * Resolve the stored dependencies of other files that name this file.
-	 * Rows locked by a concurrent writer are skipped rather than waited for:
-	 * that writer is replacing or resolving them itself, and waiting could
-	 * deadlock two sessions that ingest files importing each other.
-	 */
-	[ASTPG_Q_RESOLVE_DEPENDENTS] = {
-		"UPDATE astpg.dependencies d SET target_file_id = $1"
-		"  FROM (SELECT u.file_id, u.dependency_no"
-		"          FROM astpg.dependencies u"
-		"          JOIN astpg.files f ON f.file_id" EQ "u.file_id"
-		"         WHERE u.target_file_id IS NULL"
-		"           AND (u.target" EQ "$2 OR u.target" EQ "$3)"
-		"           AND f.repository" EQ "$4"
-		"           FOR NO KEY UPDATE OF u SKIP LOCKED) AS todo"
-		" WHERE d.file_id" EQ "todo.file_id"
-		"   AND d.dependency_no" EQ "todo.dependency_no",
-		4, {INT8OID, TEXTOID, TEXTOID, TEXTOID}
-	},
-
-	/* A replaced file changed its module: forget what named the old one. */
-	[ASTPG_Q_UNRESOLVE_STALE] = {
-		"UPDATE astpg.dependencies d SET target_file_id = NULL"
-		"  FROM (SELECT u.file_id, u.dependency_no"
-		"          FROM astpg.dependencies u"
-		"         WHERE u.target_file_id" EQ "$1"
-		"           AND u.target IS DISTINCT FROM $2"
-		"           AND u.target IS DISTINCT FROM $3"
-		"           FOR NO KEY UPDATE OF u SKIP LOCKED) AS todo"
-		" WHERE d.file_id" EQ "todo.file_id"
-		"   AND d.dependency_no" EQ "todo.dependency_no",
-		3, {INT8OID, TEXTOID, TEXTOID}
-	},
-
+	/* an unchanged file: the audit row only */
 	[ASTPG_Q_INSERT_AUDIT] = {
 		"INSERT INTO astpg.ingests (repository, path, revision, content_hash,"
 		"                           status, file_id, classes, functions, calls,"
@@ -332,7 +337,13 @@ get_plan(AstpgQuery query)
 	if (plan != NULL)
 		SPI_freeplan(plan);
 
-	plan = SPI_prepare(def->sql, def->nargs, (Oid *) def->argtypes);
+	/*
+	 * Generic plans from the start: every lookup goes through a unique key
+	 * or a hash index whatever the parameters, so a custom plan per call
+	 * would only cost planning time.
+	 */
+	plan = SPI_prepare_cursor(def->sql, def->nargs, (Oid *) def->argtypes,
+							  CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for astpg query %d: %s",
 			 (int) query, SPI_result_code_string(SPI_result));

@@ -9,6 +9,7 @@ OBJS = \
 	src/astpg.o \
 	src/document_reader.o \
 	src/document_writer.o \
+	src/identity.o \
 	src/ingest.o \
 	src/queries.o
 
@@ -16,7 +17,7 @@ DATA = $(wildcard sql/astpg--*.sql)
 
 # pg_regress suites, one topic each; upgrade last, as it recreates astpg.
 REGRESS = ingest ingest_errors replace document dependencies privileges \
-	batch inbox search_path upgrade
+	batch inbox unchanged search_path upgrade
 REGRESS_OPTS = --load-extension=astpg
 
 PG_CONFIG ?= pg_config

@@ -9,6 +9,8 @@
  *	                     the inbox trigger), GUCs
  *	  ingest.c           one document, in a subtransaction when refused
  *	                     documents are to be skipped; astpg.rejects
+ *	  identity.c         a document's identity, found without reading it
+ *	                     (for unchanged documents)
  *	  document_reader.c  jsonb -> AstpgDocument (validation, no SPI)
  *	  document_writer.c  AstpgDocument -> rows (SPI, set-wise)
  *	  queries.c          the SQL text of every statement and the plan cache
@@ -172,12 +174,28 @@ extern AstpgOnError AstpgParseOnError(text *value);
 extern Datum AstpgIngestCountsDatum(TupleDesc tupdesc);
 extern int64 AstpgDocumentsThisTransaction(void);
 
+/* What identifies a document, found without reading it whole. */
+typedef struct AstpgIdentity
+{
+	text	   *repository;
+	text	   *path;
+	text	   *content_hash;
+	text	   *revision;		/* NULL when absent */
+} AstpgIdentity;
+
+/* identity.c */
+extern bool AstpgIdentityFromJsonb(Jsonb *jb, AstpgIdentity *id);
+extern bool AstpgIdentityFromText(text *json, AstpgIdentity *id);
+
 /* document_reader.c */
 extern AstpgDocument *AstpgReadDocument(Jsonb *jb, const char *root);
 
 /* document_writer.c */
 extern void AstpgWriteDocument(AstpgDocument *doc, TimestampTz started,
 							   AstpgIngestResult *result);
+extern bool AstpgStoredUnchanged(const AstpgIdentity *id, int64 *file_id);
+extern void AstpgLogUnchanged(const AstpgIdentity *id, int64 file_id,
+							  TimestampTz started, AstpgIngestResult *result);
 extern const char *AstpgStatusName(AstpgIngestStatus status);
 
 /* queries.c */

@@ -313,23 +313,25 @@ write_document(AstpgDocument *doc, int64 file_id, bool module_changed,
 }
 
 /*
- * Look for the stored file of the document's (repository, path) and lock
- * it.  Returns false if there is none.
+ * Look for the stored file of (repository, path) and lock it.  Returns false
+ * if there is none.  *unchanged tells whether its content_hash equals the
+ * one given, *module_changed whether its module differs from the one given.
  */
 static bool
-lock_stored_file(AstpgDocument *doc, int64 *file_id, bool *unchanged,
+lock_stored_file(text *repository, text *path, text *content_hash,
+				 text *module, int64 *file_id, bool *unchanged,
 				 bool *module_changed)
 {
 	Datum		args[4];
-	char		nulls[4] = "    ";
+	char		nulls[5] = "    ";
 	HeapTuple	tuple;
 	TupleDesc	tupdesc;
 	bool		isnull;
 
-	args[0] = PointerGetDatum(doc->repository);
-	args[1] = PointerGetDatum(doc->path);
-	args[2] = text_or_null(doc->content_hash, &nulls[2]);
-	args[3] = text_or_null(doc->module, &nulls[3]);
+	args[0] = PointerGetDatum(repository);
+	args[1] = PointerGetDatum(path);
+	args[2] = text_or_null(content_hash, &nulls[2]);
+	args[3] = text_or_null(module, &nulls[3]);
 	if (AstpgExecute(ASTPG_Q_LOCK_FILE, args, nulls, SPI_OK_SELECT) == 0)
 	{
 		SPI_freetuptable(SPI_tuptable);
@@ -341,7 +343,7 @@ lock_stored_file(AstpgDocument *doc, int64 *file_id, bool *unchanged,
 	*file_id = DatumGetInt64(SPI_getbinval(tuple, tupdesc, 1, &isnull));
 	if (!DatumGetBool(SPI_getbinval(tuple, tupdesc, 2, &isnull)))
 		elog(ERROR, "astpg.file_key collision for path \"%s\"",
-			 text_to_cstring(doc->path));
+			 text_to_cstring(path));
 	/* a NULL comparison (no hash on either side) means changed */
 	*unchanged = DatumGetBool(SPI_getbinval(tuple, tupdesc, 3, &isnull)) &&
 		!isnull;
@@ -403,15 +405,16 @@ replace_file(AstpgDocument *doc, int64 file_id)
 
 /* The audit row of an unchanged document: all that it writes. */
 static void
-insert_audit(AstpgDocument *doc, TimestampTz started, AstpgIngestResult *result)
+insert_audit(text *repository, text *path, text *revision, text *content_hash,
+			 TimestampTz started, AstpgIngestResult *result)
 {
 	Datum		args[12];
 	char		nulls[13] = "            ";
 
-	args[0] = PointerGetDatum(doc->repository);
-	args[1] = PointerGetDatum(doc->path);
-	args[2] = text_or_null(doc->revision, &nulls[2]);
-	args[3] = text_or_null(doc->content_hash, &nulls[3]);
+	args[0] = PointerGetDatum(repository);
+	args[1] = PointerGetDatum(path);
+	args[2] = text_or_null(revision, &nulls[2]);
+	args[3] = text_or_null(content_hash, &nulls[3]);
 	args[4] = CStringGetTextDatum(AstpgStatusName(result->status));
 	args[5] = Int64GetDatum(result->file_id);
 	args[6] = Int32GetDatum(result->classes);
@@ -421,6 +424,34 @@ insert_audit(AstpgDocument *doc, TimestampTz started, AstpgIngestResult *result)
 	args[10] = Int32GetDatum(result->metrics);
 	args[11] = TimestampTzGetDatum(started);
 	AstpgExecute(ASTPG_Q_INSERT_AUDIT, args, nulls, SPI_OK_INSERT);
+}
+
+/*
+ * AstpgStoredUnchanged
+ *		Is the stored file of this identity unchanged (the same content_hash)?
+ *		If so its row is now locked, as any ingest of it would lock it.
+ */
+bool
+AstpgStoredUnchanged(const AstpgIdentity *id, int64 *file_id)
+{
+	bool		unchanged = false;
+	bool		module_changed;
+
+	return lock_stored_file(id->repository, id->path, id->content_hash, NULL,
+							file_id, &unchanged, &module_changed) &&
+		unchanged;
+}
+
+/* AstpgLogUnchanged: the audit row of an unchanged document. */
+void
+AstpgLogUnchanged(const AstpgIdentity *id, int64 file_id,
+				  TimestampTz started, AstpgIngestResult *result)
+{
+	memset(result, 0, sizeof(AstpgIngestResult));
+	result->file_id = file_id;
+	result->status = ASTPG_UNCHANGED;
+	insert_audit(id->repository, id->path, id->revision, id->content_hash,
+				 started, result);
 }
 
 const char *
@@ -461,7 +492,9 @@ AstpgWriteDocument(AstpgDocument *doc, TimestampTz started,
 	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (lock_stored_file(doc, &file_id, &unchanged, &module_changed))
+		if (lock_stored_file(doc->repository, doc->path, doc->content_hash,
+							 doc->module, &file_id, &unchanged,
+							 &module_changed))
 		{
 			result->status = unchanged ? ASTPG_UNCHANGED : ASTPG_REPLACED;
 			break;
@@ -477,7 +510,8 @@ AstpgWriteDocument(AstpgDocument *doc, TimestampTz started,
 
 	if (result->status == ASTPG_UNCHANGED)
 	{
-		insert_audit(doc, started, result);
+		insert_audit(doc->repository, doc->path, doc->revision,
+					 doc->content_hash, started, result);
 		return;
 	}
 	if (result->status == ASTPG_REPLACED)

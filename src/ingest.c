@@ -28,11 +28,14 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "astpg.h"
+#include "common/jsonapi.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/jsonfuncs.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -131,6 +134,41 @@ AstpgParseOnError(text *value)
 }
 
 /*
+ * A document whose content_hash is the stored one writes only its audit
+ * row: find that out from its identity alone, before reading it.  Text
+ * must still be valid JSON: the lexer checks that without building
+ * anything.  Returns false if the document must be read in full.
+ */
+static bool
+ingest_if_unchanged(Jsonb *jb, text *json_text, TimestampTz started,
+					AstpgIngestResult *result)
+{
+	AstpgIdentity id;
+	int64		file_id;
+	bool		unchanged;
+
+	if (!(jb != NULL ? AstpgIdentityFromJsonb(jb, &id) :
+		  AstpgIdentityFromText(json_text, &id)))
+		return false;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	AstpgResetPlansIfStale();
+	unchanged = AstpgStoredUnchanged(&id, &file_id);
+	if (unchanged && jb == NULL)
+		pg_parse_json_or_ereport(makeJsonLexContextCstringLen(VARDATA_ANY(json_text),
+															  VARSIZE_ANY_EXHDR(json_text),
+															  GetDatabaseEncoding(),
+															  false),
+								 &nullSemAction);
+	if (unchanged)
+		AstpgLogUnchanged(&id, file_id, started, result);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	return unchanged;
+}
+
+/*
  * Read and write one document.  A document given as text is parsed here, so
  * that text which is not JSON at all is refused like any other bad input.
  * *parsed receives the jsonb as soon as there is one, for the reject record.
@@ -147,6 +185,13 @@ ingest_in_context(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be an object, not null", origin->root)));
+	*parsed = jb;
+	if (ingest_if_unchanged(jb, json_text, started, result))
+	{
+		MemoryContextSwitchTo(document_context);
+		return;
+	}
+	MemoryContextSwitchTo(document_context);
 	if (jb == NULL)
 		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 												CStringGetDatum(text_to_cstring(json_text))));

@@ -156,6 +156,14 @@ check "interrupt: stopped before the end" "$([ "$stored" -lt 4000 ] && echo yes)
 check "interrupt: the resume point is what is stored" \
 	"$(sed -n 's/.*to resume: astpg-load --skip=\([0-9]*\).*/\1/p' "$work/out")" "$stored"
 
+# --- the progress bar, on a terminal --------------------------------------
+fresh
+script -q -e -c "$load -d $db --batch 100 $work/corpus.ndjson" "$work/tty" > /dev/null || true
+check "progress: drawn on a terminal, to the end" \
+	"$(tr '\r' '\n' < "$work/tty" | grep -q '600 documents .*documents/s .*MB/s .*\[=*\] 100%  ETA 0:00' && echo yes)" yes
+check "progress: not drawn when stderr is not a terminal" \
+	"$(grep -c 'ETA' "$work/err" || true)" 0
+
 # --- usage -----------------------------------------------------------------
 run_load --jobs 0 "$work/bad.ndjson"
 check "usage: a bad option" "$status" 2

@@ -17,7 +17,7 @@ DATA = $(wildcard sql/astpg--*.sql)
 
 # pg_regress suites, one topic each; upgrade last, as it recreates astpg.
 REGRESS = ingest ingest_errors replace document dependencies privileges \
-	batch inbox unchanged search_path upgrade
+	batch inbox unchanged search_path plans upgrade
 REGRESS_OPTS = --load-extension=astpg
 
 PG_CONFIG ?= pg_config

@@ -40,7 +40,8 @@ CREATE FUNCTION @extschema@.ingest_batch(docs jsonb[], on_error text DEFAULT 'ab
 RETURNS SETOF @extschema@.ingest_result
 AS 'MODULE_PATHNAME', 'astpg_ingest_batch'
 LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off;
 
 COMMENT ON FUNCTION @extschema@.ingest_batch(jsonb[], text) IS
 'ingest many documents in one call; on_error ''abort'' refuses the batch for one bad document, ''skip'' stores it in astpg.rejects and goes on';
@@ -59,7 +60,8 @@ CREATE FUNCTION @extschema@.inbox_ingest()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'astpg_inbox_ingest'
 LANGUAGE C SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off;
 
 CREATE TRIGGER inbox_ingest
     BEFORE INSERT ON @extschema@.inbox

@@ -120,6 +120,14 @@ static const QueryDef query_defs[ASTPG_NUM_QUERIES] = {
 	 * deadlock two sessions that ingest files importing each other.  If the
 	 * file's module changed ($5), dependencies that named the old one are
 	 * unresolved.
+	 *
+	 * Those two updates find their rows by one equality each (module and
+	 * path are looked up apart, not with OR), check the repository with a
+	 * subquery rather than a join, and update by ctid: kept plans are made
+	 * once, often while the tables are still empty, and a shape with any
+	 * other plan than the index lookup (a join, a self-join by key, an OR)
+	 * then degenerates into walking a whole index for every file
+	 * (sql/plans.sql checks it).
 	 */
 	[ASTPG_Q_WRITE_DOCUMENT] = {
 		"WITH c AS ("
@@ -221,26 +229,32 @@ static const QueryDef query_defs[ASTPG_NUM_QUERIES] = {
 		"              AS m(name, value)),"
 		"     unresolved AS ("
 		"       UPDATE astpg.dependencies d SET target_file_id = NULL"
-		"         FROM (SELECT u.file_id, u.dependency_no"
-		"                 FROM astpg.dependencies u"
+		"        WHERE d.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+		"               SELECT u.ctid FROM astpg.dependencies u"
 		"                WHERE $5"
 		"                  AND u.target_file_id" EQ "$1"
 		"                  AND u.target IS DISTINCT FROM $3"
 		"                  AND u.target IS DISTINCT FROM $4"
-		"                  FOR NO KEY UPDATE OF u SKIP LOCKED) AS todo"
-		"        WHERE d.file_id" EQ "todo.file_id"
-		"          AND d.dependency_no" EQ "todo.dependency_no),"
+		"                  FOR NO KEY UPDATE OF u SKIP LOCKED))),"
 		"     resolved AS ("
 		"       UPDATE astpg.dependencies d SET target_file_id = $1"
-		"         FROM (SELECT u.file_id, u.dependency_no"
-		"                 FROM astpg.dependencies u"
-		"                 JOIN astpg.files t ON t.file_id" EQ "u.file_id"
-		"                WHERE u.target_file_id IS NULL"
-		"                  AND (u.target" EQ "$3 OR u.target" EQ "$4)"
-		"                  AND t.repository" EQ "$2"
-		"                  FOR NO KEY UPDATE OF u SKIP LOCKED) AS todo"
-		"        WHERE d.file_id" EQ "todo.file_id"
-		"          AND d.dependency_no" EQ "todo.dependency_no)"
+		"        WHERE d.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+		"               SELECT by_module.ctid FROM ("
+		"                 SELECT u.ctid FROM astpg.dependencies u"
+		"                  WHERE u.target_file_id IS NULL"
+		"                    AND u.target" EQ "$3"
+		"                    AND (SELECT t.repository FROM astpg.files t"
+		"                          WHERE t.file_id" EQ "u.file_id)" EQ "$2"
+		"                    FOR NO KEY UPDATE OF u SKIP LOCKED) AS by_module"
+		"               UNION ALL"
+		"               SELECT by_path.ctid FROM ("
+		"                 SELECT u.ctid FROM astpg.dependencies u"
+		"                  WHERE u.target_file_id IS NULL"
+		"                    AND u.target" EQ "$4"
+		"                    AND u.target IS DISTINCT FROM $3"
+		"                    AND (SELECT t.repository FROM astpg.files t"
+		"                          WHERE t.file_id" EQ "u.file_id)" EQ "$2"
+		"                    FOR NO KEY UPDATE OF u SKIP LOCKED) AS by_path)))"
 		"INSERT INTO astpg.ingests (repository, path, revision, content_hash,"
 		"                           status, file_id, classes, functions, calls,"
 		"                           dependencies, metrics, duration)"

@@ -107,6 +107,9 @@ status=0
 check "stdin, 2 jobs: exit status" "$status" 0
 check "stdin, 2 jobs: every document stored" "$(sql -c "SELECT count(*) FROM astpg.files")" 600
 check "stdin, 2 jobs: nothing left in the inbox" "$(sql -c "SELECT count(*) FROM astpg.inbox")" 0
+check "stdin, 2 jobs: every dependency whose target is stored is resolved" \
+	"$(sql -c "SELECT count(*) FROM astpg.dependencies d WHERE d.target_file_id IS NULL
+	             AND EXISTS (SELECT FROM astpg.files f WHERE f.module = d.target)")" 0
 
 # --- refused documents: skip, abort, resume --------------------------------
 python3 - "$work/corpus.ndjson" "$work/bad.ndjson" <<'PY'

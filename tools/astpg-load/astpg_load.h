@@ -61,6 +61,7 @@ typedef struct Options
 	int64_t		skip;
 	int			progress;		/* -1 auto (a terminal), 0 no, 1 yes */
 	bool		quiet;
+	bool		no_resolve;		/* --no-resolve */
 	char	  **files;
 	int			nfiles;
 } Options;
@@ -117,5 +118,6 @@ extern void *reader_main(void *arg);
 /* worker.c */
 extern void *worker_main(void *arg);
 extern void cancel_workers(void);
+extern bool resolve_dependencies(Options *opt, int64_t *resolved, char **why);
 
 #endif							/* ASTPG_LOAD_H */

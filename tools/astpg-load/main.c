@@ -49,6 +49,8 @@ usage(FILE *out)
 			"      --on-error=MODE      abort (default): a refused document stops the load;\n"
 			"                           skip: it is stored in astpg.rejects, the load goes on\n"
 			"      --skip=N             skip the first N documents (to resume a load)\n"
+			"      --no-resolve         with --jobs > 1, do not resolve at the end the\n"
+			"                           dependencies between files two jobs stored at once\n"
 			"      --progress           show progress even when stderr is not a terminal\n"
 			"      --no-progress        never show progress\n"
 			"  -q, --quiet              no summary\n"
@@ -245,6 +247,7 @@ main(int argc, char **argv)
 		{"progress", no_argument, NULL, 'P'},
 		{"no-progress", no_argument, NULL, 'N'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"no-resolve", no_argument, NULL, 'R'},
 		{"dbname", required_argument, NULL, 'd'},
 		{"host", required_argument, NULL, 'h'},
 		{"port", required_argument, NULL, 'p'},
@@ -317,6 +320,9 @@ main(int argc, char **argv)
 				break;
 			case 'q':
 				opt->quiet = true;
+				break;
+			case 'R':
+				opt->no_resolve = true;
 				break;
 			case 'd':
 				opt->dbname = optarg;
@@ -410,6 +416,21 @@ main(int argc, char **argv)
 		else if (interrupted)
 			fprintf(stderr, "astpg-load: interrupted\n");
 
+		if (complete && opt->jobs > 1 && !opt->no_resolve)
+		{
+			int64_t		resolved = 0;
+			char	   *why = NULL;
+
+			if (!resolve_dependencies(opt, &resolved, &why))
+			{
+				fprintf(stderr, "astpg-load: every document is committed, but resolving dependencies failed: %s",
+						why);
+				complete = false;
+			}
+			else if (!opt->quiet)
+				printf("astpg-load: resolved %lld dependencies between files stored by different jobs\n",
+					   (long long) resolved);
+		}
 		if (!opt->quiet || !complete)
 			summary(&loader, now() - started, complete);
 		if (!complete)

@@ -273,3 +273,34 @@ done:
 	pthread_mutex_unlock(&loader->lock);
 	return NULL;
 }
+
+/*
+ * resolve_dependencies
+ *		After a load over several connections: a file and a file that
+ *		depends on it stored by two jobs at the same moment cannot see each
+ *		other, so that dependency is left unresolved.  One pass of
+ *		astpg.resolve_dependencies() catches up.
+ */
+bool
+resolve_dependencies(Options *opt, int64_t *resolved, char **why)
+{
+	PGconn	   *conn = connect_db(opt);
+	PGresult   *res;
+	bool		ok;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		*why = strdup(PQerrorMessage(conn));
+		PQfinish(conn);
+		return false;
+	}
+	res = PQexec(conn, "SELECT astpg.resolve_dependencies()");
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+	if (ok)
+		*resolved = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	else
+		*why = strdup(PQerrorMessage(conn));
+	PQclear(res);
+	PQfinish(conn);
+	return ok;
+}

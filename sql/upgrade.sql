@@ -21,7 +21,7 @@ SELECT count(*) AS same_documents FROM before b WHERE astpg.document(b.file_id) 
 SELECT r.status, count(*) FROM astpg.ingest_batch((SELECT array_agg(doc) FROM sample)) r GROUP BY 1;
 
 -- members and privileges equal those of a fresh install
-CREATE TEMP TABLE updated AS
+CREATE TEMP VIEW members AS
 SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS member,
        COALESCE(c.relacl::text, p.proacl::text, '') AS acl
   FROM pg_depend d
@@ -29,16 +29,10 @@ SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS member,
   LEFT JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
   LEFT JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
  WHERE d.deptype = 'e';
+CREATE TEMP TABLE updated AS SELECT * FROM members;
 DROP EXTENSION astpg;
 CREATE EXTENSION astpg;
-CREATE TEMP TABLE fresh AS
-SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS member,
-       COALESCE(c.relacl::text, p.proacl::text, '') AS acl
-  FROM pg_depend d
-  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'astpg'
-  LEFT JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
-  LEFT JOIN pg_proc p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
- WHERE d.deptype = 'e';
+CREATE TEMP TABLE fresh AS SELECT * FROM members;
 SELECT count(*) AS members FROM fresh;
 (SELECT 'only after update' AS side, * FROM updated EXCEPT SELECT 'only after update', * FROM fresh)
 UNION ALL

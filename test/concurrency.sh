@@ -24,18 +24,7 @@ db=astpg_concurrency
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-passed=0
-failed=0
-check() {
-	local what=$1 got=$2 want=$3
-	if [ "$got" = "$want" ]; then
-		echo "ok - $what"
-		passed=$((passed + 1))
-	else
-		echo "not ok - $what: got '$got', want '$want'"
-		failed=$((failed + 1))
-	fi
-}
+. "$here/lib.sh"
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
@@ -152,5 +141,4 @@ check "ingest-and-delete: at most one stored copy" \
 	"$(sql -c "SELECT count(*) <= 1 FROM astpg.files WHERE repository = 'conc'")" t
 
 psql -X -q -d postgres -c "DROP DATABASE $db"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

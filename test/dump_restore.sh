@@ -13,15 +13,7 @@ trap 'rm -rf "$work"' EXIT
 src=astpg_dump_source
 dst=astpg_dump_target
 
-passed=0
-failed=0
-check() {
-	if [ "$2" = "$3" ]; then
-		echo "ok - $1"; passed=$((passed + 1))
-	else
-		echo "not ok - $1: got '$2', want '$3'"; failed=$((failed + 1))
-	fi
-}
+. "$here/lib.sh"
 fingerprint() {
 	psql -X -At -d "$1" -c "
 	    SELECT md5(string_agg(astpg.document(file_id)::text, '|' ORDER BY file_id))
@@ -57,5 +49,4 @@ check "the restored copy takes new documents" \
 for db in $src $dst; do
 	psql -X -q -d postgres -c "DROP DATABASE $db"
 done
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

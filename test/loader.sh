@@ -16,15 +16,7 @@ db=astpg_loader
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-passed=0
-failed=0
-check() {
-	if [ "$2" = "$3" ]; then
-		echo "ok - $1"; passed=$((passed + 1))
-	else
-		echo "not ok - $1: got '$2', want '$3'"; failed=$((failed + 1))
-	fi
-}
+. "$here/lib.sh"
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 fresh() {
 	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
@@ -174,5 +166,4 @@ run_load "$work/does-not-exist.ndjson"
 check "usage: a missing file" "$status" 1
 
 psql -X -q -d postgres -c "DROP DATABASE $db"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

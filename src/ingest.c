@@ -137,7 +137,8 @@ AstpgParseOnError(text *value)
  * A document whose content_hash is the stored one writes only its audit
  * row: find that out from its identity alone, before reading it.  Text
  * must still be valid JSON: the lexer checks that without building
- * anything.  Returns false if the document must be read in full.
+ * anything.  Returns false if the document must be read in full.  SPI is
+ * connected.
  */
 static bool
 ingest_if_unchanged(Jsonb *jb, text *json_text, TimestampTz started,
@@ -145,27 +146,20 @@ ingest_if_unchanged(Jsonb *jb, text *json_text, TimestampTz started,
 {
 	AstpgIdentity id;
 	int64		file_id;
-	bool		unchanged;
 
 	if (!(jb != NULL ? AstpgIdentityFromJsonb(jb, &id) :
 		  AstpgIdentityFromText(json_text, &id)))
 		return false;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	AstpgResetPlansIfStale();
-	unchanged = AstpgStoredUnchanged(&id, &file_id);
-	if (unchanged && jb == NULL)
+	if (!AstpgStoredUnchanged(&id, &file_id))
+		return false;
+	if (jb == NULL)
 		pg_parse_json_or_ereport(makeJsonLexContextCstringLen(VARDATA_ANY(json_text),
 															  VARSIZE_ANY_EXHDR(json_text),
 															  GetDatabaseEncoding(),
 															  false),
 								 &nullSemAction);
-	if (unchanged)
-		AstpgLogUnchanged(&id, file_id, started, result);
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
-	return unchanged;
+	AstpgLogUnchanged(&id, file_id, started, result);
+	return true;
 }
 
 /*
@@ -186,23 +180,21 @@ ingest_in_context(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be an object, not null", origin->root)));
 	*parsed = jb;
-	if (ingest_if_unchanged(jb, json_text, started, result))
-	{
-		MemoryContextSwitchTo(document_context);
-		return;
-	}
-	MemoryContextSwitchTo(document_context);
-	if (jb == NULL)
-		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-												CStringGetDatum(text_to_cstring(json_text))));
-	*parsed = jb;
 
-	doc = AstpgReadDocument(jb, origin->root);
+	/* one SPI session for the document: the unchanged check and the write */
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(document_context);
 	AstpgResetPlansIfStale();
-	AstpgWriteDocument(doc, started, result);
+	if (!ingest_if_unchanged(jb, json_text, started, result))
+	{
+		if (jb == NULL)
+			jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													CStringGetDatum(text_to_cstring(json_text))));
+		*parsed = jb;
+		doc = AstpgReadDocument(jb, origin->root);
+		AstpgWriteDocument(doc, started, result);
+	}
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 	MemoryContextSwitchTo(document_context);

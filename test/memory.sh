@@ -13,6 +13,7 @@
 set -euo pipefail
 documents=${1:-100000}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 load=${ASTPG_LOAD:-$(pg_config --bindir)/astpg-load}
 db=astpg_memory
 work=$(mktemp -d)
@@ -63,17 +64,10 @@ status=0
 wait "$loader" || status=$?
 cat "$work/out"
 
-if [ -z "$first" ]; then
-	echo "not ok - no memory sample taken after 1,000 documents"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-growth=$((peak - first))
+check "load: exit status" "$status" 0
+check "a memory sample after 1,000 documents" "$([ -n "$first" ] && echo yes)" yes
+growth=$(( ${peak:-0} - ${first:-0} ))
 echo "backend RssAnon after 1,000 documents: ${first} kB; highest until document ${documents}: ${peak} kB; growth ${growth} kB"
-passed=0
-failed=0
-if [ "$status" -eq 0 ]; then passed=$((passed + 1)); echo "ok - load"; else failed=$((failed + 1)); echo "not ok - load exited $status"; fi
-if [ "$growth" -le 4096 ]; then passed=$((passed + 1)); echo "ok - memory flat"; else failed=$((failed + 1)); echo "not ok - memory grew by ${growth} kB"; fi
+check "memory flat: grew by at most 4 MB" "$([ "$growth" -le 4096 ] && echo yes)" yes
 psql -X -q -d postgres -c "DROP DATABASE $db"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

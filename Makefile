@@ -9,15 +9,17 @@ OBJS = \
 	src/astpg.o \
 	src/document_reader.o \
 	src/document_writer.o \
+	src/extension.o \
 	src/identity.o \
 	src/ingest.o \
-	src/queries.o
+	src/queries.o \
+	src/queries_1_1.o
 
 DATA = $(wildcard sql/astpg--*.sql)
 
 # pg_regress suites, one topic each; upgrade last, as it recreates astpg.
 REGRESS = ingest ingest_errors replace document dependencies privileges \
-	batch inbox unchanged search_path plans upgrade
+	batch inbox unchanged search_path schema_trust plans upgrade
 REGRESS_OPTS = --load-extension=astpg
 
 PG_CONFIG ?= pg_config

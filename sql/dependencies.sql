@@ -54,8 +54,8 @@ SELECT * FROM resolution WHERE target = 'lib.util' ORDER BY repository, dependen
 -- resolve_dependencies() catches up with files stored since, e.g. when two
 -- sessions stored a dependent and its target concurrently
 SELECT count(*) AS still_unresolved FROM resolution WHERE resolved_to IS NULL AND target = 'lib.util';
-INSERT INTO astpg.files (repository, path, module, language)
-VALUES ('dep', 'lib/util.py', 'lib.util', 'python');
+INSERT INTO astpg.files (repo_id, repository, path, module, language)
+VALUES (astpg.repo_id('dep'), 'dep', 'lib/util.py', 'lib.util', 'python');
 SELECT astpg.resolve_dependencies('dep');
 SELECT * FROM resolution WHERE target = 'lib.util' ORDER BY repository, dependent;
 SELECT astpg.resolve_dependencies();

@@ -36,6 +36,7 @@ PG_FUNCTION_INFO_V1(astpg_ingest_batch);
 PG_FUNCTION_INFO_V1(astpg_inbox_ingest);
 PG_FUNCTION_INFO_V1(astpg_ingest_counts);
 PG_FUNCTION_INFO_V1(astpg_file_key);
+PG_FUNCTION_INFO_V1(astpg_repo_id);
 
 void		_PG_init(void);
 
@@ -204,6 +205,27 @@ astpg_ingest_counts(PG_FUNCTION_ARGS)
 }
 
 /*
+ * SHA-256 of the given parts, one after another, into digest.  Each part is
+ * a pointer and a length.
+ */
+static void
+sha256_of(uint8 *digest, int nparts, const void *const *parts,
+		  const size_t *lengths)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ctx));
+	for (int i = 0; i < nparts; i++)
+		if (pg_cryptohash_update(ctx, parts[i], lengths[i]) < 0)
+			elog(ERROR, "could not compute SHA-256: %s",
+				 pg_cryptohash_error(ctx));
+	if (pg_cryptohash_final(ctx, digest, PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+}
+
+/*
  * astpg.file_key(repository text, path text) RETURNS bytea
  *
  * SHA-256 of the length of repository, repository and path, as stored (in
@@ -218,21 +240,42 @@ astpg_file_key(PG_FUNCTION_ARGS)
 	text	   *path = PG_GETARG_TEXT_PP(1);
 	uint32		repository_len = pg_hton32(VARSIZE_ANY_EXHDR(repository));
 	bytea	   *result = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	const void *parts[3] = {&repository_len, VARDATA_ANY(repository),
+	VARDATA_ANY(path)};
+	size_t		lengths[3] = {sizeof(repository_len),
+		VARSIZE_ANY_EXHDR(repository), VARSIZE_ANY_EXHDR(path)};
 
-	if (pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (uint8 *) &repository_len,
-							 sizeof(repository_len)) < 0 ||
-		pg_cryptohash_update(ctx, (uint8 *) VARDATA_ANY(repository),
-							 VARSIZE_ANY_EXHDR(repository)) < 0 ||
-		pg_cryptohash_update(ctx, (uint8 *) VARDATA_ANY(path),
-							 VARSIZE_ANY_EXHDR(path)) < 0 ||
-		pg_cryptohash_final(ctx, (uint8 *) VARDATA(result),
-							PG_SHA256_DIGEST_LENGTH) < 0)
-		elog(ERROR, "could not compute SHA-256 file key: %s",
-			 pg_cryptohash_error(ctx));
-	pg_cryptohash_free(ctx);
-
+	sha256_of((uint8 *) VARDATA(result), 3, parts, lengths);
 	SET_VARSIZE(result, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
 	PG_RETURN_BYTEA_P(result);
+}
+
+/*
+ * AstpgRepoId
+ *		The key of a repository: the first 8 bytes of the SHA-256 of its name
+ *		(as stored, in the database encoding), read as a big-endian bigint.
+ *
+ * Every table leads its keys with it, and it is what astpg is distributed
+ * by on Citus: fixed-size whatever the name's length, and the same on every
+ * node.  Two names share a key with a probability of about n^2 / 2^65.
+ */
+int64
+AstpgRepoId(text *repository)
+{
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	const void *parts[1] = {VARDATA_ANY(repository)};
+	size_t		lengths[1] = {VARSIZE_ANY_EXHDR(repository)};
+	uint64		key = 0;
+
+	sha256_of(digest, 1, parts, lengths);
+	for (int i = 0; i < 8; i++)
+		key = (key << 8) | digest[i];
+	return (int64) key;
+}
+
+/* astpg.repo_id(repository text) RETURNS bigint: see AstpgRepoId */
+Datum
+astpg_repo_id(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(AstpgRepoId(PG_GETARG_TEXT_PP(0)));
 }

@@ -11,9 +11,11 @@
  *	                     documents are to be skipped; astpg.rejects
  *	  identity.c         a document's identity, found without reading it
  *	                     (for unchanged documents)
+ *	  extension.c        where astpg's objects are, and whether to trust them
  *	  document_reader.c  jsonb -> AstpgDocument (validation, no SPI)
  *	  document_writer.c  AstpgDocument -> rows (SPI, set-wise)
  *	  queries.c          the SQL text of every statement and the plan cache
+ *	  queries_1_1.c      the statements for the tables of 1.0 and 1.1
  *
  * IDENTIFICATION
  *	  src/astpg.h
@@ -164,6 +166,7 @@ typedef struct AstpgOrigin
 
 /* astpg.c */
 extern int	astpg_on_error;
+extern int64 AstpgRepoId(text *repository);
 
 /* ingest.c */
 extern bool AstpgIngestDocument(Jsonb *jb, text *json_text,
@@ -198,7 +201,27 @@ extern void AstpgLogUnchanged(const AstpgIdentity *id, int64 file_id,
 							  TimestampTz started, AstpgIngestResult *result);
 extern const char *AstpgStatusName(AstpgIngestStatus status);
 
+/* extension.c */
+typedef struct AstpgExtension
+{
+	Oid			schema_oid;
+	char	   *schema_name;
+	char	   *version;		/* extversion */
+} AstpgExtension;
+
+extern void AstpgCheckExtension(AstpgExtension *ext);
+
 /* queries.c */
+#define ASTPG_TABLES_VERSION "1.2"	/* the version queries.c is written for */
+#define ASTPG_MAX_QUERY_ARGS 64
+
+typedef struct AstpgQueryDef
+{
+	const char *sql;			/* "@extschema@" stands for astpg's schema */
+	int			nargs;
+	Oid			argtypes[ASTPG_MAX_QUERY_ARGS];
+} AstpgQueryDef;
+
 typedef enum AstpgQuery
 {
 	ASTPG_Q_LOCK_FILE,
@@ -211,6 +234,9 @@ typedef enum AstpgQuery
 } AstpgQuery;
 
 extern void AstpgResetPlansIfStale(void);
+/* queries_1_1.c */
+extern const AstpgQueryDef AstpgQueriesV1_1[];
+/* queries.c */
 extern int	AstpgExecute(AstpgQuery query, Datum *values, const char *nulls,
 						 int expected);
 

@@ -282,14 +282,15 @@ metric_args(AstpgDocument *doc, Datum *args)
  * on it, and log it: one executor run.
  */
 static void
-write_document(AstpgDocument *doc, int64 file_id, bool module_changed,
-			   TimestampTz started, AstpgIngestResult *result)
+write_document(AstpgDocument *doc, int64 repo_id, int64 file_id,
+			   bool module_changed, TimestampTz started,
+			   AstpgIngestResult *result)
 {
-	Datum		args[52];
-	char		nulls[53];
+	Datum		args[53];
+	char		nulls[54];
 
-	memset(nulls, ' ', 52);
-	nulls[52] = '\0';
+	memset(nulls, ' ', 53);
+	nulls[53] = '\0';
 	args[0] = Int64GetDatum(file_id);
 	args[1] = PointerGetDatum(doc->repository);
 	args[2] = text_or_null(doc->module, &nulls[2]);
@@ -309,6 +310,7 @@ write_document(AstpgDocument *doc, int64 file_id, bool module_changed,
 	args[49] = Int32GetDatum(result->calls);
 	args[50] = Int32GetDatum(result->dependencies);
 	args[51] = Int32GetDatum(result->metrics);
+	args[52] = Int64GetDatum(repo_id);
 	AstpgExecute(ASTPG_Q_WRITE_DOCUMENT, args, nulls, SPI_OK_INSERT);
 }
 
@@ -318,12 +320,12 @@ write_document(AstpgDocument *doc, int64 file_id, bool module_changed,
  * one given, *module_changed whether its module differs from the one given.
  */
 static bool
-lock_stored_file(text *repository, text *path, text *content_hash,
-				 text *module, int64 *file_id, bool *unchanged,
-				 bool *module_changed)
+lock_stored_file(int64 repo_id, text *repository, text *path,
+				 text *content_hash, text *module, int64 *file_id,
+				 bool *unchanged, bool *module_changed)
 {
-	Datum		args[4];
-	char		nulls[5] = "    ";
+	Datum		args[5];
+	char		nulls[6] = "     ";
 	HeapTuple	tuple;
 	TupleDesc	tupdesc;
 	bool		isnull;
@@ -332,6 +334,7 @@ lock_stored_file(text *repository, text *path, text *content_hash,
 	args[1] = PointerGetDatum(path);
 	args[2] = text_or_null(content_hash, &nulls[2]);
 	args[3] = text_or_null(module, &nulls[3]);
+	args[4] = Int64GetDatum(repo_id);
 	if (AstpgExecute(ASTPG_Q_LOCK_FILE, args, nulls, SPI_OK_SELECT) == 0)
 	{
 		SPI_freetuptable(SPI_tuptable);
@@ -370,15 +373,16 @@ file_columns(AstpgDocument *doc, Datum *args, char *nulls)
 
 /* Insert the file row; false if a concurrent session stored the path first. */
 static bool
-insert_file(AstpgDocument *doc, int64 *file_id)
+insert_file(AstpgDocument *doc, int64 repo_id, int64 *file_id)
 {
-	Datum		args[9];
-	char		nulls[10] = "         ";
+	Datum		args[10];
+	char		nulls[11] = "          ";
 	bool		isnull;
 
 	args[0] = PointerGetDatum(doc->repository);
 	args[1] = PointerGetDatum(doc->path);
 	file_columns(doc, &args[2], &nulls[2]);
+	args[9] = Int64GetDatum(repo_id);
 	if (AstpgExecute(ASTPG_Q_INSERT_FILE, args, nulls,
 					 SPI_OK_INSERT_RETURNING) == 0)
 	{
@@ -393,23 +397,25 @@ insert_file(AstpgDocument *doc, int64 *file_id)
 
 /* Update the stored file's row and delete every row below it. */
 static void
-replace_file(AstpgDocument *doc, int64 file_id)
+replace_file(AstpgDocument *doc, int64 repo_id, int64 file_id)
 {
-	Datum		args[8];
-	char		nulls[9] = "        ";
+	Datum		args[9];
+	char		nulls[10] = "         ";
 
 	args[0] = Int64GetDatum(file_id);
 	file_columns(doc, &args[1], &nulls[1]);
+	args[8] = Int64GetDatum(repo_id);
 	AstpgExecute(ASTPG_Q_REPLACE_FILE, args, nulls, SPI_OK_UPDATE);
 }
 
 /* The audit row of an unchanged document: all that it writes. */
 static void
-insert_audit(text *repository, text *path, text *revision, text *content_hash,
-			 TimestampTz started, AstpgIngestResult *result)
+insert_audit(int64 repo_id, text *repository, text *path, text *revision,
+			 text *content_hash, TimestampTz started,
+			 AstpgIngestResult *result)
 {
-	Datum		args[12];
-	char		nulls[13] = "            ";
+	Datum		args[13];
+	char		nulls[14] = "             ";
 
 	args[0] = PointerGetDatum(repository);
 	args[1] = PointerGetDatum(path);
@@ -423,6 +429,7 @@ insert_audit(text *repository, text *path, text *revision, text *content_hash,
 	args[9] = Int32GetDatum(result->dependencies);
 	args[10] = Int32GetDatum(result->metrics);
 	args[11] = TimestampTzGetDatum(started);
+	args[12] = Int64GetDatum(repo_id);
 	AstpgExecute(ASTPG_Q_INSERT_AUDIT, args, nulls, SPI_OK_INSERT);
 }
 
@@ -437,7 +444,8 @@ AstpgStoredUnchanged(const AstpgIdentity *id, int64 *file_id)
 	bool		unchanged = false;
 	bool		module_changed;
 
-	return lock_stored_file(id->repository, id->path, id->content_hash, NULL,
+	return lock_stored_file(AstpgRepoId(id->repository), id->repository,
+							id->path, id->content_hash, NULL,
 							file_id, &unchanged, &module_changed) &&
 		unchanged;
 }
@@ -450,8 +458,8 @@ AstpgLogUnchanged(const AstpgIdentity *id, int64 file_id,
 	memset(result, 0, sizeof(AstpgIngestResult));
 	result->file_id = file_id;
 	result->status = ASTPG_UNCHANGED;
-	insert_audit(id->repository, id->path, id->revision, id->content_hash,
-				 started, result);
+	insert_audit(AstpgRepoId(id->repository), id->repository, id->path,
+				 id->revision, id->content_hash, started, result);
 }
 
 const char *
@@ -484,6 +492,7 @@ void
 AstpgWriteDocument(AstpgDocument *doc, TimestampTz started,
 				   AstpgIngestResult *result)
 {
+	int64		repo_id = AstpgRepoId(doc->repository);
 	int64		file_id = 0;
 	bool		unchanged = false;
 	bool		module_changed = false;
@@ -492,14 +501,15 @@ AstpgWriteDocument(AstpgDocument *doc, TimestampTz started,
 	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (lock_stored_file(doc->repository, doc->path, doc->content_hash,
+		if (lock_stored_file(repo_id, doc->repository, doc->path,
+							 doc->content_hash,
 							 doc->module, &file_id, &unchanged,
 							 &module_changed))
 		{
 			result->status = unchanged ? ASTPG_UNCHANGED : ASTPG_REPLACED;
 			break;
 		}
-		if (insert_file(doc, &file_id))
+		if (insert_file(doc, repo_id, &file_id))
 		{
 			result->status = ASTPG_INSERTED;
 			break;
@@ -510,16 +520,16 @@ AstpgWriteDocument(AstpgDocument *doc, TimestampTz started,
 
 	if (result->status == ASTPG_UNCHANGED)
 	{
-		insert_audit(doc->repository, doc->path, doc->revision,
+		insert_audit(repo_id, doc->repository, doc->path, doc->revision,
 					 doc->content_hash, started, result);
 		return;
 	}
 	if (result->status == ASTPG_REPLACED)
-		replace_file(doc, file_id);
+		replace_file(doc, repo_id, file_id);
 	result->classes = doc->nclasses;
 	result->functions = doc->nfunctions;
 	result->calls = doc->ncalls;
 	result->dependencies = doc->ndependencies;
 	result->metrics = doc->nmetrics;
-	write_document(doc, file_id, module_changed, started, result);
+	write_document(doc, repo_id, file_id, module_changed, started, result);
 }

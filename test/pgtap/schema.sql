@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION astpg;
-SELECT plan(105);
+SELECT plan(130);
 
 SELECT has_schema('astpg');
 SELECT tables_are('astpg',
@@ -11,21 +11,21 @@ SELECT tables_are('astpg',
 
 -- columns
 SELECT columns_are('astpg', 'files', ARRAY['file_id', 'repository', 'path', 'module',
-    'language', 'revision', 'size_bytes', 'content_hash', 'ast', 'attrs', 'created_at', 'updated_at']);
+    'language', 'revision', 'size_bytes', 'content_hash', 'ast', 'attrs', 'created_at', 'updated_at', 'repo_id']);
 SELECT columns_are('astpg', 'classes', ARRAY['class_id', 'file_id', 'parent_id', 'name',
-    'qualified_name', 'namespace', 'bases', 'line_start', 'line_end', 'is_abstract', 'attrs']);
+    'qualified_name', 'namespace', 'bases', 'line_start', 'line_end', 'is_abstract', 'attrs', 'repo_id']);
 SELECT columns_are('astpg', 'functions', ARRAY['function_id', 'file_id', 'class_id', 'name',
     'qualified_name', 'signature', 'parameters', 'parameter_count', 'return_type', 'line_start',
-    'line_end', 'complexity', 'is_async', 'decorators', 'attrs']);
-SELECT columns_are('astpg', 'calls', ARRAY['function_id', 'call_no', 'file_id', 'callee', 'line', 'attrs']);
+    'line_end', 'complexity', 'is_async', 'decorators', 'attrs', 'repo_id']);
+SELECT columns_are('astpg', 'calls', ARRAY['function_id', 'call_no', 'file_id', 'callee', 'line', 'attrs', 'repo_id']);
 SELECT columns_are('astpg', 'dependencies', ARRAY['file_id', 'dependency_no', 'target',
-    'target_file_id', 'kind', 'line', 'strength', 'names', 'attrs']);
-SELECT columns_are('astpg', 'metrics', ARRAY['file_id', 'name', 'value']);
+    'target_file_id', 'kind', 'line', 'strength', 'names', 'attrs', 'repo_id']);
+SELECT columns_are('astpg', 'metrics', ARRAY['file_id', 'name', 'value', 'repo_id']);
 SELECT columns_are('astpg', 'ingests', ARRAY['ingest_id', 'ingested_at', 'ingested_by',
     'repository', 'path', 'revision', 'content_hash', 'status', 'file_id', 'classes',
-    'functions', 'calls', 'dependencies', 'metrics', 'duration']);
+    'functions', 'calls', 'dependencies', 'metrics', 'duration', 'repo_id']);
 SELECT columns_are('astpg', 'rejects', ARRAY['reject_id', 'rejected_at', 'rejected_by', 'source',
-    'position', 'repository', 'path', 'document', 'document_text', 'sqlstate', 'message', 'detail']);
+    'position', 'repository', 'path', 'document', 'document_text', 'sqlstate', 'message', 'detail', 'repo_id']);
 SELECT columns_are('astpg', 'inbox', ARRAY['doc']);
 
 -- types of the keys and of the columns that hold structure
@@ -34,7 +34,10 @@ SELECT col_type_is('astpg'::name, t::name, c::name, 'bigint')
                ('classes', 'parent_id'), ('functions', 'function_id'), ('functions', 'file_id'),
                ('functions', 'class_id'), ('calls', 'function_id'), ('calls', 'file_id'),
                ('dependencies', 'file_id'), ('dependencies', 'target_file_id'),
-               ('metrics', 'file_id'), ('ingests', 'ingest_id')) AS k(t, c);
+               ('metrics', 'file_id'), ('ingests', 'ingest_id'),
+               ('files', 'repo_id'), ('classes', 'repo_id'), ('functions', 'repo_id'),
+               ('calls', 'repo_id'), ('dependencies', 'repo_id'), ('metrics', 'repo_id'),
+               ('ingests', 'repo_id'), ('rejects', 'repo_id')) AS k(t, c);
 SELECT col_type_is('astpg'::name, 'files'::name, 'ast'::name, 'jsonb');
 SELECT col_type_is('astpg'::name, 'functions'::name, 'parameters'::name, 'jsonb');
 SELECT col_type_is('astpg'::name, 'classes'::name, 'bases'::name, 'text[]');
@@ -44,38 +47,53 @@ SELECT col_type_is('astpg'::name, 'metrics'::name, 'value'::name, 'double precis
 SELECT col_type_is('astpg'::name, 'ingests'::name, 'duration'::name, 'interval');
 SELECT col_not_null('astpg'::name, t::name, 'file_id'::name)
   FROM unnest(ARRAY['classes', 'functions', 'calls', 'dependencies', 'metrics']) AS t;
+SELECT col_not_null('astpg'::name, t::name, 'repo_id'::name)
+  FROM unnest(ARRAY['files', 'classes', 'functions', 'calls', 'dependencies', 'metrics',
+                    'ingests', 'rejects']) AS t;
+-- a file's repo_id is its repository's key
+SELECT col_has_check('astpg', 'files', ARRAY['repo_id', 'repository'], 'files.repo_id is checked against repository');
 
--- primary keys
-SELECT col_is_pk('astpg'::name, 'files'::name, 'file_id'::name, 'files primary key');
-SELECT col_is_pk('astpg'::name, 'classes'::name, 'class_id'::name, 'classes primary key');
-SELECT col_is_pk('astpg'::name, 'functions'::name, 'function_id'::name, 'functions primary key');
-SELECT col_is_pk('astpg'::name, 'calls'::name, ARRAY['function_id', 'call_no']::name[], 'calls primary key');
-SELECT col_is_pk('astpg'::name, 'dependencies'::name, ARRAY['file_id', 'dependency_no']::name[], 'dependencies primary key');
-SELECT col_is_pk('astpg'::name, 'ingests'::name, 'ingest_id'::name, 'ingests primary key');
-SELECT col_is_pk('astpg'::name, 'rejects'::name, 'reject_id'::name, 'rejects primary key');
+-- primary keys: every key leads with the repository's (what Citus
+-- distributes by)
+SELECT col_is_pk('astpg'::name, 'files'::name, ARRAY['repo_id', 'file_id']::name[], 'files primary key');
+SELECT col_is_pk('astpg'::name, 'classes'::name, ARRAY['repo_id', 'class_id']::name[], 'classes primary key');
+SELECT col_is_pk('astpg'::name, 'functions'::name, ARRAY['repo_id', 'function_id']::name[], 'functions primary key');
+SELECT col_is_pk('astpg'::name, 'calls'::name, ARRAY['repo_id', 'function_id', 'call_no']::name[], 'calls primary key');
+SELECT col_is_pk('astpg'::name, 'dependencies'::name, ARRAY['repo_id', 'file_id', 'dependency_no']::name[], 'dependencies primary key');
+SELECT col_is_pk('astpg'::name, 'ingests'::name, ARRAY['repo_id', 'ingest_id']::name[], 'ingests primary key');
+SELECT col_is_pk('astpg'::name, 'rejects'::name, ARRAY['repo_id', 'reject_id']::name[], 'rejects primary key');
 
 -- foreign keys
-SELECT fk_ok('astpg', 'classes', 'file_id', 'astpg', 'files', 'file_id');
-SELECT fk_ok('astpg', 'classes', 'parent_id', 'astpg', 'classes', 'class_id');
-SELECT fk_ok('astpg', 'functions', 'file_id', 'astpg', 'files', 'file_id');
-SELECT fk_ok('astpg', 'functions', 'class_id', 'astpg', 'classes', 'class_id');
-SELECT fk_ok('astpg', 'calls', 'function_id', 'astpg', 'functions', 'function_id');
-SELECT fk_ok('astpg', 'calls', 'file_id', 'astpg', 'files', 'file_id');
-SELECT fk_ok('astpg', 'dependencies', 'file_id', 'astpg', 'files', 'file_id');
-SELECT fk_ok('astpg', 'dependencies', 'target_file_id', 'astpg', 'files', 'file_id');
-SELECT fk_ok('astpg', 'metrics', 'file_id', 'astpg', 'files', 'file_id');
+SELECT fk_ok('astpg', 'classes', ARRAY['repo_id', 'file_id'], 'astpg', 'files', ARRAY['repo_id', 'file_id']);
+SELECT fk_ok('astpg', 'classes', ARRAY['repo_id', 'parent_id'], 'astpg', 'classes', ARRAY['repo_id', 'class_id']);
+SELECT fk_ok('astpg', 'functions', ARRAY['repo_id', 'file_id'], 'astpg', 'files', ARRAY['repo_id', 'file_id']);
+SELECT fk_ok('astpg', 'functions', ARRAY['repo_id', 'class_id'], 'astpg', 'classes', ARRAY['repo_id', 'class_id']);
+SELECT fk_ok('astpg', 'calls', ARRAY['repo_id', 'function_id'], 'astpg', 'functions', ARRAY['repo_id', 'function_id']);
+SELECT fk_ok('astpg', 'calls', ARRAY['repo_id', 'file_id'], 'astpg', 'files', ARRAY['repo_id', 'file_id']);
+SELECT fk_ok('astpg', 'dependencies', ARRAY['repo_id', 'file_id'], 'astpg', 'files', ARRAY['repo_id', 'file_id']);
+SELECT fk_ok('astpg', 'dependencies', ARRAY['repo_id', 'target_file_id'], 'astpg', 'files', ARRAY['repo_id', 'file_id']);
+SELECT fk_ok('astpg', 'metrics', ARRAY['repo_id', 'file_id'], 'astpg', 'files', ARRAY['repo_id', 'file_id']);
 SELECT hasnt_fk('astpg', 'ingests', 'the audit log outlives the files it names');
+SELECT is_empty($$
+    SELECT c.conrelid::regclass, c.conname
+      FROM pg_constraint c
+     WHERE c.contype IN ('p', 'u', 'f')
+       AND c.connamespace = 'astpg'::regnamespace
+       AND c.conkey[1] <> (SELECT a.attnum FROM pg_attribute a
+                            WHERE a.attrelid = c.conrelid AND a.attname = 'repo_id')
+$$, 'every primary, unique and foreign key leads with repo_id');
 
--- children go with their file; a dependency's target only loses its link
+-- children go with their file; a dependency's target is cleared by
+-- delete_file() (no ON DELETE action: SET NULL would null repo_id too)
 SELECT is(
     (SELECT string_agg(c.conrelid::regclass || '.' || a.attname || ':' || c.confdeltype::text, ', '
                        ORDER BY c.conrelid::regclass::text, a.attname)
        FROM pg_constraint c
-       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[2]
       WHERE c.contype = 'f' AND c.confrelid = 'astpg.files'::regclass),
     'astpg.calls.file_id:c, astpg.classes.file_id:c, astpg.dependencies.file_id:c, '
-    'astpg.dependencies.target_file_id:n, astpg.functions.file_id:c, astpg.metrics.file_id:c',
-    'foreign keys to files cascade, except target_file_id which is set null');
+    'astpg.dependencies.target_file_id:a, astpg.functions.file_id:c, astpg.metrics.file_id:c',
+    'foreign keys to files cascade, except target_file_id');
 
 -- every foreign key is indexed (its columns lead some index)
 SELECT is_empty($$
@@ -90,22 +108,23 @@ SELECT is_empty($$
 $$, 'every foreign key is indexed');
 
 -- indexes
-SELECT has_index('astpg', 'files', 'files_repository_path_key', 'astpg.file_key(repository, path)');
+SELECT has_index('astpg', 'files', 'files_repository_path_key', ARRAY['repo_id', 'astpg.file_key(repository, path)']);
 SELECT index_is_unique('astpg', 'files', 'files_repository_path_key');
 SELECT has_index('astpg', 'files', 'files_ast_idx', 'ast');
 SELECT index_is_type('astpg', 'files', 'files_ast_idx', 'gin');
 SELECT index_is_type('astpg', 'files', 'files_module_idx', 'hash');
 SELECT index_is_type('astpg', 'files', 'files_path_idx', 'hash');
 SELECT index_is_type('astpg', 'dependencies', 'dependencies_unresolved_target_idx', 'hash');
-SELECT has_index('astpg', 'classes', 'classes_file_id_idx', 'file_id');
-SELECT has_index('astpg', 'functions', 'functions_file_id_idx', 'file_id');
-SELECT has_index('astpg', 'calls', 'calls_file_id_idx', 'file_id');
-SELECT has_index('astpg', 'metrics', 'metrics_file_id_idx', 'file_id');
-SELECT has_index('astpg', 'dependencies', 'dependencies_target_file_id_idx', 'target_file_id');
+SELECT has_index('astpg', 'files', 'files_file_id_idx', 'file_id');
+SELECT has_index('astpg', 'classes', 'classes_file_id_idx', ARRAY['repo_id', 'file_id']);
+SELECT has_index('astpg', 'functions', 'functions_file_id_idx', ARRAY['repo_id', 'file_id']);
+SELECT has_index('astpg', 'calls', 'calls_file_id_idx', ARRAY['repo_id', 'file_id']);
+SELECT has_index('astpg', 'metrics', 'metrics_file_id_idx', ARRAY['repo_id', 'file_id']);
+SELECT has_index('astpg', 'dependencies', 'dependencies_target_file_id_idx', ARRAY['repo_id', 'target_file_id']);
 
 -- functions, their security and pinned search_path
 SELECT functions_are('astpg', ARRAY['ingest', 'ingest_batch', 'inbox_ingest', 'ingest_counts',
-    'document', 'delete_file', 'resolve_dependencies', 'file_key']);
+    'document', 'delete_file', 'resolve_dependencies', 'file_key', 'repo_id', 'distribute']);
 SELECT function_returns('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text'], 'setof astpg.ingest_result');
 SELECT is_definer('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text']);
 SELECT is_definer('astpg', 'inbox_ingest', ARRAY[]::text[]);
@@ -118,6 +137,12 @@ SELECT is_definer('astpg', 'delete_file', ARRAY['text', 'text']);
 SELECT is_definer('astpg', 'resolve_dependencies', ARRAY['text']);
 SELECT isnt_definer('astpg', 'document', ARRAY['bigint']);
 SELECT volatility_is('astpg', 'file_key', ARRAY['text', 'text'], 'immutable');
+SELECT volatility_is('astpg', 'repo_id', ARRAY['text'], 'immutable');
+SELECT function_returns('astpg', 'document', ARRAY['bigint', 'bigint'], 'jsonb');
+SELECT function_privs_are('astpg', 'document', ARRAY['bigint', 'bigint'], 'astpg_reader', ARRAY['EXECUTE']);
+SELECT function_privs_are('astpg', 'repo_id', ARRAY['text'], 'astpg_reader', ARRAY['EXECUTE']);
+SELECT function_privs_are('astpg', 'distribute', ARRAY['integer'], 'astpg_writer', ARRAY[]::text[]);
+SELECT function_privs_are('astpg', 'distribute', ARRAY['integer'], 'public', ARRAY[]::text[]);
 SELECT is_empty($$
     SELECT p.proname
       FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang

@@ -13,7 +13,8 @@ OBJS = \
 	src/identity.o \
 	src/ingest.o \
 	src/queries.o \
-	src/queries_1_1.o
+	src/queries_1_1.o \
+	src/routed_writer.o
 
 DATA = $(wildcard sql/astpg--*.sql)
 

@@ -95,6 +95,18 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.repo_id(text) IS
 'key of a repository: the first 8 bytes of the SHA-256 of its name; every table''s keys lead with it';
 
+-- On Citus, ingest writes a table's rows as INSERT ... VALUES of unnested
+-- arrays, which the shard expands; a text[] column's values arrive as the
+-- text of each row's array, and this turns them back into rows of text[].
+CREATE FUNCTION @extschema@.text_arrays(texts text[])
+RETURNS SETOF text[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT t::text[] FROM unnest($1) AS t $$;
+
+COMMENT ON FUNCTION @extschema@.text_arrays(text[]) IS
+'each element (the text of a text[] value) as a text[] row; used by ingest on Citus';
+
 --
 -- repo_id on every table, filled in from the files.
 --
@@ -230,12 +242,16 @@ CREATE INDEX dependencies_target_file_id_idx
 --
 
 -- The stored document of a file in a repository: every table is read by
--- (repo_id, file_id), which on Citus is one shard.
+-- (repo_id, file_id), which on Citus is one shard.  PL/pgSQL rather than
+-- SQL: Citus cannot plan the parameters of a SQL function that is not
+-- inlined, and one with SET search_path never is.
 CREATE FUNCTION @extschema@.document(repo_id bigint, file_id bigint)
 RETURNS jsonb
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+RETURN (
 SELECT f.attrs
        || jsonb_strip_nulls(jsonb_build_object(
             'astpg', 1,
@@ -312,21 +328,29 @@ SELECT f.attrs
        || CASE WHEN f.ast IS NULL THEN '{}'::jsonb
                ELSE jsonb_build_object('ast', f.ast) END
   FROM @extschema@.files f
- WHERE f.repo_id = $1 AND f.file_id = $2
+ WHERE f.repo_id = $1 AND f.file_id = $2);
+END
 $$;
 
 COMMENT ON FUNCTION @extschema@.document(bigint, bigint) IS
 'the stored document of a file, by (repo_id, file_id): what document(file_id) returns, read from one shard on Citus';
 
 -- document(file_id), as documented since 1.0: the file's repository first
+-- (on Citus, a look at every shard for the id)
 CREATE OR REPLACE FUNCTION @extschema@.document(file_id bigint)
 RETURNS jsonb
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT @extschema@.document(f.repo_id, f.file_id)
-  FROM @extschema@.files f
- WHERE f.file_id = $1
+DECLARE
+    repo bigint;
+BEGIN
+    SELECT f.repo_id INTO repo FROM @extschema@.files f WHERE f.file_id = $1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN @extschema@.document(repo, $1);
+END
 $$;
 
 -- Delete a file.  Its row is locked first, so that writers whose
@@ -340,8 +364,10 @@ SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off
 AS $$
 DECLARE
-    repo       bigint := @extschema@.repo_id(delete_file.repository);
-    stored_id  bigint;
+    repo            bigint := @extschema@.repo_id(delete_file.repository);
+    stored_id       bigint;
+    stored_revision text;
+    stored_hash     text;
 BEGIN
     SELECT f.file_id INTO stored_id
       FROM @extschema@.files f
@@ -359,16 +385,14 @@ BEGIN
        SET target_file_id = NULL
      WHERE d.repo_id = repo AND d.target_file_id = stored_id;
 
-    WITH deleted AS (
-        DELETE FROM @extschema@.files f
-         WHERE f.repo_id = repo AND f.file_id = stored_id
-        RETURNING f.file_id, f.repository, f.path, f.revision, f.content_hash
-    )
+    -- a statement a table, each on the repository's shard on Citus
+    DELETE FROM @extschema@.files f
+     WHERE f.repo_id = repo AND f.file_id = stored_id
+    RETURNING f.revision, f.content_hash INTO stored_revision, stored_hash;
     INSERT INTO @extschema@.ingests (repo_id, repository, path, revision,
                                      content_hash, status, file_id, duration)
-    SELECT repo, d.repository, d.path, d.revision, d.content_hash, 'deleted',
-           d.file_id, interval '0'
-      FROM deleted d;
+    VALUES (repo, delete_file.repository, delete_file.path, stored_revision,
+            stored_hash, 'deleted', stored_id, interval '0');
     RETURN true;
 END
 $$;
@@ -472,6 +496,7 @@ COMMENT ON FUNCTION @extschema@.distribute(integer) IS
 -- superuser who installs astpg.
 --
 REVOKE ALL ON FUNCTION @extschema@.repo_id(text),
+                       @extschema@.text_arrays(text[]),
                        @extschema@.document(bigint, bigint),
                        @extschema@.delete_file(text, text),
                        @extschema@.resolve_dependencies(text),

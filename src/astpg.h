@@ -14,6 +14,7 @@
  *	  extension.c        where astpg's objects are, and whether to trust them
  *	  document_reader.c  jsonb -> AstpgDocument (validation, no SPI)
  *	  document_writer.c  AstpgDocument -> rows (SPI, set-wise)
+ *	  routed_writer.c    the same rows on Citus, a statement per table
  *	  queries.c          the SQL text of every statement and the plan cache
  *	  queries_1_1.c      the statements for the tables of 1.0 and 1.1
  *
@@ -200,6 +201,13 @@ extern bool AstpgStoredUnchanged(const AstpgIdentity *id, int64 *file_id);
 extern void AstpgLogUnchanged(const AstpgIdentity *id, int64 file_id,
 							  TimestampTz started, AstpgIngestResult *result);
 extern const char *AstpgStatusName(AstpgIngestStatus status);
+extern Datum AstpgBuildArray(Datum *values, bool *nulls, int n, Oid elemtype);
+
+/* routed_writer.c */
+extern void AstpgRoutedReplaceFile(int64 repo_id, int64 file_id,
+								   Datum *file_args, const char *file_nulls);
+extern void AstpgRoutedWriteDocument(AstpgDocument *doc, int64 repo_id,
+									 int64 file_id, bool module_changed);
 
 /* extension.c */
 typedef struct AstpgExtension
@@ -220,6 +228,7 @@ typedef struct AstpgQueryDef
 	const char *sql;			/* "@extschema@" stands for astpg's schema */
 	int			nargs;
 	Oid			argtypes[ASTPG_MAX_QUERY_ARGS];
+	bool		custom_plans;	/* let the planner (Citus) see the values */
 } AstpgQueryDef;
 
 typedef enum AstpgQuery
@@ -230,10 +239,29 @@ typedef enum AstpgQuery
 	ASTPG_Q_WRITE_DOCUMENT,
 	ASTPG_Q_INSERT_AUDIT,
 	ASTPG_Q_INSERT_REJECT,
+	/* on Citus: one table a statement, each on one shard (routed_writer.c) */
+	ASTPG_Q_ROUTED_NEW_IDS,
+	ASTPG_Q_ROUTED_UPDATE_FILE,
+	ASTPG_Q_ROUTED_DELETE_CALLS,
+	ASTPG_Q_ROUTED_DELETE_FUNCTIONS,
+	ASTPG_Q_ROUTED_DELETE_CLASSES,
+	ASTPG_Q_ROUTED_DELETE_DEPENDENCIES,
+	ASTPG_Q_ROUTED_DELETE_METRICS,
+	ASTPG_Q_ROUTED_INSERT_CLASSES,
+	ASTPG_Q_ROUTED_INSERT_FUNCTIONS,
+	ASTPG_Q_ROUTED_INSERT_CALLS,
+	ASTPG_Q_ROUTED_FIND_MODULES,
+	ASTPG_Q_ROUTED_FIND_PATHS,
+	ASTPG_Q_ROUTED_INSERT_DEPENDENCIES,
+	ASTPG_Q_ROUTED_INSERT_METRICS,
+	ASTPG_Q_ROUTED_LOCK_WAITING,
+	ASTPG_Q_ROUTED_LOCK_STALE,
+	ASTPG_Q_ROUTED_SET_TARGETS,
 	ASTPG_NUM_QUERIES
 } AstpgQuery;
 
 extern void AstpgResetPlansIfStale(void);
+extern bool AstpgTablesDistributed(void);
 /* queries_1_1.c */
 extern const AstpgQueryDef AstpgQueriesV1_1[];
 /* queries.c */

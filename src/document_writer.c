@@ -30,9 +30,9 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-/* Build a one-dimensional array of n elements for a $n parameter. */
-static Datum
-build_array(Datum *values, bool *nulls, int n, Oid elemtype)
+/* AstpgBuildArray: a one-dimensional array of n elements, for a $n parameter. */
+Datum
+AstpgBuildArray(Datum *values, bool *nulls, int n, Oid elemtype)
 {
 	int16		typlen;
 	bool		typbyval;
@@ -87,7 +87,7 @@ set_positive_int32(Column *col, int i, int32 value)
 static Datum
 column_array(Column *col, int n, Oid elemtype)
 {
-	return build_array(col->values, col->nulls, n, elemtype);
+	return AstpgBuildArray(col->values, col->nulls, n, elemtype);
 }
 
 static Datum
@@ -141,8 +141,8 @@ class_args(AstpgDocument *doc, Datum *args)
 	args[5] = column_array(&line_end, n, INT4OID);
 	args[6] = column_array(&is_abstract, n, BOOLOID);
 	args[7] = column_array(&attrs, n, JSONBOID);
-	args[8] = build_array(doc->bases.owner, NULL, doc->bases.count, INT8OID);
-	args[9] = build_array(doc->bases.value, NULL, doc->bases.count, TEXTOID);
+	args[8] = AstpgBuildArray(doc->bases.owner, NULL, doc->bases.count, INT8OID);
+	args[9] = AstpgBuildArray(doc->bases.value, NULL, doc->bases.count, TEXTOID);
 }
 
 /* $20-$33: functions */
@@ -193,9 +193,9 @@ function_args(AstpgDocument *doc, Datum *args)
 	args[9] = column_array(&complexity, n, INT4OID);
 	args[10] = column_array(&is_async, n, BOOLOID);
 	args[11] = column_array(&attrs, n, JSONBOID);
-	args[12] = build_array(doc->decorators.owner, NULL,
+	args[12] = AstpgBuildArray(doc->decorators.owner, NULL,
 						   doc->decorators.count, INT8OID);
-	args[13] = build_array(doc->decorators.value, NULL,
+	args[13] = AstpgBuildArray(doc->decorators.value, NULL,
 						   doc->decorators.count, TEXTOID);
 }
 
@@ -255,8 +255,8 @@ dependency_args(AstpgDocument *doc, Datum *args)
 	args[2] = column_array(&line, n, INT4OID);
 	args[3] = column_array(&strength, n, FLOAT8OID);
 	args[4] = column_array(&attrs, n, JSONBOID);
-	args[5] = build_array(doc->names.owner, NULL, doc->names.count, INT8OID);
-	args[6] = build_array(doc->names.value, NULL, doc->names.count, TEXTOID);
+	args[5] = AstpgBuildArray(doc->names.owner, NULL, doc->names.count, INT8OID);
+	args[6] = AstpgBuildArray(doc->names.value, NULL, doc->names.count, TEXTOID);
 }
 
 /* $46-$47: metrics */
@@ -395,6 +395,16 @@ insert_file(AstpgDocument *doc, int64 repo_id, int64 *file_id)
 	return true;
 }
 
+/* The parameters of REPLACE_FILE (and of its routed UPDATE). */
+static void
+replace_file_args(AstpgDocument *doc, int64 repo_id, int64 file_id,
+				  Datum *args, char *nulls)
+{
+	args[0] = Int64GetDatum(file_id);
+	file_columns(doc, &args[1], &nulls[1]);
+	args[8] = Int64GetDatum(repo_id);
+}
+
 /* Update the stored file's row and delete every row below it. */
 static void
 replace_file(AstpgDocument *doc, int64 repo_id, int64 file_id)
@@ -402,9 +412,7 @@ replace_file(AstpgDocument *doc, int64 repo_id, int64 file_id)
 	Datum		args[9];
 	char		nulls[10] = "         ";
 
-	args[0] = Int64GetDatum(file_id);
-	file_columns(doc, &args[1], &nulls[1]);
-	args[8] = Int64GetDatum(repo_id);
+	replace_file_args(doc, repo_id, file_id, args, nulls);
 	AstpgExecute(ASTPG_Q_REPLACE_FILE, args, nulls, SPI_OK_UPDATE);
 }
 
@@ -524,12 +532,29 @@ AstpgWriteDocument(AstpgDocument *doc, TimestampTz started,
 					 doc->content_hash, started, result);
 		return;
 	}
-	if (result->status == ASTPG_REPLACED)
-		replace_file(doc, repo_id, file_id);
 	result->classes = doc->nclasses;
 	result->functions = doc->nfunctions;
 	result->calls = doc->ncalls;
 	result->dependencies = doc->ndependencies;
 	result->metrics = doc->nmetrics;
-	write_document(doc, repo_id, file_id, module_changed, started, result);
+	if (!AstpgTablesDistributed())
+	{
+		if (result->status == ASTPG_REPLACED)
+			replace_file(doc, repo_id, file_id);
+		write_document(doc, repo_id, file_id, module_changed, started, result);
+		return;
+	}
+
+	/* on Citus: a statement a table, each on the repository's shard */
+	if (result->status == ASTPG_REPLACED)
+	{
+		Datum		args[9];
+		char		nulls[10] = "         ";
+
+		replace_file_args(doc, repo_id, file_id, args, nulls);
+		AstpgRoutedReplaceFile(repo_id, file_id, args, nulls);
+	}
+	AstpgRoutedWriteDocument(doc, repo_id, file_id, module_changed);
+	insert_audit(repo_id, doc->repository, doc->path, doc->revision,
+				 doc->content_hash, started, result);
 }

@@ -215,13 +215,32 @@ refusal_of_document(int sqlerrcode)
 		category == ERRCODE_PROGRAM_LIMIT_EXCEEDED;
 }
 
-/* Store a refused document whole, with why it was refused. */
+/* The repository a document names, if it names one in a string. */
+static text *
+document_repository(Jsonb *jb)
+{
+	JsonbValue *v;
+
+	if (jb == NULL || !JB_ROOT_IS_OBJECT(jb))
+		return NULL;
+	v = getKeyJsonValueFromContainer(&jb->root, "repository",
+									 strlen("repository"), NULL);
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * Store a refused document whole, with why it was refused, under the
+ * repository it names (or the empty name's key when it names none).
+ */
 static void
 record_reject(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 			  ErrorData *edata)
 {
-	Datum		args[7];
-	char		nulls[8] = "       ";
+	Datum		args[9];
+	char		nulls[10] = "         ";
+	text	   *repository;
 
 	/* an SQL NULL document is kept as JSON null: what was given */
 	if (jb == NULL && json_text == NULL)
@@ -238,6 +257,11 @@ record_reject(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 	args[5] = CStringGetTextDatum(edata->message ? edata->message : "");
 	args[6] = edata->detail ? CStringGetTextDatum(edata->detail) : (Datum) 0;
 	nulls[6] = edata->detail ? ' ' : 'n';
+	repository = document_repository(jb);
+	args[7] = PointerGetDatum(repository);
+	nulls[7] = repository == NULL ? 'n' : ' ';
+	args[8] = Int64GetDatum(AstpgRepoId(repository != NULL ? repository :
+										cstring_to_text("")));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

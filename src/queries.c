@@ -43,6 +43,7 @@
 #include "commands/extension.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 #define EQ " OPERATOR(pg_catalog.=) "
 
@@ -316,16 +317,165 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 		"INSERT INTO @extschema@.rejects (source, position, repository, path,"
 		"                           document, document_text, sqlstate,"
 		"                           message, detail, repo_id)"
-		"SELECT $1, $2, r.repository,"
-		"       CASE WHEN pg_catalog.jsonb_typeof($3 OPERATOR(pg_catalog.->) 'path')"
-		"                 OPERATOR(pg_catalog.=) 'string'"
-		"            THEN $3 OPERATOR(pg_catalog.->>) 'path' END,"
-		"       $3, $4, $5, $6, $7,"
-		"       @extschema@.repo_id(COALESCE(r.repository, ''))"
-		"  FROM (SELECT CASE WHEN pg_catalog.jsonb_typeof($3 OPERATOR(pg_catalog.->) 'repository')"
-		"                         OPERATOR(pg_catalog.=) 'string'"
-		"                    THEN $3 OPERATOR(pg_catalog.->>) 'repository' END) AS r(repository)",
-		7, {TEXTOID, INT8OID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}
+		"VALUES ($1, $2, $8,"
+		"        CASE WHEN pg_catalog.jsonb_typeof($3 OPERATOR(pg_catalog.->) 'path')"
+		"                  OPERATOR(pg_catalog.=) 'string'"
+		"             THEN $3 OPERATOR(pg_catalog.->>) 'path' END,"
+		"        $3, $4, $5, $6, $7, $9)",
+		9, {TEXTOID, INT8OID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, INT8OID}
+	},
+
+	/*
+	 * On Citus, where the tables are distributed by repo_id, a document is
+	 * written by the statements below instead of REPLACE_FILE and
+	 * WRITE_DOCUMENT: Citus sends a statement to the one shard of the
+	 * repository only if it touches one table (or is INSERT ... VALUES), so
+	 * each of these does.  Rows go in as INSERT ... VALUES with unnest() of
+	 * the array parameters in the single VALUES row, which the shard
+	 * expands; ids are taken first, on the coordinator; lookups are
+	 * separate statements whose answers the writer binds.  Citus plans
+	 * these with the values (custom plans), as it needs them to find the
+	 * shard.
+	 */
+	[ASTPG_Q_ROUTED_NEW_IDS] = {
+		"SELECT ARRAY(SELECT pg_catalog.nextval('@extschema@.classes_class_id_seq'::pg_catalog.regclass)"
+		"               FROM pg_catalog.generate_series(1, $1)),"
+		"       ARRAY(SELECT pg_catalog.nextval('@extschema@.functions_function_id_seq'::pg_catalog.regclass)"
+		"               FROM pg_catalog.generate_series(1, $2))",
+		2, {INT4OID, INT4OID}, true
+	},
+	[ASTPG_Q_ROUTED_UPDATE_FILE] = {
+		"UPDATE @extschema@.files"
+		"   SET module = $2, language = $3, revision = $4, size_bytes = $5,"
+		"       content_hash = $6, ast = $7,"
+		"       attrs = COALESCE($8, '{}'::pg_catalog.jsonb),"
+		"       updated_at = pg_catalog.now()"
+		" WHERE repo_id" EQ "$9 AND file_id" EQ "$1",
+		9, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, JSONBOID,
+		JSONBOID, INT8OID}, true
+	},
+	[ASTPG_Q_ROUTED_DELETE_CALLS] = {
+		"DELETE FROM @extschema@.calls WHERE repo_id" EQ "$1 AND file_id" EQ "$2",
+		2, {INT8OID, INT8OID}, true
+	},
+	[ASTPG_Q_ROUTED_DELETE_FUNCTIONS] = {
+		"DELETE FROM @extschema@.functions WHERE repo_id" EQ "$1 AND file_id" EQ "$2",
+		2, {INT8OID, INT8OID}, true
+	},
+	[ASTPG_Q_ROUTED_DELETE_CLASSES] = {
+		"DELETE FROM @extschema@.classes WHERE repo_id" EQ "$1 AND file_id" EQ "$2",
+		2, {INT8OID, INT8OID}, true
+	},
+	[ASTPG_Q_ROUTED_DELETE_DEPENDENCIES] = {
+		"DELETE FROM @extschema@.dependencies WHERE repo_id" EQ "$1 AND file_id" EQ "$2",
+		2, {INT8OID, INT8OID}, true
+	},
+	[ASTPG_Q_ROUTED_DELETE_METRICS] = {
+		"DELETE FROM @extschema@.metrics WHERE repo_id" EQ "$1 AND file_id" EQ "$2",
+		2, {INT8OID, INT8OID}, true
+	},
+	[ASTPG_Q_ROUTED_INSERT_CLASSES] = {
+		"INSERT INTO @extschema@.classes (repo_id, file_id, class_id, parent_id, name,"
+		"                                 qualified_name, namespace, bases,"
+		"                                 line_start, line_end, is_abstract, attrs)"
+		"VALUES ($1, $2, pg_catalog.unnest($3), pg_catalog.unnest($4),"
+		"        pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
+		"        @extschema@.text_arrays($8), pg_catalog.unnest($9),"
+		"        pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12))",
+		12, {INT8OID, INT8OID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
+			TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
+		BOOLARRAYOID, JSONBARRAYOID}, true
+	},
+	[ASTPG_Q_ROUTED_INSERT_FUNCTIONS] = {
+		"INSERT INTO @extschema@.functions (repo_id, file_id, function_id, class_id,"
+		"                                   name, qualified_name, signature,"
+		"                                   parameters, parameter_count, return_type,"
+		"                                   line_start, line_end, complexity,"
+		"                                   is_async, decorators, attrs)"
+		"VALUES ($1, $2, pg_catalog.unnest($3), pg_catalog.unnest($4),"
+		"        pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
+		"        pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10),"
+		"        pg_catalog.unnest($11), pg_catalog.unnest($12), pg_catalog.unnest($13),"
+		"        pg_catalog.unnest($14), @extschema@.text_arrays($15),"
+		"        pg_catalog.unnest($16))",
+		16, {INT8OID, INT8OID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
+			TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INT4ARRAYOID,
+			TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
+		BOOLARRAYOID, TEXTARRAYOID, JSONBARRAYOID}, true
+	},
+	[ASTPG_Q_ROUTED_INSERT_CALLS] = {
+		"INSERT INTO @extschema@.calls (repo_id, file_id, function_id, call_no,"
+		"                               callee, line, attrs)"
+		"VALUES ($1, $2, pg_catalog.unnest($3), pg_catalog.unnest($4),"
+		"        pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7))",
+		7, {INT8OID, INT8OID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+		INT4ARRAYOID, JSONBARRAYOID}, true
+	},
+
+	/* the stored files that dependency targets name: by module ... */
+	[ASTPG_Q_ROUTED_FIND_MODULES] = {
+		"SELECT t.module, pg_catalog.min(t.file_id)"
+		"  FROM @extschema@.files t"
+		" WHERE t.repo_id" EQ "$1 AND t.repository" EQ "$2"
+		"   AND t.module OPERATOR(pg_catalog.=) ANY ($3)"
+		" GROUP BY t.module",
+		3, {INT8OID, TEXTOID, TEXTARRAYOID}, true
+	},
+	/* ... and by path */
+	[ASTPG_Q_ROUTED_FIND_PATHS] = {
+		"SELECT t.path, t.file_id"
+		"  FROM @extschema@.files t"
+		" WHERE t.repo_id" EQ "$1 AND t.repository" EQ "$2"
+		"   AND t.path OPERATOR(pg_catalog.=) ANY ($3)",
+		3, {INT8OID, TEXTOID, TEXTARRAYOID}, true
+	},
+	[ASTPG_Q_ROUTED_INSERT_DEPENDENCIES] = {
+		"INSERT INTO @extschema@.dependencies (repo_id, file_id, dependency_no, target,"
+		"                                      target_file_id, kind, line, strength,"
+		"                                      names, attrs)"
+		"VALUES ($1, $2, pg_catalog.unnest($3), pg_catalog.unnest($4),"
+		"        pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
+		"        pg_catalog.unnest($8), @extschema@.text_arrays($9),"
+		"        pg_catalog.unnest($10))",
+		10, {INT8OID, INT8OID, INT4ARRAYOID, TEXTARRAYOID, INT8ARRAYOID,
+			TEXTARRAYOID, INT4ARRAYOID, FLOAT8ARRAYOID, TEXTARRAYOID,
+		JSONBARRAYOID}, true
+	},
+	[ASTPG_Q_ROUTED_INSERT_METRICS] = {
+		"INSERT INTO @extschema@.metrics (repo_id, file_id, name, value)"
+		"VALUES ($1, $2, pg_catalog.unnest($3), pg_catalog.unnest($4))",
+		4, {INT8OID, INT8OID, TEXTARRAYOID, FLOAT8ARRAYOID}, true
+	},
+
+	/*
+	 * Unresolved dependencies of the repository that name $2: those this
+	 * file now resolves.  Rows a concurrent writer holds are skipped, as in
+	 * WRITE_DOCUMENT.
+	 */
+	[ASTPG_Q_ROUTED_LOCK_WAITING] = {
+		"SELECT u.ctid FROM @extschema@.dependencies u"
+		" WHERE u.repo_id" EQ "$1"
+		"   AND u.target_file_id IS NULL"
+		"   AND u.target" EQ "$2"
+		"   FOR NO KEY UPDATE OF u SKIP LOCKED",
+		2, {INT8OID, TEXTOID}, true
+	},
+	/* dependencies resolved to file $2 that name neither its module nor path */
+	[ASTPG_Q_ROUTED_LOCK_STALE] = {
+		"SELECT u.ctid FROM @extschema@.dependencies u"
+		" WHERE u.repo_id" EQ "$1"
+		"   AND u.target_file_id" EQ "$2"
+		"   AND u.target IS DISTINCT FROM $3"
+		"   AND u.target IS DISTINCT FROM $4"
+		"   FOR NO KEY UPDATE OF u SKIP LOCKED",
+		4, {INT8OID, INT8OID, TEXTOID, TEXTOID}, true
+	},
+	[ASTPG_Q_ROUTED_SET_TARGETS] = {
+		"UPDATE @extschema@.dependencies SET target_file_id = $3"
+		" WHERE repo_id" EQ "$1"
+		"   AND ctid OPERATOR(pg_catalog.=) ANY ($2)",
+		3, {INT8OID, TIDARRAYOID, INT8OID}, true
 	},
 };
 
@@ -336,18 +486,63 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 static SPIPlanPtr plans[ASTPG_NUM_QUERIES];
 static Oid	plans_extension_oid = InvalidOid;
 
+/* Are astpg's tables distributed by Citus?  Found out once per document. */
+static bool tables_distributed = false;
+
+/*
+ * Is astpg.files a Citus table?  Only asked when the citus extension is
+ * installed in this database; pg_dist_partition exists only then.
+ */
+static bool
+files_distributed(void)
+{
+	static const char *sql =
+		"SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p"
+		"                WHERE p.logicalrelid" EQ "$1)";
+	AstpgExtension ext;
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	bool		isnull;
+	bool		result;
+
+	AstpgCheckExtension(&ext);
+	args[0] = ObjectIdGetDatum(get_relname_relid("files", ext.schema_oid));
+	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not find out whether astpg's tables are distributed");
+	result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
+/*
+ * AstpgTablesDistributed
+ *		Are astpg's tables distributed (Citus)?  As of the last
+ *		AstpgResetPlansIfStale.
+ */
+bool
+AstpgTablesDistributed(void)
+{
+	return tables_distributed;
+}
+
 /*
  * AstpgResetPlansIfStale
  *		Drop every kept plan if the extension was created anew since they
  *		were prepared: they name tables that no longer exist.
  *
- * Called once per SQL-level call, inside SPI.
+ * Called once per document, inside SPI.  Also finds out whether the tables
+ * are distributed, which astpg.distribute() changes at any time.
  */
 void
 AstpgResetPlansIfStale(void)
 {
+	MemoryContext caller_context = CurrentMemoryContext;
 	Oid			extension_oid = get_extension_oid("astpg", false);
 
+	tables_distributed = OidIsValid(get_extension_oid("citus", true)) &&
+		files_distributed();
+	MemoryContextSwitchTo(caller_context);
 	if (extension_oid == plans_extension_oid)
 		return;
 	for (int i = 0; i < ASTPG_NUM_QUERIES; i++)
@@ -422,15 +617,20 @@ get_plan(AstpgQuery query)
 	 */
 	AstpgCheckExtension(&ext);
 	def = &queries_for_version(ext.version)[query];
+	if (def->sql == NULL)
+		elog(ERROR, "astpg query %d does not exist in version %s",
+			 (int) query, ext.version);
 	sql = qualified_sql(def->sql, quote_identifier(ext.schema_name));
 
 	/*
 	 * Generic plans from the start: every lookup goes through a unique key
 	 * or a hash index whatever the parameters, so a custom plan per call
-	 * would only cost planning time.
+	 * would only cost planning time.  (Citus needs the values to route a
+	 * statement with several tables; the statements it runs take no
+	 * generic plan, or are single-table statements it routes generically.)
 	 */
 	plan = SPI_prepare_cursor(sql, def->nargs, (Oid *) def->argtypes,
-							  CURSOR_OPT_GENERIC_PLAN);
+							  def->custom_plans ? 0 : CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for astpg query %d: %s",
 			 (int) query, SPI_result_code_string(SPI_result));

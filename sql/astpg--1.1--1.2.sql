@@ -4,10 +4,11 @@
 \echo Use "ALTER EXTENSION astpg UPDATE TO '1.2'" to load this file. \quit
 
 --
--- 1.2: a trusted schema, and keys that lead with the repository.
+-- 1.2: a trusted schema, and keys that hold the repository.
 --
 -- Every table gets repo_id, a fixed-size key derived from the repository's
--- name, and every primary key, unique key and foreign key leads with it.
+-- name, and every primary key, unique key and foreign key includes it,
+-- never as its first column.
 -- A whole repository then lives together: on Citus (astpg.distribute()),
 -- every ingest is a single-shard transaction, (repository, path) stays
 -- unique and foreign keys hold; on one server nothing changes for users.
@@ -149,8 +150,24 @@ UPDATE @extschema@.rejects
 ALTER TABLE @extschema@.rejects ALTER COLUMN repo_id SET NOT NULL;
 
 --
--- Keys rebuilt to lead with repo_id: foreign keys first, as they depend on
+-- Keys rebuilt to include repo_id: foreign keys first, as they depend on
 -- the primary keys they reference.
+--
+-- repo_id comes after the ids in every key, and in no other index.  astpg
+-- keeps generic plans for the life of a session, often made while the
+-- tables are empty, when every index that matches a lookup looks as cheap
+-- as any other, even one it would have to read whole.  An index that led
+-- with repo_id would match any lookup within a repository, and such a plan
+-- walks the repository's whole index for each row: loading the 1,781 files
+-- of a standard library took 27 times as long, the foreign-key checks of
+-- calls reading 274 million index entries.  So every key leads with its
+-- id, the indexes of 1.1 stay as they are (by id, hash or name), and the
+-- statements astpg keeps plans for on one server look rows up by id or key
+-- without naming repo_id (sql/plans.sql checks it).  Citus needs the
+-- distribution column in every unique and foreign key, not first, and
+-- plans each shard's statement anew with its values.  The unique key on
+-- (repository, path) is created after the primary key, so that where both
+-- could serve a foreign-key check, the primary key is tried first.
 --
 ALTER TABLE @extschema@.classes
     DROP CONSTRAINT classes_file_id_fkey,
@@ -168,74 +185,54 @@ ALTER TABLE @extschema@.metrics
     DROP CONSTRAINT metrics_file_id_fkey;
 
 DROP INDEX @extschema@.files_repository_path_key;
-DROP INDEX @extschema@.classes_file_id_idx;
-DROP INDEX @extschema@.classes_parent_id_idx;
-DROP INDEX @extschema@.functions_file_id_idx;
-DROP INDEX @extschema@.functions_class_id_idx;
-DROP INDEX @extschema@.calls_file_id_idx;
-DROP INDEX @extschema@.dependencies_target_file_id_idx;
-DROP INDEX @extschema@.metrics_file_id_idx;
 
 ALTER TABLE @extschema@.files DROP CONSTRAINT files_pkey,
-    ADD PRIMARY KEY (repo_id, file_id);
+    ADD PRIMARY KEY (file_id, repo_id);
 ALTER TABLE @extschema@.classes DROP CONSTRAINT classes_pkey,
-    ADD PRIMARY KEY (repo_id, class_id);
+    ADD PRIMARY KEY (class_id, repo_id);
 ALTER TABLE @extschema@.functions DROP CONSTRAINT functions_pkey,
-    ADD PRIMARY KEY (repo_id, function_id);
+    ADD PRIMARY KEY (function_id, repo_id);
 ALTER TABLE @extschema@.calls DROP CONSTRAINT calls_pkey,
-    ADD PRIMARY KEY (repo_id, function_id, call_no);
+    ADD PRIMARY KEY (function_id, repo_id, call_no);
 ALTER TABLE @extschema@.dependencies DROP CONSTRAINT dependencies_pkey,
-    ADD PRIMARY KEY (repo_id, file_id, dependency_no);
+    ADD PRIMARY KEY (file_id, repo_id, dependency_no);
 ALTER TABLE @extschema@.ingests DROP CONSTRAINT ingests_pkey,
-    ADD PRIMARY KEY (repo_id, ingest_id);
+    ADD PRIMARY KEY (ingest_id, repo_id);
 ALTER TABLE @extschema@.rejects DROP CONSTRAINT rejects_pkey,
-    ADD PRIMARY KEY (repo_id, reject_id);
+    ADD PRIMARY KEY (reject_id, repo_id);
 
 -- (repository, path) is unique, through its fixed-size key
 CREATE UNIQUE INDEX files_repository_path_key
-    ON @extschema@.files (repo_id, @extschema@.file_key(repository, path));
--- document(file_id) and other lookups by the id alone
-CREATE INDEX files_file_id_idx ON @extschema@.files (file_id);
+    ON @extschema@.files (@extschema@.file_key(repository, path), repo_id);
 
 ALTER TABLE @extschema@.classes
-    ADD CONSTRAINT classes_file_id_fkey FOREIGN KEY (repo_id, file_id)
-        REFERENCES @extschema@.files (repo_id, file_id) ON DELETE CASCADE,
-    ADD CONSTRAINT classes_parent_id_fkey FOREIGN KEY (repo_id, parent_id)
-        REFERENCES @extschema@.classes (repo_id, class_id) ON DELETE CASCADE;
+    ADD CONSTRAINT classes_file_id_fkey FOREIGN KEY (file_id, repo_id)
+        REFERENCES @extschema@.files (file_id, repo_id) ON DELETE CASCADE,
+    ADD CONSTRAINT classes_parent_id_fkey FOREIGN KEY (parent_id, repo_id)
+        REFERENCES @extschema@.classes (class_id, repo_id) ON DELETE CASCADE;
 ALTER TABLE @extschema@.functions
-    ADD CONSTRAINT functions_file_id_fkey FOREIGN KEY (repo_id, file_id)
-        REFERENCES @extschema@.files (repo_id, file_id) ON DELETE CASCADE,
-    ADD CONSTRAINT functions_class_id_fkey FOREIGN KEY (repo_id, class_id)
-        REFERENCES @extschema@.classes (repo_id, class_id) ON DELETE CASCADE;
+    ADD CONSTRAINT functions_file_id_fkey FOREIGN KEY (file_id, repo_id)
+        REFERENCES @extschema@.files (file_id, repo_id) ON DELETE CASCADE,
+    ADD CONSTRAINT functions_class_id_fkey FOREIGN KEY (class_id, repo_id)
+        REFERENCES @extschema@.classes (class_id, repo_id) ON DELETE CASCADE;
 ALTER TABLE @extschema@.calls
-    ADD CONSTRAINT calls_function_id_fkey FOREIGN KEY (repo_id, function_id)
-        REFERENCES @extschema@.functions (repo_id, function_id) ON DELETE CASCADE,
-    ADD CONSTRAINT calls_file_id_fkey FOREIGN KEY (repo_id, file_id)
-        REFERENCES @extschema@.files (repo_id, file_id) ON DELETE CASCADE;
+    ADD CONSTRAINT calls_function_id_fkey FOREIGN KEY (function_id, repo_id)
+        REFERENCES @extschema@.functions (function_id, repo_id) ON DELETE CASCADE,
+    ADD CONSTRAINT calls_file_id_fkey FOREIGN KEY (file_id, repo_id)
+        REFERENCES @extschema@.files (file_id, repo_id) ON DELETE CASCADE;
 -- No ON DELETE action for target_file_id: SET NULL would null repo_id too
 -- (and Citus refuses it on a key that holds the distribution column), so
 -- delete_file() clears the dependencies on a file before deleting it.
 ALTER TABLE @extschema@.dependencies
-    ADD CONSTRAINT dependencies_file_id_fkey FOREIGN KEY (repo_id, file_id)
-        REFERENCES @extschema@.files (repo_id, file_id) ON DELETE CASCADE,
+    ADD CONSTRAINT dependencies_file_id_fkey FOREIGN KEY (file_id, repo_id)
+        REFERENCES @extschema@.files (file_id, repo_id) ON DELETE CASCADE,
     ADD CONSTRAINT dependencies_target_file_id_fkey
-        FOREIGN KEY (repo_id, target_file_id)
-        REFERENCES @extschema@.files (repo_id, file_id);
+        FOREIGN KEY (target_file_id, repo_id)
+        REFERENCES @extschema@.files (file_id, repo_id);
 ALTER TABLE @extschema@.metrics
-    ADD CONSTRAINT metrics_file_id_fkey FOREIGN KEY (repo_id, file_id)
-        REFERENCES @extschema@.files (repo_id, file_id) ON DELETE CASCADE;
+    ADD CONSTRAINT metrics_file_id_fkey FOREIGN KEY (file_id, repo_id)
+        REFERENCES @extschema@.files (file_id, repo_id) ON DELETE CASCADE;
 
--- every foreign key indexed, by its leading columns
-CREATE INDEX classes_file_id_idx ON @extschema@.classes (repo_id, file_id);
-CREATE INDEX classes_parent_id_idx ON @extschema@.classes (repo_id, parent_id);
-CREATE INDEX functions_file_id_idx ON @extschema@.functions (repo_id, file_id);
-CREATE INDEX functions_class_id_idx ON @extschema@.functions (repo_id, class_id);
-CREATE INDEX calls_file_id_idx ON @extschema@.calls (repo_id, file_id);
-CREATE INDEX metrics_file_id_idx ON @extschema@.metrics (repo_id, file_id);
--- partial, so that it cannot serve "IS NULL" (see astpg--1.0.sql)
-CREATE INDEX dependencies_target_file_id_idx
-    ON @extschema@.dependencies (repo_id, target_file_id)
-    WHERE target_file_id IS NOT NULL;
 
 --
 -- Functions that read or write by key, rewritten to lead with repo_id.
@@ -421,9 +418,12 @@ BEGIN
     LOOP
         WITH todo AS (
             SELECT d.file_id, d.dependency_no,
-                   COALESCE((SELECT min(t.file_id) FROM @extschema@.files t
-                              WHERE t.repo_id = repo.repo_id
-                                AND t.module = d.target),
+                   -- OFFSET 0: min() not as a walk in file_id order
+                   COALESCE((SELECT min(m.file_id)
+                               FROM (SELECT t.file_id FROM @extschema@.files t
+                                      WHERE t.repo_id = repo.repo_id
+                                        AND t.module = d.target
+                                     OFFSET 0) AS m),
                             (SELECT t.file_id FROM @extschema@.files t
                               WHERE t.repo_id = repo.repo_id
                                 AND @extschema@.file_key(t.repository, t.path)

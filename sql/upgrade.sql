@@ -119,7 +119,7 @@ SELECT kind, count(*) FROM fresh GROUP BY 1 ORDER BY 1;
 UNION ALL
 (SELECT 'only in fresh install', * FROM fresh EXCEPT SELECT 'only in fresh install', * FROM updated)
 ORDER BY 1, 2, 3;
--- the keys of 1.2 lead with repo_id
+-- the keys of 1.2 hold repo_id, after the ids
 SELECT name, definition FROM fresh
  WHERE kind = 'constraint' AND definition ~ '^(PRIMARY|FOREIGN|UNIQUE)'
  ORDER BY 1;

@@ -240,6 +240,7 @@ typedef enum AstpgQuery
 	ASTPG_Q_INSERT_AUDIT,
 	ASTPG_Q_INSERT_REJECT,
 	/* on Citus: one table a statement, each on one shard (routed_writer.c) */
+	ASTPG_Q_ROUTED_LOCK_FILE,
 	ASTPG_Q_ROUTED_NEW_IDS,
 	ASTPG_Q_ROUTED_UPDATE_FILE,
 	ASTPG_Q_ROUTED_DELETE_CALLS,

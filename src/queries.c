@@ -59,8 +59,7 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 		"       f.content_hash" EQ "$3,"
 		"       f.module IS DISTINCT FROM $4"
 		"  FROM @extschema@.files f"
-		" WHERE f.repo_id" EQ "$5"
-		"   AND @extschema@.file_key(f.repository, f.path)" EQ "@extschema@.file_key($1, $2)"
+		" WHERE @extschema@.file_key(f.repository, f.path)" EQ "@extschema@.file_key($1, $2)"
 		"   FOR NO KEY UPDATE OF f",
 		5, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID}
 	},
@@ -74,7 +73,7 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 		"                         size_bytes, content_hash, ast, attrs, repo_id)"
 		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
 		"        COALESCE($9, '{}'::pg_catalog.jsonb), $10)"
-		"    ON CONFLICT (repo_id, @extschema@.file_key(repository, path)) DO NOTHING"
+		"    ON CONFLICT (@extschema@.file_key(repository, path), repo_id) DO NOTHING"
 		" RETURNING file_id",
 		10, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
 		JSONBOID, JSONBOID, INT8OID}
@@ -86,26 +85,21 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 	 */
 	[ASTPG_Q_REPLACE_FILE] = {
 		"WITH deleted_calls AS ("
-		"       DELETE FROM @extschema@.calls"
-		"        WHERE repo_id" EQ "$9 AND file_id" EQ "$1),"
+		"       DELETE FROM @extschema@.calls WHERE file_id" EQ "$1),"
 		"     deleted_functions AS ("
-		"       DELETE FROM @extschema@.functions"
-		"        WHERE repo_id" EQ "$9 AND file_id" EQ "$1),"
+		"       DELETE FROM @extschema@.functions WHERE file_id" EQ "$1),"
 		"     deleted_classes AS ("
-		"       DELETE FROM @extschema@.classes"
-		"        WHERE repo_id" EQ "$9 AND file_id" EQ "$1),"
+		"       DELETE FROM @extschema@.classes WHERE file_id" EQ "$1),"
 		"     deleted_dependencies AS ("
-		"       DELETE FROM @extschema@.dependencies"
-		"        WHERE repo_id" EQ "$9 AND file_id" EQ "$1),"
+		"       DELETE FROM @extschema@.dependencies WHERE file_id" EQ "$1),"
 		"     deleted_metrics AS ("
-		"       DELETE FROM @extschema@.metrics"
-		"        WHERE repo_id" EQ "$9 AND file_id" EQ "$1)"
+		"       DELETE FROM @extschema@.metrics WHERE file_id" EQ "$1)"
 		"UPDATE @extschema@.files"
 		"   SET module = $2, language = $3, revision = $4, size_bytes = $5,"
 		"       content_hash = $6, ast = $7,"
 		"       attrs = COALESCE($8, '{}'::pg_catalog.jsonb),"
 		"       updated_at = pg_catalog.now()"
-		" WHERE repo_id" EQ "$9 AND file_id" EQ "$1",
+		" WHERE file_id" EQ "$1",
 		9, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, JSONBOID,
 		JSONBOID, INT8OID}
 	},
@@ -124,7 +118,9 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 	 *
 	 * A dependency resolves to the file of its repository whose module (or
 	 * else whose path) equals its target, if that file is stored; the lowest
-	 * file_id wins when several share a module.  Stored dependencies of
+	 * file_id wins when several share a module.  (OFFSET 0 keeps min() from
+	 * being planned as a walk of files in file_id order until a module
+	 * matches: a walk of the whole table for a module that is not stored.)  Stored dependencies of
 	 * other files that name this one are resolved now; rows locked by a
 	 * concurrent writer are skipped rather than waited for, since that
 	 * writer is replacing or resolving them itself, and waiting could
@@ -133,12 +129,17 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 	 * unresolved.
 	 *
 	 * Those two updates find their rows by one equality each (module and
-	 * path are looked up apart, not with OR), check the repository with a
-	 * subquery rather than a join, and update by ctid: kept plans are made
+	 * path are looked up apart, not with OR), check the repository by
+	 * repo_id rather than a join, and update by ctid: kept plans are made
 	 * once, often while the tables are still empty, and a shape with any
 	 * other plan than the index lookup (a join, a self-join by key, an OR)
 	 * then degenerates into walking a whole index for every file
-	 * (sql/plans.sql checks it).
+	 * (sql/plans.sql checks it).  For the same reason no statement here
+	 * names repo_id in a condition: every key holds it, and a plan made on
+	 * empty tables may then read a whole key, filtering on repo_id, rather
+	 * than look up the id or hash the statement is about (see
+	 * astpg--1.1--1.2.sql).  Ids and file keys are unique across
+	 * repositories, so they need no repo_id to find their row.
 	 */
 	[ASTPG_Q_WRITE_DOCUMENT] = {
 		"WITH c AS ("
@@ -218,13 +219,13 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 		"                                       target, target_file_id, kind, line,"
 		"                                       strength, names, attrs)"
 		"       SELECT $53, $1, d.ord::pg_catalog.int4, d.target,"
-		"              COALESCE((SELECT pg_catalog.min(t.file_id) FROM @extschema@.files t"
-		"                         WHERE t.module" EQ "d.target"
-		"                           AND t.repo_id" EQ "$53"
-		"                           AND t.repository" EQ "$2),"
+		"              COALESCE((SELECT pg_catalog.min(m.file_id)"
+		"                          FROM (SELECT t.file_id FROM @extschema@.files t"
+		"                                 WHERE t.module" EQ "d.target"
+		"                                   AND t.repository" EQ "$2"
+		"                                OFFSET 0) AS m),"
 		"                       (SELECT t.file_id FROM @extschema@.files t"
-		"                         WHERE t.repo_id" EQ "$53"
-		"                           AND @extschema@.file_key(t.repository, t.path)" EQ
+		"                         WHERE @extschema@.file_key(t.repository, t.path)" EQ
 		"                               @extschema@.file_key($2, d.target)"
 		"                           AND t.repository" EQ "$2"
 		"                           AND t.path" EQ "d.target)),"
@@ -246,7 +247,6 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 		"        WHERE d.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
 		"               SELECT u.ctid FROM @extschema@.dependencies u"
 		"                WHERE $5"
-		"                  AND u.repo_id" EQ "$53"
 		"                  AND u.target_file_id" EQ "$1"
 		"                  AND u.target IS DISTINCT FROM $3"
 		"                  AND u.target IS DISTINCT FROM $4"
@@ -258,7 +258,8 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 		"                 SELECT u.ctid FROM @extschema@.dependencies u"
 		"                  WHERE u.target_file_id IS NULL"
 		"                    AND u.target" EQ "$3"
-		"                    AND u.repo_id" EQ "$53"
+		"                    AND (SELECT t.repository FROM @extschema@.files t"
+		"                          WHERE t.file_id" EQ "u.file_id)" EQ "$2"
 		"                    FOR NO KEY UPDATE OF u SKIP LOCKED) AS by_module"
 		"               UNION ALL"
 		"               SELECT by_path.ctid FROM ("
@@ -266,7 +267,8 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 		"                  WHERE u.target_file_id IS NULL"
 		"                    AND u.target" EQ "$4"
 		"                    AND u.target IS DISTINCT FROM $3"
-		"                    AND u.repo_id" EQ "$53"
+		"                    AND (SELECT t.repository FROM @extschema@.files t"
+		"                          WHERE t.file_id" EQ "u.file_id)" EQ "$2"
 		"                    FOR NO KEY UPDATE OF u SKIP LOCKED) AS by_path)))"
 		"INSERT INTO @extschema@.ingests (repository, path, revision, content_hash,"
 		"                           status, file_id, classes, functions, calls,"
@@ -338,6 +340,18 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 	 * these with the values (custom plans), as it needs them to find the
 	 * shard.
 	 */
+	/* LOCK_FILE, with the key Citus routes by */
+	[ASTPG_Q_ROUTED_LOCK_FILE] = {
+		"SELECT f.file_id,"
+		"       f.repository" EQ "$1 AND f.path" EQ "$2,"
+		"       f.content_hash" EQ "$3,"
+		"       f.module IS DISTINCT FROM $4"
+		"  FROM @extschema@.files f"
+		" WHERE f.repo_id" EQ "$5"
+		"   AND @extschema@.file_key(f.repository, f.path)" EQ "@extschema@.file_key($1, $2)"
+		"   FOR NO KEY UPDATE OF f",
+		5, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID}, true
+	},
 	[ASTPG_Q_ROUTED_NEW_IDS] = {
 		"SELECT ARRAY(SELECT pg_catalog.nextval('@extschema@.classes_class_id_seq'::pg_catalog.regclass)"
 		"               FROM pg_catalog.generate_series(1, $1)),"

@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION astpg;
-SELECT plan(130);
+SELECT plan(131);
 
 SELECT has_schema('astpg');
 SELECT tables_are('astpg',
@@ -53,35 +53,53 @@ SELECT col_not_null('astpg'::name, t::name, 'repo_id'::name)
 -- a file's repo_id is its repository's key
 SELECT col_has_check('astpg', 'files', ARRAY['repo_id', 'repository'], 'files.repo_id is checked against repository');
 
--- primary keys: every key leads with the repository's (what Citus
--- distributes by)
-SELECT col_is_pk('astpg'::name, 'files'::name, ARRAY['repo_id', 'file_id']::name[], 'files primary key');
-SELECT col_is_pk('astpg'::name, 'classes'::name, ARRAY['repo_id', 'class_id']::name[], 'classes primary key');
-SELECT col_is_pk('astpg'::name, 'functions'::name, ARRAY['repo_id', 'function_id']::name[], 'functions primary key');
-SELECT col_is_pk('astpg'::name, 'calls'::name, ARRAY['repo_id', 'function_id', 'call_no']::name[], 'calls primary key');
-SELECT col_is_pk('astpg'::name, 'dependencies'::name, ARRAY['repo_id', 'file_id', 'dependency_no']::name[], 'dependencies primary key');
-SELECT col_is_pk('astpg'::name, 'ingests'::name, ARRAY['repo_id', 'ingest_id']::name[], 'ingests primary key');
-SELECT col_is_pk('astpg'::name, 'rejects'::name, ARRAY['repo_id', 'reject_id']::name[], 'rejects primary key');
+-- primary keys: every key holds the repository's, after the ids (Citus
+-- distributes by it; first, it would offer kept plans a scan of a whole
+-- repository)
+SELECT col_is_pk('astpg'::name, 'files'::name, ARRAY['file_id', 'repo_id']::name[], 'files primary key');
+SELECT col_is_pk('astpg'::name, 'classes'::name, ARRAY['class_id', 'repo_id']::name[], 'classes primary key');
+SELECT col_is_pk('astpg'::name, 'functions'::name, ARRAY['function_id', 'repo_id']::name[], 'functions primary key');
+SELECT col_is_pk('astpg'::name, 'calls'::name, ARRAY['function_id', 'repo_id', 'call_no']::name[], 'calls primary key');
+SELECT col_is_pk('astpg'::name, 'dependencies'::name, ARRAY['file_id', 'repo_id', 'dependency_no']::name[], 'dependencies primary key');
+SELECT col_is_pk('astpg'::name, 'ingests'::name, ARRAY['ingest_id', 'repo_id']::name[], 'ingests primary key');
+SELECT col_is_pk('astpg'::name, 'rejects'::name, ARRAY['reject_id', 'repo_id']::name[], 'rejects primary key');
 
 -- foreign keys
-SELECT fk_ok('astpg', 'classes', ARRAY['repo_id', 'file_id'], 'astpg', 'files', ARRAY['repo_id', 'file_id']);
-SELECT fk_ok('astpg', 'classes', ARRAY['repo_id', 'parent_id'], 'astpg', 'classes', ARRAY['repo_id', 'class_id']);
-SELECT fk_ok('astpg', 'functions', ARRAY['repo_id', 'file_id'], 'astpg', 'files', ARRAY['repo_id', 'file_id']);
-SELECT fk_ok('astpg', 'functions', ARRAY['repo_id', 'class_id'], 'astpg', 'classes', ARRAY['repo_id', 'class_id']);
-SELECT fk_ok('astpg', 'calls', ARRAY['repo_id', 'function_id'], 'astpg', 'functions', ARRAY['repo_id', 'function_id']);
-SELECT fk_ok('astpg', 'calls', ARRAY['repo_id', 'file_id'], 'astpg', 'files', ARRAY['repo_id', 'file_id']);
-SELECT fk_ok('astpg', 'dependencies', ARRAY['repo_id', 'file_id'], 'astpg', 'files', ARRAY['repo_id', 'file_id']);
-SELECT fk_ok('astpg', 'dependencies', ARRAY['repo_id', 'target_file_id'], 'astpg', 'files', ARRAY['repo_id', 'file_id']);
-SELECT fk_ok('astpg', 'metrics', ARRAY['repo_id', 'file_id'], 'astpg', 'files', ARRAY['repo_id', 'file_id']);
+SELECT fk_ok('astpg', 'classes', ARRAY['file_id', 'repo_id'], 'astpg', 'files', ARRAY['file_id', 'repo_id']);
+SELECT fk_ok('astpg', 'classes', ARRAY['parent_id', 'repo_id'], 'astpg', 'classes', ARRAY['class_id', 'repo_id']);
+SELECT fk_ok('astpg', 'functions', ARRAY['file_id', 'repo_id'], 'astpg', 'files', ARRAY['file_id', 'repo_id']);
+SELECT fk_ok('astpg', 'functions', ARRAY['class_id', 'repo_id'], 'astpg', 'classes', ARRAY['class_id', 'repo_id']);
+SELECT fk_ok('astpg', 'calls', ARRAY['function_id', 'repo_id'], 'astpg', 'functions', ARRAY['function_id', 'repo_id']);
+SELECT fk_ok('astpg', 'calls', ARRAY['file_id', 'repo_id'], 'astpg', 'files', ARRAY['file_id', 'repo_id']);
+SELECT fk_ok('astpg', 'dependencies', ARRAY['file_id', 'repo_id'], 'astpg', 'files', ARRAY['file_id', 'repo_id']);
+SELECT fk_ok('astpg', 'dependencies', ARRAY['target_file_id', 'repo_id'], 'astpg', 'files', ARRAY['file_id', 'repo_id']);
+SELECT fk_ok('astpg', 'metrics', ARRAY['file_id', 'repo_id'], 'astpg', 'files', ARRAY['file_id', 'repo_id']);
 SELECT hasnt_fk('astpg', 'ingests', 'the audit log outlives the files it names');
 SELECT is_empty($$
     SELECT c.conrelid::regclass, c.conname
       FROM pg_constraint c
+      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attname = 'repo_id'
      WHERE c.contype IN ('p', 'u', 'f')
        AND c.connamespace = 'astpg'::regnamespace
-       AND c.conkey[1] <> (SELECT a.attnum FROM pg_attribute a
-                            WHERE a.attrelid = c.conrelid AND a.attname = 'repo_id')
-$$, 'every primary, unique and foreign key leads with repo_id');
+       AND (c.conkey[1] = a.attnum OR a.attnum <> ALL (c.conkey))
+$$, 'every primary, unique and foreign key holds repo_id, not first');
+SELECT is_empty($$
+    SELECT i.indexrelid::regclass
+      FROM pg_index i
+     WHERE i.indrelid IN (SELECT c.oid FROM pg_class c
+                           WHERE c.relnamespace = 'astpg'::regnamespace)
+       AND i.indkey[0] = (SELECT a.attnum FROM pg_attribute a
+                           WHERE a.attrelid = i.indrelid AND a.attname = 'repo_id')
+$$, 'no index leads with repo_id');
+SELECT is_empty($$
+    SELECT i.indexrelid::regclass
+      FROM pg_index i
+      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attname = 'repo_id'
+     WHERE i.indrelid IN (SELECT c.oid FROM pg_class c
+                           WHERE c.relnamespace = 'astpg'::regnamespace)
+       AND NOT i.indisunique
+       AND a.attnum = ANY (i.indkey::int2[])
+$$, 'repo_id is in the unique keys only, not in other indexes');
 
 -- children go with their file; a dependency's target is cleared by
 -- delete_file() (no ON DELETE action: SET NULL would null repo_id too)
@@ -89,13 +107,15 @@ SELECT is(
     (SELECT string_agg(c.conrelid::regclass || '.' || a.attname || ':' || c.confdeltype::text, ', '
                        ORDER BY c.conrelid::regclass::text, a.attname)
        FROM pg_constraint c
-       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[2]
+       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
       WHERE c.contype = 'f' AND c.confrelid = 'astpg.files'::regclass),
     'astpg.calls.file_id:c, astpg.classes.file_id:c, astpg.dependencies.file_id:c, '
     'astpg.dependencies.target_file_id:a, astpg.functions.file_id:c, astpg.metrics.file_id:c',
     'foreign keys to files cascade, except target_file_id');
 
--- every foreign key is indexed (its columns lead some index)
+-- every foreign key is indexed: its id, the column before repo_id, leads
+-- some index (repo_id adds nothing to a lookup by id, see
+-- astpg--1.1--1.2.sql)
 SELECT is_empty($$
     SELECT c.conrelid::regclass, c.conname
       FROM pg_constraint c
@@ -104,23 +124,22 @@ SELECT is_empty($$
        AND NOT EXISTS (
              SELECT FROM pg_index i
               WHERE i.indrelid = c.conrelid
-                AND (i.indkey::int2[])[0:array_length(c.conkey, 1) - 1] = c.conkey)
+                AND i.indkey[0] = c.conkey[1])
 $$, 'every foreign key is indexed');
 
 -- indexes
-SELECT has_index('astpg', 'files', 'files_repository_path_key', ARRAY['repo_id', 'astpg.file_key(repository, path)']);
+SELECT has_index('astpg', 'files', 'files_repository_path_key', ARRAY['astpg.file_key(repository, path)', 'repo_id']);
 SELECT index_is_unique('astpg', 'files', 'files_repository_path_key');
 SELECT has_index('astpg', 'files', 'files_ast_idx', 'ast');
 SELECT index_is_type('astpg', 'files', 'files_ast_idx', 'gin');
 SELECT index_is_type('astpg', 'files', 'files_module_idx', 'hash');
 SELECT index_is_type('astpg', 'files', 'files_path_idx', 'hash');
 SELECT index_is_type('astpg', 'dependencies', 'dependencies_unresolved_target_idx', 'hash');
-SELECT has_index('astpg', 'files', 'files_file_id_idx', 'file_id');
-SELECT has_index('astpg', 'classes', 'classes_file_id_idx', ARRAY['repo_id', 'file_id']);
-SELECT has_index('astpg', 'functions', 'functions_file_id_idx', ARRAY['repo_id', 'file_id']);
-SELECT has_index('astpg', 'calls', 'calls_file_id_idx', ARRAY['repo_id', 'file_id']);
-SELECT has_index('astpg', 'metrics', 'metrics_file_id_idx', ARRAY['repo_id', 'file_id']);
-SELECT has_index('astpg', 'dependencies', 'dependencies_target_file_id_idx', ARRAY['repo_id', 'target_file_id']);
+SELECT has_index('astpg', 'classes', 'classes_file_id_idx', 'file_id');
+SELECT has_index('astpg', 'functions', 'functions_file_id_idx', 'file_id');
+SELECT has_index('astpg', 'calls', 'calls_file_id_idx', 'file_id');
+SELECT has_index('astpg', 'metrics', 'metrics_file_id_idx', 'file_id');
+SELECT has_index('astpg', 'dependencies', 'dependencies_target_file_id_idx', 'target_file_id');
 
 -- functions, their security and pinned search_path
 SELECT functions_are('astpg', ARRAY['ingest', 'ingest_batch', 'inbox_ingest', 'ingest_counts',

@@ -455,6 +455,66 @@ COMMENT ON FUNCTION @extschema@.resolve_dependencies(text) IS
 --
 -- Citus: distribute every table by repository.
 --
+
+-- Ids come from each node's own sequences (an ingest may run on any node
+-- that has Citus's metadata), so each node takes them from a range of its
+-- own: node group g from g * 2^48 + 1 to (g + 1) * 2^48 - 1, as Citus does
+-- for sequences of its own.  Ids already taken stay as they are.  Run again
+-- after adding nodes.
+CREATE FUNCTION @extschema@.assign_id_ranges()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    command text := $command$
+DO $do$
+DECLARE
+    node_group bigint := (SELECT groupid FROM pg_catalog.pg_dist_local_group);
+    low        bigint := (node_group << 48) + 1;
+    high       bigint := ((node_group + 1) << 48) - 1;
+    seq        text;
+    last       bigint;
+BEGIN
+    SET LOCAL citus.enable_ddl_propagation TO off;
+    FOREACH seq IN ARRAY ARRAY['files_file_id_seq', 'classes_class_id_seq',
+                               'functions_function_id_seq',
+                               'ingests_ingest_id_seq', 'rejects_reject_id_seq']
+    LOOP
+        EXECUTE pg_catalog.format('SELECT last_value FROM @extschema@.%I', seq)
+           INTO last;
+        IF last >= high THEN
+            RAISE EXCEPTION 'sequence @extschema@.% is past its node''s range', seq;
+        END IF;
+        EXECUTE pg_catalog.format(
+            'ALTER SEQUENCE @extschema@.%I MINVALUE %s MAXVALUE %s START %s %s',
+            seq, low, high, low,
+            CASE WHEN last < low THEN 'RESTART ' || low ELSE '' END);
+    END LOOP;
+END
+$do$
+$command$;
+    failed text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RAISE EXCEPTION 'astpg.assign_id_ranges() needs the citus extension'
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+    EXECUTE command;
+    SELECT pg_catalog.string_agg(r.nodename || ':' || r.nodeport || ': ' || r.result, '; ')
+      INTO failed
+      FROM run_command_on_workers(command) r
+     WHERE NOT r.success;
+    IF failed IS NOT NULL THEN
+        RAISE EXCEPTION 'could not assign id ranges on every worker'
+            USING DETAIL = failed;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.assign_id_ranges() IS
+'on Citus: give each node''s id sequences a range of their own (distribute() does it; run again after adding nodes)';
+
 CREATE FUNCTION @extschema@.distribute(shard_count integer DEFAULT 32)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -485,6 +545,7 @@ BEGIN
                                          'repo_id',
                                          colocate_with => '@extschema@.files');
     END LOOP;
+    PERFORM @extschema@.assign_id_ranges();
 END
 $$;
 
@@ -500,7 +561,8 @@ REVOKE ALL ON FUNCTION @extschema@.repo_id(text),
                        @extschema@.document(bigint, bigint),
                        @extschema@.delete_file(text, text),
                        @extschema@.resolve_dependencies(text),
-                       @extschema@.distribute(integer) FROM PUBLIC;
+                       @extschema@.distribute(integer),
+                       @extschema@.assign_id_ranges() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.repo_id(text) TO astpg_reader;
 GRANT EXECUTE ON FUNCTION @extschema@.document(bigint, bigint) TO astpg_reader;
 GRANT EXECUTE ON FUNCTION @extschema@.delete_file(text, text) TO astpg_writer;

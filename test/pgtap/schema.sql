@@ -144,7 +144,7 @@ SELECT has_index('astpg', 'dependencies', 'dependencies_target_file_id_idx', 'ta
 -- functions, their security and pinned search_path
 SELECT functions_are('astpg', ARRAY['ingest', 'ingest_batch', 'inbox_ingest', 'ingest_counts',
     'document', 'delete_file', 'resolve_dependencies', 'file_key', 'repo_id', 'distribute',
-    'text_arrays']);
+    'text_arrays', 'assign_id_ranges']);
 SELECT function_returns('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text'], 'setof astpg.ingest_result');
 SELECT is_definer('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text']);
 SELECT is_definer('astpg', 'inbox_ingest', ARRAY[]::text[]);

@@ -28,7 +28,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS does not track headers: every object depends on the shared one.
-$(OBJS): src/astpg.h
+$(OBJS): src/astpg.h src/columns.h
 
 # The bulk loader, a client program with a Makefile of its own: built,
 # installed and cleaned with the extension.

@@ -24,6 +24,7 @@
 #include "postgres.h"
 
 #include "astpg.h"
+#include "columns.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -47,47 +48,6 @@ AstpgBuildArray(Datum *values, bool *nulls, int n, Oid elemtype)
 	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs,
 											  elemtype, typlen, typbyval,
 											  typalign));
-}
-
-/*
- * A column of a set-wise INSERT: values and nulls for the rows of one
- * document, bound as one array parameter.
- */
-typedef struct Column
-{
-	Datum	   *values;
-	bool	   *nulls;
-} Column;
-
-static Column
-new_column(int n)
-{
-	Column		col;
-
-	col.values = palloc(mul_size(sizeof(Datum), Max(n, 1)));
-	col.nulls = palloc0(mul_size(sizeof(bool), Max(n, 1)));
-	return col;
-}
-
-static inline void
-set_pointer(Column *col, int i, void *value)
-{
-	col->values[i] = PointerGetDatum(value);
-	col->nulls[i] = value == NULL;
-}
-
-/* For optional integers, where 0 means absent (lines and complexity are >= 1). */
-static inline void
-set_positive_int32(Column *col, int i, int32 value)
-{
-	col->values[i] = Int32GetDatum(value);
-	col->nulls[i] = value == 0;
-}
-
-static Datum
-column_array(Column *col, int n, Oid elemtype)
-{
-	return AstpgBuildArray(col->values, col->nulls, n, elemtype);
 }
 
 static Datum

@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "astpg.h"
+#include "columns.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "storage/itemptr.h"
@@ -33,44 +34,6 @@
 #include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
-
-/* One column of a table's rows, bound as one array parameter. */
-typedef struct Column
-{
-	Datum	   *values;
-	bool	   *nulls;
-} Column;
-
-static Column
-new_column(int n)
-{
-	Column		col;
-
-	col.values = palloc(mul_size(sizeof(Datum), Max(n, 1)));
-	col.nulls = palloc0(mul_size(sizeof(bool), Max(n, 1)));
-	return col;
-}
-
-static Datum
-column_array(Column *col, int n, Oid elemtype)
-{
-	return AstpgBuildArray(col->values, col->nulls, n, elemtype);
-}
-
-static inline void
-set_pointer(Column *col, int i, void *value)
-{
-	col->values[i] = PointerGetDatum(value);
-	col->nulls[i] = value == NULL;
-}
-
-/* Optional integers: 0 means absent (lines and complexity are >= 1). */
-static inline void
-set_positive_int32(Column *col, int i, int32 value)
-{
-	col->values[i] = Int32GetDatum(value);
-	col->nulls[i] = value == 0;
-}
 
 /* The id of the row at index (0-based) among ids, or NULL for none (-1). */
 static inline void

@@ -87,18 +87,25 @@ TABLES = ("files", "classes", "functions", "calls", "dependencies", "metrics")
 
 COPY_COLUMNS = {
     "files": "file_id, repository, path, module, language, revision, "
-             "size_bytes, content_hash, ast, attrs",
+             "size_bytes, content_hash, ast, attrs, repo_id",
     "classes": "class_id, file_id, parent_id, name, qualified_name, "
-               "namespace, bases, line_start, line_end, is_abstract, attrs",
+               "namespace, bases, line_start, line_end, is_abstract, attrs, "
+               "repo_id",
     "functions": "function_id, file_id, class_id, name, qualified_name, "
                  "signature, parameters, parameter_count, return_type, "
                  "line_start, line_end, complexity, is_async, decorators, "
-                 "attrs",
-    "calls": "function_id, call_no, file_id, callee, line, attrs",
+                 "attrs, repo_id",
+    "calls": "function_id, call_no, file_id, callee, line, attrs, repo_id",
     "dependencies": "file_id, dependency_no, target, target_file_id, kind, "
-                    "line, strength, names, attrs",
-    "metrics": "file_id, name, value",
+                    "line, strength, names, attrs, repo_id",
+    "metrics": "file_id, name, value, repo_id",
 }
+
+
+def repo_id(repository):
+    """astpg.repo_id(): the first 8 bytes of the name's SHA-256, signed."""
+    return int.from_bytes(hashlib.sha256(repository.encode()).digest()[:8],
+                          "big", signed=True)
 
 # The document keys that have a column of their own (see
 # shared/spec/document.md); any other key goes to the row's attrs.
@@ -245,11 +252,12 @@ class Shredded:
         if repository is None:
             repository = ""
         path, module = doc["path"], doc.get("module")
+        rid = str(repo_id(repository))
         self.rows["files"].append(line(
             str(file_id), c_text(repository), c_text(path), c_text(module),
             c_text(doc["language"]), c_text(doc.get("revision")),
             c_int(doc.get("size_bytes")), c_text(doc.get("content_hash")),
-            c_json(doc.get("ast")), c_json(attrs(doc, FILE_KEYS))))
+            c_json(doc.get("ast")), c_json(attrs(doc, FILE_KEYS)), rid))
 
         classes = doc.get("classes") or []
         starts = [c["line_start"] for c in classes]
@@ -274,7 +282,7 @@ class Shredded:
                 c_text(cls.get("namespace")), c_text_array(cls.get("bases")),
                 c_int(starts[i]), c_int(ends[i]),
                 c_bool(cls.get("is_abstract")),
-                c_json(attrs(cls, CLASS_KEYS))))
+                c_json(attrs(cls, CLASS_KEYS)), rid))
 
         out, calls = self.rows["functions"], self.rows["calls"]
         for i, fn in enumerate(doc.get("functions") or []):
@@ -295,12 +303,12 @@ class Shredded:
                 c_text(fn.get("return_type")), c_int(fn["line_start"]),
                 c_int(fn["line_end"]), c_int(fn.get("complexity")),
                 c_bool(fn.get("is_async")), c_text_array(fn.get("decorators")),
-                c_json(attrs(fn, FUNCTION_KEYS))))
+                c_json(attrs(fn, FUNCTION_KEYS)), rid))
             for call_no, call in enumerate(fn.get("calls") or [], 1):
                 calls.append(line(
                     str(function_id), str(call_no), str(file_id),
                     c_text(call["name"]), c_int(call.get("line")),
-                    c_json(attrs(call, CALL_KEYS))))
+                    c_json(attrs(call, CALL_KEYS)), rid))
 
         dependencies = []
         for no, dep in enumerate(doc.get("dependencies") or [], 1):
@@ -309,23 +317,24 @@ class Shredded:
                 file_id, no, dep["target"], None,
                 "import" if kind is None else kind, dep.get("line"),
                 1.0 if strength is None else strength, dep.get("names"),
-                attrs(dep, DEPENDENCY_KEYS)])
+                attrs(dep, DEPENDENCY_KEYS), rid])
         resolver.add_file(repository, path, module, file_id, dependencies)
         self.dependencies.extend(dependencies)
 
         out = self.rows["metrics"]
         for name, value in (doc.get("metrics") or {}).items():
             if value is not None:
-                out.append(line(str(file_id), c_text(name), c_float(value)))
+                out.append(line(str(file_id), c_text(name), c_float(value),
+                                rid))
 
     def text(self, table):
         if table == "dependencies":
             return "".join(line(
                 str(file_id), str(no), c_text(target), c_int(target_file_id),
                 c_text(kind), c_int(line_no), c_float(strength),
-                c_text_array(names), c_json(extra))
+                c_text_array(names), c_json(extra), rid)
                 for (file_id, no, target, target_file_id, kind, line_no,
-                     strength, names, extra) in self.dependencies)
+                     strength, names, extra, rid) in self.dependencies)
         return "".join(self.rows[table])
 
     def counts(self):
@@ -393,6 +402,7 @@ SET enable_seqscan = off
 AS $fn$
 DECLARE
     v_repository   text := COALESCE(doc->>'repository', '');
+    v_repo_id      bigint := astpg.repo_id(COALESCE(doc->>'repository', ''));
     v_path         text := doc->>'path';
     v_module       text := doc->>'module';
     v_classes      jsonb := bench.elements(doc->'classes');
@@ -402,11 +412,11 @@ DECLARE
     v_class_ids    bigint[];    -- by position in the document's classes
 BEGIN
     INSERT INTO astpg.files (repository, path, module, language, revision,
-                             size_bytes, content_hash, ast, attrs)
+                             size_bytes, content_hash, ast, attrs, repo_id)
     VALUES (v_repository, v_path, v_module, doc->>'language',
             doc->>'revision', (doc->>'size_bytes')::bigint,
             doc->>'content_hash', NULLIF(doc->'ast', 'null'::jsonb),
-            @FILE_ATTRS@)
+            @FILE_ATTRS@, v_repo_id)
     RETURNING file_id INTO v_file_id;
 
     IF v_classes IS NOT NULL THEN
@@ -414,7 +424,8 @@ BEGIN
                                FROM generate_series(1, jsonb_array_length(v_classes)));
         INSERT INTO astpg.classes (class_id, file_id, parent_id, name,
                                    qualified_name, namespace, bases,
-                                   line_start, line_end, is_abstract, attrs)
+                                   line_start, line_end, is_abstract, attrs,
+                                   repo_id)
         WITH c AS MATERIALIZED (
             SELECT x.*,
                    COALESCE(x.qualified_name, x.parent || '.' || x.name,
@@ -437,7 +448,7 @@ BEGIN
                c.name, c.qname, c.namespace,
                ARRAY(SELECT jsonb_array_elements_text(c.bases)),
                c.line_start, c.line_end, COALESCE(c.is_abstract, false),
-               @CLASS_ATTRS@
+               @CLASS_ATTRS@, v_repo_id
           FROM c;
     END IF;
 
@@ -474,7 +485,7 @@ BEGIN
                                          parameters, parameter_count,
                                          return_type, line_start, line_end,
                                          complexity, is_async, decorators,
-                                         attrs)
+                                         attrs, repo_id)
             SELECT f.function_id, v_file_id,
                    v_class_ids[(SELECT c.ord FROM c
                                  WHERE f.class IS NOT NULL AND c.qname = f.class
@@ -488,13 +499,13 @@ BEGIN
                    f.return_type, f.line_start, f.line_end, f.complexity,
                    COALESCE(f.is_async, false),
                    ARRAY(SELECT jsonb_array_elements_text(f.decorators)),
-                   @FUNCTION_ATTRS@
+                   @FUNCTION_ATTRS@, v_repo_id
               FROM f
         )
         INSERT INTO astpg.calls (function_id, call_no, file_id, callee, line,
-                                 attrs)
+                                 attrs, repo_id)
         SELECT f.function_id, k.call_no, v_file_id, k.name, k.line,
-               @CALL_ATTRS@
+               @CALL_ATTRS@, v_repo_id
           FROM f,
                ROWS FROM (jsonb_array_elements(f.calls),
                           jsonb_to_recordset(f.calls) AS (name text, line int))
@@ -504,7 +515,7 @@ BEGIN
     IF v_dependencies IS NOT NULL THEN
         INSERT INTO astpg.dependencies (file_id, dependency_no, target,
                                         target_file_id, kind, line, strength,
-                                        names, attrs)
+                                        names, attrs, repo_id)
         SELECT v_file_id, d.ord, d.target,
                COALESCE((SELECT min(t.file_id) FROM astpg.files t
                           WHERE t.module = d.target
@@ -514,7 +525,7 @@ BEGIN
                             AND t.repository = v_repository)),
                COALESCE(d.kind, 'import'), d.line, COALESCE(d.strength, 1.0),
                ARRAY(SELECT jsonb_array_elements_text(d.names)),
-               @DEPENDENCY_ATTRS@
+               @DEPENDENCY_ATTRS@, v_repo_id
           FROM ROWS FROM (
                    jsonb_array_elements(v_dependencies),
                    jsonb_to_recordset(v_dependencies) AS (
@@ -524,8 +535,8 @@ BEGIN
                                     ord);
     END IF;
 
-    INSERT INTO astpg.metrics (file_id, name, value)
-    SELECT v_file_id, m.key, m.value::float8
+    INSERT INTO astpg.metrics (file_id, name, value, repo_id)
+    SELECT v_file_id, m.key, m.value::float8, v_repo_id
       FROM jsonb_each(CASE WHEN jsonb_typeof(doc->'metrics') = 'object'
                            THEN doc->'metrics' END) AS m
      WHERE jsonb_typeof(m.value) <> 'null';

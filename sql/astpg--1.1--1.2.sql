@@ -366,6 +366,12 @@ DECLARE
     stored_revision text;
     stored_hash     text;
 BEGIN
+    -- on Citus, the workers plan these statements (and the foreign keys'
+    -- cascades) with enable_seqscan off too
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        SET LOCAL citus.propagate_set_commands = 'local';
+        SET LOCAL enable_seqscan = off;
+    END IF;
     SELECT f.file_id INTO stored_id
       FROM @extschema@.files f
      WHERE f.repo_id = repo
@@ -410,6 +416,12 @@ DECLARE
     resolved bigint;
     total    bigint := 0;
 BEGIN
+    -- on Citus, the workers plan these statements with enable_seqscan off
+    -- too (see src/routed_writer.c, AstpgRoutedSettings)
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        SET LOCAL citus.propagate_set_commands = 'local';
+        SET LOCAL enable_seqscan = off;
+    END IF;
     FOR repo IN
         SELECT DISTINCT f.repo_id, f.repository
           FROM @extschema@.files f

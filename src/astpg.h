@@ -204,6 +204,7 @@ extern const char *AstpgStatusName(AstpgIngestStatus status);
 extern Datum AstpgBuildArray(Datum *values, bool *nulls, int n, Oid elemtype);
 
 /* routed_writer.c */
+extern void AstpgRoutedSettings(void);
 extern void AstpgRoutedReplaceFile(int64 repo_id, int64 file_id,
 								   Datum *file_args, const char *file_nulls);
 extern void AstpgRoutedWriteDocument(AstpgDocument *doc, int64 repo_id,

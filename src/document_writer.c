@@ -295,6 +295,8 @@ lock_stored_file(int64 repo_id, text *repository, text *path,
 	args[2] = text_or_null(content_hash, &nulls[2]);
 	args[3] = text_or_null(module, &nulls[3]);
 	args[4] = Int64GetDatum(repo_id);
+	if (AstpgTablesDistributed())
+		AstpgRoutedSettings();
 	if (AstpgExecute(AstpgTablesDistributed() ? ASTPG_Q_ROUTED_LOCK_FILE :
 					 ASTPG_Q_LOCK_FILE, args, nulls, SPI_OK_SELECT) == 0)
 	{

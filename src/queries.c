@@ -43,6 +43,7 @@
 #include "commands/extension.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 
 #define EQ " OPERATOR(pg_catalog.=) "
@@ -500,8 +501,22 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 static SPIPlanPtr plans[ASTPG_NUM_QUERIES];
 static Oid	plans_extension_oid = InvalidOid;
 
-/* Are astpg's tables distributed by Citus?  Found out once per document. */
+/*
+ * Are astpg's tables distributed by Citus?  Found out when first asked and
+ * kept until astpg.files changes: distributing it (or undoing that) sends a
+ * relcache invalidation for it, which clears distributed_known.  So the
+ * catalogs are not asked again for every document.
+ */
+static bool distributed_known = false;
 static bool tables_distributed = false;
+static Oid	files_relid = InvalidOid;
+
+static void
+forget_distributed(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == files_relid)
+		distributed_known = false;
+}
 
 /*
  * Is astpg.files a Citus table?  Only asked when the citus extension is
@@ -513,14 +528,14 @@ files_distributed(void)
 	static const char *sql =
 		"SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p"
 		"                WHERE p.logicalrelid" EQ "$1)";
-	AstpgExtension ext;
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1];
 	bool		isnull;
 	bool		result;
 
-	AstpgCheckExtension(&ext);
-	args[0] = ObjectIdGetDatum(get_relname_relid("files", ext.schema_oid));
+	if (!OidIsValid(get_extension_oid("citus", true)))
+		return false;
+	args[0] = ObjectIdGetDatum(files_relid);
 	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not find out whether astpg's tables are distributed");
 	result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
@@ -531,7 +546,7 @@ files_distributed(void)
 
 /*
  * AstpgTablesDistributed
- *		Are astpg's tables distributed (Citus)?  As of the last
+ *		Are astpg's tables distributed (Citus)?  Up to date as of the last
  *		AstpgResetPlansIfStale.
  */
 bool
@@ -545,18 +560,31 @@ AstpgTablesDistributed(void)
  *		Drop every kept plan if the extension was created anew since they
  *		were prepared: they name tables that no longer exist.
  *
- * Called once per document, inside SPI.  Also finds out whether the tables
- * are distributed, which astpg.distribute() changes at any time.
+ * Called once per document, inside SPI.  Also finds out, when it is not
+ * known, whether the tables are distributed.
  */
 void
 AstpgResetPlansIfStale(void)
 {
+	static bool callback_registered = false;
 	MemoryContext caller_context = CurrentMemoryContext;
 	Oid			extension_oid = get_extension_oid("astpg", false);
 
-	tables_distributed = OidIsValid(get_extension_oid("citus", true)) &&
-		files_distributed();
-	MemoryContextSwitchTo(caller_context);
+	if (extension_oid != plans_extension_oid || !distributed_known)
+	{
+		AstpgExtension ext;
+
+		if (!callback_registered)
+		{
+			CacheRegisterRelcacheCallback(forget_distributed, (Datum) 0);
+			callback_registered = true;
+		}
+		AstpgCheckExtension(&ext);
+		files_relid = get_relname_relid("files", ext.schema_oid);
+		tables_distributed = files_distributed();
+		distributed_known = true;
+		MemoryContextSwitchTo(caller_context);
+	}
 	if (extension_oid == plans_extension_oid)
 		return;
 	for (int i = 0; i < ASTPG_NUM_QUERIES; i++)

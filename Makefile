@@ -10,7 +10,9 @@ OBJS = \
 	src/document_reader.o \
 	src/document_writer.o \
 	src/extension.o \
+	src/history.o \
 	src/identity.o \
+	src/import_cycles.o \
 	src/ingest.o \
 	src/queries.o \
 	src/queries_1_1.o \
@@ -21,7 +23,7 @@ DATA = $(wildcard sql/astpg--*.sql)
 # pg_regress suites, one topic each; upgrade last, as it recreates astpg.
 REGRESS = ingest ingest_errors replace document dependencies privileges \
 	batch inbox unchanged search_path schema_trust plans upgrade
-REGRESS_OPTS = --load-extension=astpg
+REGRESS_OPTS = --load-extension=pg_trgm --load-extension=astpg
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -45,10 +47,12 @@ clean-loader:
 	$(MAKE) -C $(LOADER) PG_CONFIG=$(PG_CONFIG) clean
 
 # The README's two commands.
-.PHONY: test demo bench
+.PHONY: test demo bench bench-queries
 test:
 	test/run
 demo:
 	tools/demo
 bench:
 	test/bench/run
+bench-queries:
+	test/bench/queries

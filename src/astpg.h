@@ -203,6 +203,10 @@ extern void AstpgLogUnchanged(const AstpgIdentity *id, int64 file_id,
 extern const char *AstpgStatusName(AstpgIngestStatus status);
 extern Datum AstpgBuildArray(Datum *values, bool *nulls, int n, Oid elemtype);
 
+/* history.c */
+extern void AstpgRecordHistory(const AstpgDocument *doc,
+							   const AstpgIngestResult *result);
+
 /* routed_writer.c */
 extern void AstpgRoutedSettings(void);
 extern void AstpgRoutedReplaceFile(int64 repo_id, int64 file_id,
@@ -221,7 +225,7 @@ typedef struct AstpgExtension
 extern void AstpgCheckExtension(AstpgExtension *ext);
 
 /* queries.c */
-#define ASTPG_TABLES_VERSION "1.2"	/* the version queries.c is written for */
+#define ASTPG_TABLES_VERSION "1.3"	/* the version queries.c is written for */
 #define ASTPG_MAX_QUERY_ARGS 64
 
 typedef struct AstpgQueryDef
@@ -240,6 +244,7 @@ typedef enum AstpgQuery
 	ASTPG_Q_WRITE_DOCUMENT,
 	ASTPG_Q_INSERT_AUDIT,
 	ASTPG_Q_INSERT_REJECT,
+	ASTPG_Q_INSERT_HISTORY,		/* from 1.3 */
 	/* on Citus: one table a statement, each on one shard (routed_writer.c) */
 	ASTPG_Q_ROUTED_LOCK_FILE,
 	ASTPG_Q_ROUTED_NEW_IDS,
@@ -264,6 +269,7 @@ typedef enum AstpgQuery
 
 extern void AstpgResetPlansIfStale(void);
 extern bool AstpgTablesDistributed(void);
+extern bool AstpgHistoryKept(void);
 /* queries_1_1.c */
 extern const AstpgQueryDef AstpgQueriesV1_1[];
 /* queries.c */

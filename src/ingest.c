@@ -194,6 +194,8 @@ ingest_in_context(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 		*parsed = jb;
 		doc = AstpgReadDocument(jb, origin->root);
 		AstpgWriteDocument(doc, started, result);
+		if (result->status == ASTPG_INSERTED || result->status == ASTPG_REPLACED)
+			AstpgRecordHistory(doc, result);
 	}
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");

@@ -315,6 +315,21 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 		INT4OID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID}
 	},
 
+	/*
+	 * A stored version's metrics and aggregates (history.c).  From 1.3; the
+	 * time is the statement's own, as in the audit row.
+	 */
+	[ASTPG_Q_INSERT_HISTORY] = {
+		"INSERT INTO @extschema@.metric_history (repo_id, repository, path, file_id,"
+		"                           revision, content_hash, status, ingested_at,"
+		"                           functions, classes, complexity_total,"
+		"                           complexity_max, metrics)"
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, pg_catalog.clock_timestamp(),"
+		"        $8, $9, $10, $11, $12)",
+		12, {INT8OID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID,
+		INT4OID, INT4OID, INT8OID, INT4OID, JSONBOID}
+	},
+
 	/* where a document says it belongs, if it says so in strings */
 	[ASTPG_Q_INSERT_REJECT] = {
 		"INSERT INTO @extschema@.rejects (source, position, repository, path,"
@@ -510,6 +525,7 @@ static Oid	plans_extension_oid = InvalidOid;
 static bool distributed_known = false;
 static bool tables_distributed = false;
 static Oid	files_relid = InvalidOid;
+static Oid	schema_oid = InvalidOid;
 
 static void
 forget_distributed(Datum arg, Oid relid)
@@ -556,6 +572,19 @@ AstpgTablesDistributed(void)
 }
 
 /*
+ * AstpgHistoryKept
+ *		Does the installed version keep astpg.metric_history (1.3 on)?
+ *
+ * A catalog cache lookup, cheap enough for every document, and right at
+ * once after ALTER EXTENSION UPDATE.  Valid after AstpgResetPlansIfStale.
+ */
+bool
+AstpgHistoryKept(void)
+{
+	return OidIsValid(get_relname_relid("metric_history", schema_oid));
+}
+
+/*
  * AstpgResetPlansIfStale
  *		Drop every kept plan if the extension was created anew since they
  *		were prepared: they name tables that no longer exist.
@@ -580,6 +609,7 @@ AstpgResetPlansIfStale(void)
 			callback_registered = true;
 		}
 		AstpgCheckExtension(&ext);
+		schema_oid = ext.schema_oid;
 		files_relid = get_relname_relid("files", ext.schema_oid);
 		tables_distributed = files_distributed();
 		distributed_known = true;
@@ -603,7 +633,8 @@ AstpgResetPlansIfStale(void)
 static const AstpgQueryDef *
 queries_for_version(const char *version)
 {
-	if (strcmp(version, ASTPG_TABLES_VERSION) == 0)
+	/* 1.3 added tables and indexes only: 1.2's tables take its statements */
+	if (strcmp(version, ASTPG_TABLES_VERSION) == 0 || strcmp(version, "1.2") == 0)
 		return queries;
 	if (strcmp(version, "1.0") == 0 || strcmp(version, "1.1") == 0)
 		return AstpgQueriesV1_1;

@@ -22,7 +22,7 @@ DATA = $(wildcard sql/astpg--*.sql)
 
 # pg_regress suites, one topic each; upgrade last, as it recreates astpg.
 REGRESS = ingest ingest_errors replace document dependencies privileges \
-	batch inbox unchanged search_path schema_trust plans upgrade
+	batch inbox unchanged search_path schema_trust plans analytics history upgrade
 REGRESS_OPTS = --load-extension=pg_trgm --load-extension=astpg
 
 PG_CONFIG ?= pg_config

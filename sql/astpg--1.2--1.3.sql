@@ -491,15 +491,19 @@ COMMENT ON FUNCTION @extschema@.refresh_analytics(boolean) IS
 -- through the views' indexes; the nodes already seen are subtracted
 -- set-wise, so cycles cost nothing.
 --
-CREATE FUNCTION @extschema@.dependencies_of(file_id bigint, max_depth integer DEFAULT 10)
+-- The starting file or function is the first argument, unnamed: the result
+-- has a column file_id (function_id), and PostgreSQL does not let a
+-- parameter and a result column share a name.
+--
+CREATE FUNCTION @extschema@.dependencies_of(bigint, max_depth integer DEFAULT 10)
 RETURNS TABLE (file_id bigint, path text, depth integer)
 LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    seen     bigint[] := ARRAY[dependencies_of.file_id];
-    frontier bigint[] := ARRAY[dependencies_of.file_id];
+    seen     bigint[] := ARRAY[$1];
+    frontier bigint[] := ARRAY[$1];
     level    integer := 0;
 BEGIN
     WHILE level < max_depth AND pg_catalog.cardinality(frontier) > 0 LOOP
@@ -519,15 +523,15 @@ $$;
 COMMENT ON FUNCTION @extschema@.dependencies_of(bigint, integer) IS
 'the files a file imports, directly or not: each once, at its shortest depth (reads module_edges)';
 
-CREATE FUNCTION @extschema@.dependents_of(file_id bigint, max_depth integer DEFAULT 10)
+CREATE FUNCTION @extschema@.dependents_of(bigint, max_depth integer DEFAULT 10)
 RETURNS TABLE (file_id bigint, path text, depth integer)
 LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    seen     bigint[] := ARRAY[dependents_of.file_id];
-    frontier bigint[] := ARRAY[dependents_of.file_id];
+    seen     bigint[] := ARRAY[$1];
+    frontier bigint[] := ARRAY[$1];
     level    integer := 0;
 BEGIN
     WHILE level < max_depth AND pg_catalog.cardinality(frontier) > 0 LOOP
@@ -547,15 +551,15 @@ $$;
 COMMENT ON FUNCTION @extschema@.dependents_of(bigint, integer) IS
 'the files that import a file, directly or not: what a change to it may break (reads module_edges)';
 
-CREATE FUNCTION @extschema@.callers(function_id bigint, max_depth integer DEFAULT 1)
+CREATE FUNCTION @extschema@.callers(bigint, max_depth integer DEFAULT 1)
 RETURNS TABLE (function_id bigint, qualified_name text, path text, depth integer)
 LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    seen     bigint[] := ARRAY[callers.function_id];
-    frontier bigint[] := ARRAY[callers.function_id];
+    seen     bigint[] := ARRAY[$1];
+    frontier bigint[] := ARRAY[$1];
     level    integer := 0;
 BEGIN
     WHILE level < max_depth AND pg_catalog.cardinality(frontier) > 0 LOOP
@@ -578,15 +582,15 @@ $$;
 COMMENT ON FUNCTION @extschema@.callers(bigint, integer) IS
 'the functions that call a function, directly or not, each at its shortest depth (reads call_graph)';
 
-CREATE FUNCTION @extschema@.callees(function_id bigint, max_depth integer DEFAULT 1)
+CREATE FUNCTION @extschema@.callees(bigint, max_depth integer DEFAULT 1)
 RETURNS TABLE (function_id bigint, qualified_name text, path text, depth integer)
 LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    seen     bigint[] := ARRAY[callees.function_id];
-    frontier bigint[] := ARRAY[callees.function_id];
+    seen     bigint[] := ARRAY[$1];
+    frontier bigint[] := ARRAY[$1];
     level    integer := 0;
 BEGIN
     WHILE level < max_depth AND pg_catalog.cardinality(frontier) > 0 LOOP
@@ -634,7 +638,8 @@ DECLARE
     dot text;
 BEGIN
     WITH nodes AS (
-        SELECT s.file_id, s.path
+        -- numbered by path, so that the text does not depend on ids
+        SELECT s.file_id, s.path, pg_catalog.row_number() OVER (ORDER BY s.path) AS n
           FROM @extschema@.file_summary s
          WHERE s.repository = dependency_graph_dot.repository
            AND pg_catalog.starts_with(s.path, path_prefix)
@@ -643,7 +648,7 @@ BEGIN
           FROM @extschema@.import_cycles(dependency_graph_dot.repository) c,
                pg_catalog.unnest(c.file_ids) AS x(file_id)
     ), edges AS (
-        SELECT e.source_file_id, e.target_file_id,
+        SELECT s.n AS source, t.n AS target,
                cs.component IS NOT NULL AND cs.component = ct.component AS in_cycle
           FROM @extschema@.module_edges e
           JOIN nodes s ON s.file_id = e.source_file_id
@@ -658,15 +663,15 @@ BEGIN
            || ', labelloc=t, fontname="Helvetica"];' || E'\n'
            || '  node [shape=box, fontname="Helvetica", fontsize=10];' || E'\n'
            || COALESCE((SELECT pg_catalog.string_agg(
-                          '  f' || n.file_id || ' [label=' || pg_catalog.to_json(n.path)::text
+                          '  n' || n.n || ' [label=' || pg_catalog.to_json(n.path)::text
                           || CASE WHEN EXISTS (SELECT FROM components c WHERE c.file_id = n.file_id)
                                   THEN ', style=filled, fillcolor="#f4cccc", color=red'
                                   ELSE '' END
                           || '];', E'\n' ORDER BY n.path) FROM nodes n) || E'\n', '')
            || COALESCE((SELECT pg_catalog.string_agg(
-                          '  f' || e.source_file_id || ' -> f' || e.target_file_id
+                          '  n' || e.source || ' -> n' || e.target
                           || CASE WHEN e.in_cycle THEN ' [color=red, penwidth=2]' ELSE '' END
-                          || ';', E'\n' ORDER BY e.source_file_id, e.target_file_id)
+                          || ';', E'\n' ORDER BY e.source, e.target)
                         FROM edges e) || E'\n', '')
            || '}' || E'\n'
       INTO dot;
@@ -719,19 +724,21 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    this_month timestamptz := pg_catalog.date_trunc('month', pg_catalog.now(), 'UTC');
+    -- months are UTC months, counted on timestamps without a time zone so
+    -- that the session's TimeZone cannot shift them
+    this_month  timestamp := pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC');
     month_start timestamptz;
     month_end   timestamptz;
     cutoff      timestamptz;
     part        record;
     part_name   text;
 BEGIN
-    -- the months of metric_history are named for UTC
     -- this month and the next three, ahead of the ingests that need them
     FOR i IN 0..3 LOOP
-        month_start := this_month + pg_catalog.make_interval(months => i);
-        month_end := month_start + interval '1 month';
-        part_name := 'metric_history_' || pg_catalog.to_char(month_start AT TIME ZONE 'UTC', 'YYYYMM');
+        month_start := (this_month + pg_catalog.make_interval(months => i)) AT TIME ZONE 'UTC';
+        month_end := (this_month + pg_catalog.make_interval(months => i + 1)) AT TIME ZONE 'UTC';
+        part_name := 'metric_history_'
+            || pg_catalog.to_char(this_month + pg_catalog.make_interval(months => i), 'YYYYMM');
         CONTINUE WHEN pg_catalog.to_regclass(pg_catalog.format('@extschema@.%I', part_name)) IS NOT NULL;
         EXECUTE pg_catalog.format(
             'CREATE TABLE @extschema@.%I (LIKE @extschema@.metric_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
@@ -765,7 +772,8 @@ BEGIN
            AND c.relname ~ '^metric_history_[0-9]{6}$'
          ORDER BY c.relname
     LOOP
-        CONTINUE WHEN part.month_start + interval '1 month' > cutoff;
+        CONTINUE WHEN (part.month_start AT TIME ZONE 'UTC' + interval '1 month')
+                      AT TIME ZONE 'UTC' > cutoff;
         EXECUTE pg_catalog.format('DROP TABLE @extschema@.%I', part.relname);
         action := 'dropped';
         partition_name := part.relname;

@@ -36,7 +36,10 @@ ALTER EXTENSION astpg UPDATE TO '1.2';
 SELECT extversion FROM pg_extension WHERE extname = 'astpg';
 -- once a superuser owns it, both go ahead
 ALTER SCHEMA astpg OWNER TO CURRENT_USER;
-ALTER EXTENSION astpg UPDATE TO '1.2';
+ALTER EXTENSION astpg UPDATE;
+SELECT extversion = (SELECT default_version FROM pg_available_extensions
+                      WHERE name = 'astpg') AS newest
+  FROM pg_extension WHERE extname = 'astpg';
 SELECT status FROM astpg.ingest('{"repository": "trust", "path": "a.py", "language": "python"}');
 
 -- A renamed schema, and a look-alike under the old name: a new session's

@@ -64,6 +64,38 @@ SELECT astpg.delete_file('other', 'lib/b.py');
 SELECT d.target, d.target_file_id FROM astpg.dependencies d JOIN astpg.files f USING (repo_id, file_id)
  WHERE f.repository = 'other';
 
+-- 1.3: answers.  The data stays, and shows in the new views.
+CREATE TEMP TABLE before_1_3 AS
+SELECT file_id, astpg.document(file_id) AS doc FROM astpg.files;
+CREATE TEMP TABLE counts_1_2 AS SELECT * FROM row_counts;
+ALTER EXTENSION astpg UPDATE TO '1.3';
+SELECT extversion FROM pg_extension WHERE extname = 'astpg';
+SELECT * FROM row_counts EXCEPT SELECT * FROM counts_1_2;
+SELECT count(*) AS documents, count(*) FILTER (WHERE astpg.document(b.file_id) = b.doc) AS same
+  FROM before_1_3 b;
+SELECT count(*) AS views_refreshed FROM astpg.refresh_analytics(false);
+-- every file, function, call and dependency is counted once in the views
+SELECT s.repository, s.language, s.files, s.functions, s.calls, s.dependencies,
+       s.resolved_dependencies,
+       (s.files, s.functions, s.calls, s.dependencies, s.resolved_dependencies)
+       = (SELECT count(*), sum((SELECT count(*) FROM astpg.functions x WHERE x.file_id = f.file_id)),
+                 sum((SELECT count(*) FROM astpg.calls x WHERE x.file_id = f.file_id)),
+                 sum((SELECT count(*) FROM astpg.dependencies x WHERE x.file_id = f.file_id)),
+                 sum((SELECT count(target_file_id) FROM astpg.dependencies x
+                       WHERE x.file_id = f.file_id))
+            FROM astpg.files f WHERE f.repository = s.repository AND f.language = s.language)
+       AS same_as_tables
+  FROM astpg.repository_summary s ORDER BY 1, 2;
+SELECT count(*) AS files_summarized FROM astpg.file_summary s
+  JOIN astpg.files f USING (file_id, repo_id);
+SELECT count(*) AS hotspots FROM astpg.function_hotspots;
+-- history begins with the first version stored by 1.3
+SELECT count(*) AS history_before FROM astpg.metric_history;
+SELECT r.status FROM before_1_3 b, astpg.ingest(b.doc || '{"content_hash": "sha256:1.3"}') r
+ WHERE b.doc ->> 'path' = 'json/decoder.py';
+SELECT path, functions, complexity_total > 0 AS has_complexity FROM astpg.metric_history;
+SELECT path FROM astpg.find_symbol('JSONDecoder', ARRAY['class']);
+
 -- definitions of an update and of a fresh install
 CREATE TEMP VIEW definitions AS
 WITH members AS (
@@ -72,11 +104,13 @@ WITH members AS (
       JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'astpg'
      WHERE d.deptype = 'e'
 ), tables AS (
-    SELECT c.oid, c.relname, c.relkind, c.relacl
+    SELECT c.oid, c.relname, c.relkind, c.relacl, c.relpartbound
       FROM pg_class c JOIN members m ON m.classid = 'pg_class'::regclass AND m.objid = c.oid
 )
 SELECT 'relation' AS kind, t.relname::text AS name,
-       t.relkind::text || ' ' || COALESCE(t.relacl::text, '') AS definition
+       t.relkind::text || ' ' || COALESCE(t.relacl::text, '')
+       || COALESCE(' partition by ' || pg_get_partkeydef(t.oid), '')
+       || COALESCE(' ' || pg_get_expr(t.relpartbound, t.oid), '') AS definition
   FROM tables t
 UNION ALL
 SELECT 'column', t.relname || '.' || a.attname,

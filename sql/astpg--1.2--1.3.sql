@@ -75,6 +75,39 @@ COMMENT ON MATERIALIZED VIEW @extschema@.module_edges IS
 'resolved imports between files: source imports target, through "dependencies" rows';
 
 --
+-- The ancestors of classes, given their resolved bases as parallel arrays
+-- (repository, class, base): each ancestor once, with its shortest and
+-- longest distance.  A cycle of bases stops the walk.  A function of its
+-- own, because Citus cannot run a recursive query over distributed tables:
+-- the view hands it the edges, and the walk reads no table.
+--
+CREATE FUNCTION @extschema@.class_ancestors(repo_ids bigint[], class_ids bigint[],
+                                            base_ids bigint[])
+RETURNS TABLE (repo_id bigint, class_id bigint, ancestor_id bigint,
+               distance integer, longest integer)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+WITH RECURSIVE edges AS (
+    SELECT e.repo_id, e.class_id, e.base_id
+      FROM ROWS FROM (pg_catalog.unnest(repo_ids), pg_catalog.unnest(class_ids),
+                      pg_catalog.unnest(base_ids)) AS e(repo_id, class_id, base_id)
+), walk (repo_id, class_id, ancestor_id, distance, path) AS (
+    SELECT e.repo_id, e.class_id, e.base_id, 1, ARRAY[e.class_id, e.base_id]
+      FROM edges e
+    UNION ALL
+    SELECT w.repo_id, w.class_id, e.base_id, w.distance + 1, w.path || e.base_id
+      FROM walk w
+      JOIN edges e ON e.class_id = w.ancestor_id AND e.repo_id = w.repo_id
+     WHERE e.base_id <> ALL (w.path) AND w.distance < 64
+)
+SELECT w.repo_id, w.class_id, w.ancestor_id,
+       pg_catalog.min(w.distance), pg_catalog.max(w.distance)
+  FROM walk w
+ GROUP BY w.repo_id, w.class_id, w.ancestor_id
+$$;
+
+--
 -- Base classes resolved within the repository.  A base named in the source
 -- resolves, in this order, to
 --   1. the class of the same file with that qualified name or name;
@@ -85,7 +118,7 @@ COMMENT ON MATERIALIZED VIEW @extschema@.module_edges IS
 -- first: ancestor_distances gives each one's distance.
 --
 CREATE MATERIALIZED VIEW @extschema@.class_hierarchy AS
-WITH RECURSIVE bases AS (
+WITH bases AS (
     SELECT c.repo_id, c.class_id, c.file_id, b.base, b.ord,
            pg_catalog.split_part(b.base, '.', -1) AS base_name,
            CASE WHEN pg_catalog.strpos(b.base, '.') > 0
@@ -128,20 +161,12 @@ WITH RECURSIVE bases AS (
               FROM candidates c
              ORDER BY c.repo_id, c.class_id, c.ord, c.step) s
      WHERE s.found = 1 AND s.base_id <> s.class_id
-), walk (repo_id, class_id, ancestor_id, distance, path) AS (
-    SELECT r.repo_id, r.class_id, r.base_id, 1, ARRAY[r.class_id, r.base_id]
-      FROM resolved r
-    UNION ALL
-    SELECT w.repo_id, w.class_id, r.base_id, w.distance + 1, w.path || r.base_id
-      FROM walk w
-      JOIN resolved r ON r.class_id = w.ancestor_id AND r.repo_id = w.repo_id
-     WHERE r.base_id <> ALL (w.path) AND w.distance < 64
 ), ancestors AS (
-    SELECT w.repo_id, w.class_id, w.ancestor_id,
-           pg_catalog.min(w.distance) AS distance,
-           pg_catalog.max(w.distance) AS longest
-      FROM walk w
-     GROUP BY w.repo_id, w.class_id, w.ancestor_id
+    SELECT a.repo_id, a.class_id, a.ancestor_id, a.distance, a.longest
+      FROM @extschema@.class_ancestors(
+               ARRAY(SELECT r.repo_id FROM resolved r ORDER BY r.class_id, r.ord),
+               ARRAY(SELECT r.class_id FROM resolved r ORDER BY r.class_id, r.ord),
+               ARRAY(SELECT r.base_id FROM resolved r ORDER BY r.class_id, r.ord)) a
 )
 SELECT c.class_id, c.repo_id, c.file_id, c.qualified_name, c.bases,
        COALESCE(r.base_class_ids, '{}') AS base_class_ids,
@@ -977,6 +1002,7 @@ $$;
 -- history's partitions.  Nothing to PUBLIC.
 --
 REVOKE ALL ON FUNCTION @extschema@.refresh_analytics(boolean),
+                       @extschema@.class_ancestors(bigint[], bigint[], bigint[]),
                        @extschema@.dependencies_of(bigint, integer),
                        @extschema@.dependents_of(bigint, integer),
                        @extschema@.callers(bigint, integer),

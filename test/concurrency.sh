@@ -32,7 +32,7 @@ psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 # two versions of one file: two realistic documents given the same path
 python3 "$here/gen_corpus.py" --files 2 --seed 11 > "$work/versions.ndjson"
 sql <<EOF
-CREATE EXTENSION astpg;
+CREATE EXTENSION astpg CASCADE;
 \set versions_text \`cat $work/versions.ndjson\`
 \i $here/fixtures/normalize.sql
 CREATE TABLE versions AS

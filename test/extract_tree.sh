@@ -38,7 +38,7 @@ extract_and_load() {
 }
 
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-psql -X -q -d "$db" -c "CREATE EXTENSION astpg"
+psql -X -q -d "$db" -c "CREATE EXTENSION astpg CASCADE"
 
 extract_and_load stdlib python3 "$here/../tools/extract-python" --repository stdlib "$tree"
 check "stdlib: imports inside the tree resolved" \

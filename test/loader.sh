@@ -20,7 +20,7 @@ trap 'rm -rf "$work"' EXIT
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 fresh() {
 	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-	sql -c "CREATE EXTENSION astpg"
+	sql -c "CREATE EXTENSION astpg CASCADE"
 }
 # run the loader; its exit status goes to $status, its output to $work/out
 run_load() {

@@ -20,7 +20,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-psql -X -q -d "$db" -c "CREATE EXTENSION astpg"
+psql -X -q -d "$db" -c "CREATE EXTENSION astpg CASCADE"
 
 # small documents of every part: a class, methods, calls, a dependency that
 # resolves to the previous file, metrics; paths all distinct

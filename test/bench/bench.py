@@ -122,7 +122,8 @@ DEPENDENCY_KEYS = ("target", "kind", "line", "strength", "names")
 
 TRUNCATE = """
 TRUNCATE astpg.files, astpg.classes, astpg.functions, astpg.calls,
-         astpg.dependencies, astpg.metrics, astpg.ingests, astpg.rejects
+         astpg.dependencies, astpg.metrics, astpg.ingests, astpg.rejects,
+         astpg.metric_history
          RESTART IDENTITY CASCADE"""
 
 CASE_TITLES = {
@@ -780,7 +781,7 @@ class Bench:
         return str(installed) if os.access(installed, os.X_OK) else None
 
     def prepare_database(self):
-        self.sql("CREATE EXTENSION IF NOT EXISTS astpg")
+        self.sql("CREATE EXTENSION IF NOT EXISTS astpg CASCADE")
         version = self.sql("SELECT extversion FROM pg_extension WHERE extname = 'astpg'")[0][0]
         if version < "1.1":
             sys.exit("bench: astpg %s is installed here; ingest_batch needs 1.1 "

@@ -154,16 +154,8 @@ SELECT kind, qualified_name, path, matched
 SELECT count(*) AS at_most_two FROM astpg.find_symbol('d', max_results => 2);
 -- LIKE's wildcards in a pattern are plain characters
 SELECT count(*) AS no_wildcards FROM astpg.find_symbol('%', ARRAY['function', 'class']);
--- refused arguments: 'SQLSTATE: message'
-CREATE FUNCTION pg_temp.attempt(statement text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE statement;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+-- refusals as 'SQLSTATE: message'
+\i test/fixtures/attempt.sql
 SELECT pg_temp.attempt('SELECT astpg.find_symbol('''')');
 SELECT pg_temp.attempt('SELECT astpg.find_symbol(''x'', ARRAY[''method''])');
 SELECT count(*) AS no_results FROM astpg.find_symbol('compute', max_results => 0);
@@ -227,3 +219,5 @@ SELECT (SELECT count(*) FROM astpg.files WHERE repository = 'python3.11') AS fil
          WHERE f.repository = 'python3.11') AS functions,
        (SELECT sum(value) FROM astpg.metrics m JOIN astpg.files f USING (file_id)
          WHERE f.repository = 'python3.11' AND m.name = 'loc') AS lines;
+-- the walk refuses a direction it does not know
+SELECT pg_temp.attempt('SELECT astpg.graph_walk(1, 1, ''sideways'')');

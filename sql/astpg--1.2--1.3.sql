@@ -520,29 +520,58 @@ COMMENT ON FUNCTION @extschema@.refresh_analytics(boolean) IS
 -- has a column file_id (function_id), and PostgreSQL does not let a
 -- parameter and a result column share a name.
 --
-CREATE FUNCTION @extschema@.dependencies_of(bigint, max_depth integer DEFAULT 10)
-RETURNS TABLE (file_id bigint, path text, depth integer)
+CREATE FUNCTION @extschema@.graph_walk(start bigint, max_depth integer, direction text)
+RETURNS TABLE (node_id bigint, depth integer)
 LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_column
 DECLARE
-    seen     bigint[] := ARRAY[$1];
-    frontier bigint[] := ARRAY[$1];
+    seen     bigint[] := ARRAY[start];
+    frontier bigint[] := ARRAY[start];
     level    integer := 0;
 BEGIN
+    IF direction NOT IN ('imports', 'imported by', 'calls', 'called by') THEN
+        RAISE EXCEPTION 'direction must be "imports", "imported by", "calls" or "called by"'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     WHILE level < max_depth AND pg_catalog.cardinality(frontier) > 0 LOOP
+        CASE direction
+            WHEN 'imports' THEN
+                frontier := ARRAY(SELECT e.target_file_id FROM @extschema@.module_edges e
+                                   WHERE e.source_file_id = ANY (frontier)
+                                  EXCEPT SELECT pg_catalog.unnest(seen));
+            WHEN 'imported by' THEN
+                frontier := ARRAY(SELECT e.source_file_id FROM @extschema@.module_edges e
+                                   WHERE e.target_file_id = ANY (frontier)
+                                  EXCEPT SELECT pg_catalog.unnest(seen));
+            WHEN 'calls' THEN
+                frontier := ARRAY(SELECT g.callee_id FROM @extschema@.call_graph g
+                                   WHERE g.caller_id = ANY (frontier)
+                                  EXCEPT SELECT pg_catalog.unnest(seen));
+            ELSE
+                frontier := ARRAY(SELECT g.caller_id FROM @extschema@.call_graph g
+                                   WHERE g.callee_id = ANY (frontier)
+                                  EXCEPT SELECT pg_catalog.unnest(seen));
+        END CASE;
         level := level + 1;
-        frontier := ARRAY(SELECT e.target_file_id FROM @extschema@.module_edges e
-                           WHERE e.source_file_id = ANY (frontier)
-                          EXCEPT
-                          SELECT pg_catalog.unnest(seen));
         seen := seen || frontier;
-        RETURN QUERY
-            SELECT f.file_id, f.path, level FROM @extschema@.files f
-             WHERE f.file_id = ANY (frontier) ORDER BY f.path;
+        RETURN QUERY SELECT pg_catalog.unnest(frontier), level;
     END LOOP;
 END
+$$;
+
+COMMENT ON FUNCTION @extschema@.graph_walk(bigint, integer, text) IS
+'breadth-first walk of module_edges or call_graph from a file or function: each node once, at its shortest depth';
+
+CREATE FUNCTION @extschema@.dependencies_of(bigint, max_depth integer DEFAULT 10)
+RETURNS TABLE (file_id bigint, path text, depth integer)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT f.file_id, f.path, w.depth
+  FROM @extschema@.graph_walk($1, $2, 'imports') w
+  JOIN @extschema@.files f ON f.file_id = w.node_id
+ ORDER BY w.depth, f.path
 $$;
 
 COMMENT ON FUNCTION @extschema@.dependencies_of(bigint, integer) IS
@@ -550,27 +579,13 @@ COMMENT ON FUNCTION @extschema@.dependencies_of(bigint, integer) IS
 
 CREATE FUNCTION @extschema@.dependents_of(bigint, max_depth integer DEFAULT 10)
 RETURNS TABLE (file_id bigint, path text, depth integer)
-LANGUAGE plpgsql STABLE STRICT
+LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_column
-DECLARE
-    seen     bigint[] := ARRAY[$1];
-    frontier bigint[] := ARRAY[$1];
-    level    integer := 0;
-BEGIN
-    WHILE level < max_depth AND pg_catalog.cardinality(frontier) > 0 LOOP
-        level := level + 1;
-        frontier := ARRAY(SELECT e.source_file_id FROM @extschema@.module_edges e
-                           WHERE e.target_file_id = ANY (frontier)
-                          EXCEPT
-                          SELECT pg_catalog.unnest(seen));
-        seen := seen || frontier;
-        RETURN QUERY
-            SELECT f.file_id, f.path, level FROM @extschema@.files f
-             WHERE f.file_id = ANY (frontier) ORDER BY f.path;
-    END LOOP;
-END
+SELECT f.file_id, f.path, w.depth
+  FROM @extschema@.graph_walk($1, $2, 'imported by') w
+  JOIN @extschema@.files f ON f.file_id = w.node_id
+ ORDER BY w.depth, f.path
 $$;
 
 COMMENT ON FUNCTION @extschema@.dependents_of(bigint, integer) IS
@@ -578,30 +593,14 @@ COMMENT ON FUNCTION @extschema@.dependents_of(bigint, integer) IS
 
 CREATE FUNCTION @extschema@.callers(bigint, max_depth integer DEFAULT 1)
 RETURNS TABLE (function_id bigint, qualified_name text, path text, depth integer)
-LANGUAGE plpgsql STABLE STRICT
+LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_column
-DECLARE
-    seen     bigint[] := ARRAY[$1];
-    frontier bigint[] := ARRAY[$1];
-    level    integer := 0;
-BEGIN
-    WHILE level < max_depth AND pg_catalog.cardinality(frontier) > 0 LOOP
-        level := level + 1;
-        frontier := ARRAY(SELECT g.caller_id FROM @extschema@.call_graph g
-                           WHERE g.callee_id = ANY (frontier)
-                          EXCEPT
-                          SELECT pg_catalog.unnest(seen));
-        seen := seen || frontier;
-        RETURN QUERY
-            SELECT fn.function_id, fn.qualified_name, f.path, level
-              FROM @extschema@.functions fn
-              JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
-             WHERE fn.function_id = ANY (frontier)
-             ORDER BY f.path, fn.line_start;
-    END LOOP;
-END
+SELECT fn.function_id, fn.qualified_name, f.path, w.depth
+  FROM @extschema@.graph_walk($1, $2, 'called by') w
+  JOIN @extschema@.functions fn ON fn.function_id = w.node_id
+  JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+ ORDER BY w.depth, f.path, fn.line_start
 $$;
 
 COMMENT ON FUNCTION @extschema@.callers(bigint, integer) IS
@@ -609,30 +608,14 @@ COMMENT ON FUNCTION @extschema@.callers(bigint, integer) IS
 
 CREATE FUNCTION @extschema@.callees(bigint, max_depth integer DEFAULT 1)
 RETURNS TABLE (function_id bigint, qualified_name text, path text, depth integer)
-LANGUAGE plpgsql STABLE STRICT
+LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_column
-DECLARE
-    seen     bigint[] := ARRAY[$1];
-    frontier bigint[] := ARRAY[$1];
-    level    integer := 0;
-BEGIN
-    WHILE level < max_depth AND pg_catalog.cardinality(frontier) > 0 LOOP
-        level := level + 1;
-        frontier := ARRAY(SELECT g.callee_id FROM @extschema@.call_graph g
-                           WHERE g.caller_id = ANY (frontier)
-                          EXCEPT
-                          SELECT pg_catalog.unnest(seen));
-        seen := seen || frontier;
-        RETURN QUERY
-            SELECT fn.function_id, fn.qualified_name, f.path, level
-              FROM @extschema@.functions fn
-              JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
-             WHERE fn.function_id = ANY (frontier)
-             ORDER BY f.path, fn.line_start;
-    END LOOP;
-END
+SELECT fn.function_id, fn.qualified_name, f.path, w.depth
+  FROM @extschema@.graph_walk($1, $2, 'calls') w
+  JOIN @extschema@.functions fn ON fn.function_id = w.node_id
+  JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+ ORDER BY w.depth, f.path, fn.line_start
 $$;
 
 COMMENT ON FUNCTION @extschema@.callees(bigint, integer) IS
@@ -1002,6 +985,7 @@ $$;
 -- history's partitions.  Nothing to PUBLIC.
 --
 REVOKE ALL ON FUNCTION @extschema@.refresh_analytics(boolean),
+                       @extschema@.graph_walk(bigint, integer, text),
                        @extschema@.class_ancestors(bigint[], bigint[], bigint[]),
                        @extschema@.dependencies_of(bigint, integer),
                        @extschema@.dependents_of(bigint, integer),
@@ -1017,7 +1001,8 @@ GRANT SELECT ON @extschema@.module_edges, @extschema@.class_hierarchy,
                 @extschema@.analytics_refreshes, @extschema@.metric_history,
                 @extschema@.metric_history_default
    TO astpg_reader;
-GRANT EXECUTE ON FUNCTION @extschema@.dependencies_of(bigint, integer),
+GRANT EXECUTE ON FUNCTION @extschema@.graph_walk(bigint, integer, text),
+                          @extschema@.dependencies_of(bigint, integer),
                           @extschema@.dependents_of(bigint, integer),
                           @extschema@.callers(bigint, integer),
                           @extschema@.callees(bigint, integer),

@@ -108,16 +108,8 @@ SELECT to_char(m.month, 'YYYY-MM') = to_char(now(), 'YYYY-MM') AS this_month,
 -- Privileges: readers read the views and run the read functions; writers
 -- also refresh and maintain; nobody else does anything.
 --
--- attempt(statement): 'ok', or 'SQLSTATE: message' of its error
-CREATE FUNCTION pg_temp.attempt(statement text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE statement;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+-- refusals as 'SQLSTATE: message'
+\i test/fixtures/attempt.sql
 CREATE ROLE analytics_reader IN ROLE astpg_reader;
 CREATE ROLE analytics_writer IN ROLE astpg_writer;
 CREATE ROLE analytics_nobody;

@@ -24,7 +24,7 @@
 -- pg_trgm may live in any schema: its operator class is named through
 -- the schema it was created in, found by OID.
 --
-CREATE INDEX functions_name_idx ON @extschema@.functions (name);
+CREATE INDEX functions_name_idx ON @extschema@.functions (name, function_id);
 CREATE INDEX calls_callee_idx ON @extschema@.calls (callee);
 
 DO $$
@@ -291,15 +291,21 @@ WITH module_level AS MATERIALIZED (
       FROM @extschema@.class_hierarchy h,
            ROWS FROM (pg_catalog.unnest(h.ancestor_ids),
                       pg_catalog.unnest(h.ancestor_distances)) AS a(owner_id, distance)
-), self_candidates AS (
-    SELECT s.repo_id, s.caller_id, s.call_no, s.file_id,
-           pg_catalog.array_agg(m.function_id ORDER BY sc.distance, m.function_id) AS ids,
-           pg_catalog.array_agg(m.file_id ORDER BY sc.distance, m.function_id) AS file_ids,
-           pg_catalog.array_agg(sc.distance ORDER BY sc.distance, m.function_id) AS distances,
-           pg_catalog.array_agg(m.found ORDER BY sc.distance, m.function_id) AS found
+), self_scopes AS MATERIALIZED (
+    -- each self call with the classes it may reach, before their methods:
+    -- joined the other way round, a test suite's classes times the
+    -- methods of unittest.TestCase make a hundred million rows
+    SELECT s.repo_id, s.caller_id, s.call_no, s.file_id, s.name, sc.owner_id, sc.distance
       FROM self_calls s
       JOIN scopes sc ON sc.class_id = s.class_id
-      JOIN methods m ON m.class_id = sc.owner_id AND m.name = s.name
+), self_candidates AS (
+    SELECT s.repo_id, s.caller_id, s.call_no, s.file_id,
+           pg_catalog.array_agg(m.function_id ORDER BY s.distance, m.function_id) AS ids,
+           pg_catalog.array_agg(m.file_id ORDER BY s.distance, m.function_id) AS file_ids,
+           pg_catalog.array_agg(s.distance ORDER BY s.distance, m.function_id) AS distances,
+           pg_catalog.array_agg(m.found ORDER BY s.distance, m.function_id) AS found
+      FROM self_scopes s
+      JOIN methods m ON m.class_id = s.owner_id AND m.name = s.name
      GROUP BY s.repo_id, s.caller_id, s.call_no, s.file_id
 ), resolved AS (
     -- a bare name, in the caller's file
@@ -369,7 +375,7 @@ SELECT f.file_id, f.repo_id, f.repository, f.path, f.module, f.language,
 
 CREATE UNIQUE INDEX file_summary_key ON @extschema@.file_summary (file_id, repo_id);
 CREATE INDEX file_summary_path_idx ON @extschema@.file_summary (repository, path);
-CREATE INDEX file_summary_fan_in_idx ON @extschema@.file_summary (repo_id, fan_in DESC);
+CREATE INDEX file_summary_fan_in_idx ON @extschema@.file_summary (repository, fan_in DESC);
 
 COMMENT ON MATERIALIZED VIEW @extschema@.file_summary IS
 'one row per file: classes, functions, complexity, fan_in and fan_out in the import graph, loc';
@@ -390,7 +396,7 @@ SELECT fn.function_id, fn.repo_id, fn.file_id, f.repository, f.path,
     ON k.callee_id = fn.function_id AND k.repo_id = fn.repo_id;
 
 CREATE UNIQUE INDEX function_hotspots_key ON @extschema@.function_hotspots (function_id, repo_id);
-CREATE INDEX function_hotspots_rank_idx ON @extschema@.function_hotspots (repo_id, rank);
+CREATE INDEX function_hotspots_rank_idx ON @extschema@.function_hotspots (repository, rank);
 
 COMMENT ON MATERIALIZED VIEW @extschema@.function_hotspots IS
 'one row per function: complexity, length, resolved callers and rank in its repository (1: most complex)';
@@ -716,10 +722,14 @@ CREATE TABLE @extschema@.metric_history (
 CREATE TABLE @extschema@.metric_history_default
     PARTITION OF @extschema@.metric_history DEFAULT;
 
-CREATE INDEX metric_history_path_idx
-    ON @extschema@.metric_history (repository, path, ingested_at);
-CREATE INDEX metric_history_repo_id_idx
-    ON @extschema@.metric_history (repo_id, ingested_at);
+-- Indexes go on each partition, not on the parent: pg_dump writes the
+-- monthly partitions (not members of the extension) with their indexes,
+-- and a parent's index, created anew by CREATE EXTENSION on restore, would
+-- make ATTACH PARTITION create those indexes first, and the restore fail.
+CREATE INDEX metric_history_default_path_idx
+    ON @extschema@.metric_history_default (repository, path, ingested_at);
+CREATE INDEX metric_history_default_repo_id_idx
+    ON @extschema@.metric_history_default (repo_id, ingested_at);
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_history_default', '');
 
@@ -749,9 +759,14 @@ BEGIN
             || pg_catalog.to_char(this_month + pg_catalog.make_interval(months => i), 'YYYYMM');
         CONTINUE WHEN pg_catalog.to_regclass(pg_catalog.format('@extschema@.%I', part_name)) IS NOT NULL;
         EXECUTE pg_catalog.format(
-            'CREATE TABLE @extschema@.%I (LIKE @extschema@.metric_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+            'CREATE TABLE @extschema@.%1$I (LIKE @extschema@.metric_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS);'
+            'CREATE INDEX ON @extschema@.%1$I (repository, path, ingested_at);'
+            'CREATE INDEX ON @extschema@.%1$I (repo_id, ingested_at)',
             part_name);
-        -- rows the DEFAULT partition took for that month move in first
+        -- rows the DEFAULT partition took for that month move in first;
+        -- ingests wait meanwhile, or one committed between the move and
+        -- the ATTACH would leave a row behind that fails it
+        LOCK TABLE @extschema@.metric_history_default IN SHARE ROW EXCLUSIVE MODE;
         EXECUTE pg_catalog.format(
             'WITH moved AS (DELETE FROM @extschema@.metric_history_default h'
             '                WHERE h.ingested_at >= $1 AND h.ingested_at < $2 RETURNING h.*)'
@@ -838,21 +853,40 @@ BEGIN
     prefix := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
                   pattern, '\', '\\'), '%%', '\%%'), '_', '\_') || '%%';
 
-    -- exact: the name, the qualified name, the path or the module
+    -- exact: the name, the qualified name, the path or the module.  A
+    -- name has no dot and a qualified name of a method has one: each
+    -- pattern needs one index, and a common name ("__init__") stops after
+    -- max_results entries of (name, function_id).
     RETURN QUERY
     SELECT * FROM (
         SELECT 'function'::text, fn.function_id, fn.qualified_name, f.repository, f.path,
                fn.line_start, 1::real, 'exact'::text
-          FROM @extschema@.functions fn
+          FROM (SELECT x.function_id, x.file_id, x.repo_id, x.qualified_name, x.line_start
+                  FROM @extschema@.functions x
+                 WHERE 'function' = ANY (wanted) AND pg_catalog.strpos(pattern, '.') = 0
+                   AND x.name = pattern
+                 ORDER BY x.name, x.function_id
+                 LIMIT max_results) fn
           JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
-         WHERE 'function' = ANY (wanted)
-           AND (fn.name = pattern OR fn.qualified_name = pattern)
+        UNION ALL
+        SELECT 'function'::text, fn.function_id, fn.qualified_name, f.repository, f.path,
+               fn.line_start, 1::real, 'exact'::text
+          FROM (SELECT x.function_id, x.file_id, x.repo_id, x.qualified_name, x.line_start
+                  FROM @extschema@.functions x
+                 WHERE 'function' = ANY (wanted) AND pg_catalog.strpos(pattern, '.') > 0
+                   AND x.qualified_name = pattern
+                 ORDER BY x.function_id
+                 LIMIT max_results) fn
+          JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
         UNION ALL
         SELECT 'class', c.class_id, c.qualified_name, f.repository, f.path, c.line_start, 1, 'exact'
-          FROM @extschema@.classes c
+          FROM (SELECT x.class_id, x.file_id, x.repo_id, x.qualified_name, x.line_start
+                  FROM @extschema@.classes x
+                 WHERE 'class' = ANY (wanted)
+                   AND (x.name = pattern OR x.qualified_name = pattern)
+                 ORDER BY x.class_id
+                 LIMIT max_results) c
           JOIN @extschema@.files f ON f.file_id = c.file_id AND f.repo_id = c.repo_id
-         WHERE 'class' = ANY (wanted)
-           AND (c.name = pattern OR c.qualified_name = pattern)
         UNION ALL
         SELECT 'file', f.file_id, COALESCE(f.module, f.path), f.repository, f.path, 1, 1, 'exact'
           FROM @extschema@.files f

@@ -2,7 +2,7 @@
 -- realistic documents.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION astpg;
+CREATE EXTENSION astpg CASCADE;
 SELECT plan(23);
 
 \i test/fixtures/load_sample.sql

@@ -1,13 +1,17 @@
 -- test/pgtap/schema.sql: astpg's schema, keys, indexes and privileges.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION astpg;
-SELECT plan(131);
+CREATE EXTENSION astpg CASCADE;
+SELECT plan(243);
 
 SELECT has_schema('astpg');
 SELECT tables_are('astpg',
     ARRAY['files', 'classes', 'functions', 'calls', 'dependencies', 'metrics', 'ingests',
-          'rejects', 'inbox']);
+          'rejects', 'inbox', 'analytics_refreshes', 'metric_history',
+          'metric_history_default']);
+SELECT materialized_views_are('astpg',
+    ARRAY['module_edges', 'class_hierarchy', 'call_graph', 'file_summary',
+          'function_hotspots', 'repository_summary']);
 
 -- columns
 SELECT columns_are('astpg', 'files', ARRAY['file_id', 'repository', 'path', 'module',
@@ -27,6 +31,51 @@ SELECT columns_are('astpg', 'ingests', ARRAY['ingest_id', 'ingested_at', 'ingest
 SELECT columns_are('astpg', 'rejects', ARRAY['reject_id', 'rejected_at', 'rejected_by', 'source',
     'position', 'repository', 'path', 'document', 'document_text', 'sqlstate', 'message', 'detail', 'repo_id']);
 SELECT columns_are('astpg', 'inbox', ARRAY['doc']);
+SELECT columns_are('astpg', 'analytics_refreshes', ARRAY['view_name', 'refreshed_at', 'duration',
+    'concurrent', 'row_count']);
+SELECT columns_are('astpg', 'metric_history', ARRAY['repo_id', 'repository', 'path', 'file_id',
+    'revision', 'content_hash', 'status', 'ingested_at', 'functions', 'classes',
+    'complexity_total', 'complexity_max', 'metrics']);
+
+-- the materialized views: their columns, and a unique index without a
+-- predicate each, on plain columns, for REFRESH ... CONCURRENTLY
+SELECT has_materialized_view('astpg', v, 'materialized view astpg.' || v)
+  FROM unnest(ARRAY['module_edges', 'class_hierarchy', 'call_graph', 'file_summary',
+                    'function_hotspots', 'repository_summary']) AS v;
+SELECT columns_are('astpg', 'module_edges', ARRAY['repo_id', 'source_file_id', 'target_file_id',
+    'dependencies']);
+SELECT columns_are('astpg', 'class_hierarchy', ARRAY['class_id', 'repo_id', 'file_id',
+    'qualified_name', 'bases', 'base_class_ids', 'depth', 'descendants', 'ancestor_ids',
+    'ancestor_distances']);
+SELECT columns_are('astpg', 'call_graph', ARRAY['repo_id', 'caller_id', 'callee_id',
+    'caller_file_id', 'callee_file_id', 'calls']);
+SELECT columns_are('astpg', 'file_summary', ARRAY['file_id', 'repo_id', 'repository', 'path',
+    'module', 'language', 'classes', 'functions', 'max_complexity', 'avg_complexity', 'fan_in',
+    'fan_out', 'loc']);
+SELECT columns_are('astpg', 'function_hotspots', ARRAY['function_id', 'repo_id', 'file_id',
+    'repository', 'path', 'qualified_name', 'name', 'complexity', 'length', 'resolved_callers',
+    'rank']);
+SELECT columns_are('astpg', 'repository_summary', ARRAY['repository', 'repo_id', 'language',
+    'files', 'classes', 'functions', 'calls', 'resolved_calls', 'unresolved_calls',
+    'dependencies', 'resolved_dependencies', 'lines', 'avg_complexity', 'p90_complexity']);
+SELECT is_empty($$
+    SELECT m.matviewname
+      FROM pg_matviews m
+     WHERE m.schemaname = 'astpg'
+       AND NOT EXISTS (
+             SELECT FROM pg_index i
+              WHERE i.indrelid = format('%I.%I', m.schemaname, m.matviewname)::regclass
+                AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL)
+$$, 'every materialized view has a unique index on columns, without a predicate');
+
+-- metric_history: by month of ingested_at, a DEFAULT partition for what no
+-- month holds; it outlives the files it names (delete_file keeps history)
+SELECT is_partitioned('astpg'::name, 'metric_history'::name, 'metric_history is partitioned');
+SELECT partitions_are('astpg', 'metric_history', ARRAY['astpg.metric_history_default'],
+    'a fresh install has only the DEFAULT partition: maintain() adds the months');
+SELECT is(pg_get_partkeydef('astpg.metric_history'::regclass), 'RANGE (ingested_at)',
+    'metric_history is partitioned by range of ingested_at');
+SELECT hasnt_fk('astpg', 'metric_history', 'the history outlives the files it names');
 
 -- types of the keys and of the columns that hold structure
 SELECT col_type_is('astpg'::name, t::name, c::name, 'bigint')
@@ -63,6 +112,7 @@ SELECT col_is_pk('astpg'::name, 'calls'::name, ARRAY['function_id', 'repo_id', '
 SELECT col_is_pk('astpg'::name, 'dependencies'::name, ARRAY['file_id', 'repo_id', 'dependency_no']::name[], 'dependencies primary key');
 SELECT col_is_pk('astpg'::name, 'ingests'::name, ARRAY['ingest_id', 'repo_id']::name[], 'ingests primary key');
 SELECT col_is_pk('astpg'::name, 'rejects'::name, ARRAY['reject_id', 'repo_id']::name[], 'rejects primary key');
+SELECT col_is_pk('astpg'::name, 'analytics_refreshes'::name, ARRAY['view_name']::name[], 'analytics_refreshes primary key');
 
 -- foreign keys
 SELECT fk_ok('astpg', 'classes', ARRAY['file_id', 'repo_id'], 'astpg', 'files', ARRAY['file_id', 'repo_id']);
@@ -83,23 +133,35 @@ SELECT is_empty($$
        AND c.connamespace = 'astpg'::regnamespace
        AND (c.conkey[1] = a.attnum OR a.attnum <> ALL (c.conkey))
 $$, 'every primary, unique and foreign key holds repo_id, not first');
-SELECT is_empty($$
-    SELECT i.indexrelid::regclass
+-- repo_id leads no index of the tables astpg keeps plans for, nor is it in
+-- any of their indexes but the unique keys (see astpg--1.1--1.2.sql).  The
+-- exceptions are 1.3's: the views and metric_history are read a repository
+-- at a time (its edges, its ranking, its history), never looked up by id
+-- through a kept plan, and these indexes serve exactly that.  An index's
+-- partitions follow their parent's definition and are left out.
+SELECT set_eq($$
+    SELECT i.indexrelid::regclass::text
       FROM pg_index i
+      JOIN pg_class x ON x.oid = i.indexrelid
      WHERE i.indrelid IN (SELECT c.oid FROM pg_class c
                            WHERE c.relnamespace = 'astpg'::regnamespace)
+       AND NOT x.relispartition
        AND i.indkey[0] = (SELECT a.attnum FROM pg_attribute a
                            WHERE a.attrelid = i.indrelid AND a.attname = 'repo_id')
-$$, 'no index leads with repo_id');
-SELECT is_empty($$
-    SELECT i.indexrelid::regclass
+$$, ARRAY['astpg.module_edges_repo_id_idx', 'astpg.metric_history_default_repo_id_idx'],
+    'no index leads with repo_id but module_edges'' and metric_history''s, which read a repository');
+SELECT set_eq($$
+    SELECT i.indexrelid::regclass::text
       FROM pg_index i
+      JOIN pg_class x ON x.oid = i.indexrelid
       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attname = 'repo_id'
      WHERE i.indrelid IN (SELECT c.oid FROM pg_class c
                            WHERE c.relnamespace = 'astpg'::regnamespace)
+       AND NOT x.relispartition
        AND NOT i.indisunique
        AND a.attnum = ANY (i.indkey::int2[])
-$$, 'repo_id is in the unique keys only, not in other indexes');
+$$, ARRAY['astpg.module_edges_repo_id_idx', 'astpg.metric_history_default_repo_id_idx'],
+    'repo_id is in the unique keys only, and in the per-repository indexes of module_edges and metric_history');
 
 -- children go with their file; a dependency's target is cleared by
 -- delete_file() (no ON DELETE action: SET NULL would null repo_id too)
@@ -140,11 +202,24 @@ SELECT has_index('astpg', 'functions', 'functions_file_id_idx', 'file_id');
 SELECT has_index('astpg', 'calls', 'calls_file_id_idx', 'file_id');
 SELECT has_index('astpg', 'metrics', 'metrics_file_id_idx', 'file_id');
 SELECT has_index('astpg', 'dependencies', 'dependencies_target_file_id_idx', 'target_file_id');
+-- lookups by name (1.3): btree for exact names, pg_trgm for prefix and fuzzy
+SELECT has_index('astpg', 'functions', 'functions_name_idx', 'name');
+SELECT has_index('astpg', 'calls', 'calls_callee_idx', 'callee');
+SELECT index_is_type('astpg'::name, t::name, i::name, 'gin')
+  FROM (VALUES ('functions', 'functions_name_trgm_idx'),
+               ('functions', 'functions_qualified_name_trgm_idx'),
+               ('classes', 'classes_name_trgm_idx'),
+               ('classes', 'classes_qualified_name_trgm_idx'),
+               ('files', 'files_path_trgm_idx')) AS x(t, i);
+SELECT has_index('astpg', 'metric_history_default', 'metric_history_default_path_idx',
+    ARRAY['repository', 'path', 'ingested_at']);
 
 -- functions, their security and pinned search_path
 SELECT functions_are('astpg', ARRAY['ingest', 'ingest_batch', 'inbox_ingest', 'ingest_counts',
     'document', 'delete_file', 'resolve_dependencies', 'file_key', 'repo_id', 'distribute',
-    'text_arrays', 'assign_id_ranges']);
+    'text_arrays', 'assign_id_ranges', 'refresh_analytics', 'maintain', 'graph_walk',
+    'class_ancestors', 'dependencies_of', 'dependents_of', 'callers', 'callees',
+    'import_cycles', 'dependency_graph_dot', 'find_symbol']);
 SELECT function_returns('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text'], 'setof astpg.ingest_result');
 SELECT is_definer('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text']);
 SELECT is_definer('astpg', 'inbox_ingest', ARRAY[]::text[]);
@@ -170,6 +245,34 @@ SELECT is_empty($$
        AND (l.lanname <> 'c' OR p.prosecdef)
        AND NOT COALESCE('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
 $$, 'SQL and SECURITY DEFINER functions pin search_path');
+-- 1.3: the writers' functions run as the owner (they refresh views and
+-- create partitions); the readers' run as the caller, with its privileges;
+-- class_ancestors, which class_hierarchy calls, reads no table
+SELECT function_returns('astpg', 'refresh_analytics', ARRAY['boolean'], 'setof astpg.analytics_refreshes');
+SELECT is_definer('astpg', 'refresh_analytics', ARRAY['boolean']);
+SELECT is_definer('astpg', 'maintain', ARRAY['interval']);
+SELECT volatility_is('astpg', 'refresh_analytics', ARRAY['boolean'], 'volatile');
+SELECT volatility_is('astpg', 'maintain', ARRAY['interval'], 'volatile');
+SELECT isnt_definer('astpg'::name, f::name, a::name[])
+  FROM (VALUES ('graph_walk', ARRAY['bigint', 'integer', 'text']),
+               ('dependencies_of', ARRAY['bigint', 'integer']),
+               ('dependents_of', ARRAY['bigint', 'integer']),
+               ('callers', ARRAY['bigint', 'integer']),
+               ('callees', ARRAY['bigint', 'integer']),
+               ('import_cycles', ARRAY['text']),
+               ('dependency_graph_dot', ARRAY['text', 'text']),
+               ('find_symbol', ARRAY['text', 'text[]', 'integer'])) AS x(f, a);
+SELECT volatility_is('astpg'::name, f::name, a::name[], 'stable')
+  FROM (VALUES ('graph_walk', ARRAY['bigint', 'integer', 'text']),
+               ('dependencies_of', ARRAY['bigint', 'integer']),
+               ('dependents_of', ARRAY['bigint', 'integer']),
+               ('callers', ARRAY['bigint', 'integer']),
+               ('callees', ARRAY['bigint', 'integer']),
+               ('import_cycles', ARRAY['text']),
+               ('dependency_graph_dot', ARRAY['text', 'text']),
+               ('find_symbol', ARRAY['text', 'text[]', 'integer'])) AS x(f, a);
+SELECT isnt_definer('astpg', 'class_ancestors', ARRAY['bigint[]', 'bigint[]', 'bigint[]']);
+SELECT volatility_is('astpg', 'class_ancestors', ARRAY['bigint[]', 'bigint[]', 'bigint[]'], 'immutable');
 SELECT has_composite('astpg', 'ingest_result', 'ingest_result is a composite type');
 SELECT columns_are('astpg', 'ingest_result',
     ARRAY['file_id', 'status', 'classes', 'functions', 'calls', 'dependencies', 'metrics']);
@@ -195,14 +298,48 @@ SELECT function_privs_are('astpg', 'delete_file', ARRAY['text', 'text'], 'astpg_
 SELECT function_privs_are('astpg', 'document', ARRAY['bigint'], 'astpg_reader', ARRAY['EXECUTE']);
 SELECT schema_privs_are('astpg', 'public', ARRAY[]::text[], 'PUBLIC may not use the schema');
 
--- pg_dump keeps the data of every table and the state of its sequences
+-- 1.3: readers read the views, the history and the refresh log and run the
+-- read functions; writers (members of astpg_reader) also refresh the views
+-- and maintain the history's partitions; class_ancestors is the view's
+-- alone; PUBLIC gets nothing
+SELECT table_privs_are('astpg'::name, t::name, r::name, ARRAY['SELECT'])
+  FROM unnest(ARRAY['module_edges', 'class_hierarchy', 'call_graph', 'file_summary',
+                    'function_hotspots', 'repository_summary', 'analytics_refreshes',
+                    'metric_history', 'metric_history_default']) AS t,
+       unnest(ARRAY['astpg_reader', 'astpg_writer']) AS r;
+SELECT table_privs_are('astpg'::name, t::name, 'public'::name, ARRAY[]::text[])
+  FROM unnest(ARRAY['module_edges', 'class_hierarchy', 'call_graph', 'file_summary',
+                    'function_hotspots', 'repository_summary', 'analytics_refreshes',
+                    'metric_history', 'metric_history_default']) AS t;
+SELECT function_privs_are('astpg'::name, x.f::name, x.a::name[], r::name,
+                          CASE WHEN r <> 'public' AND (x.lowest = 'astpg_reader' OR x.lowest = r)
+                               THEN ARRAY['EXECUTE'] ELSE ARRAY[]::text[] END)
+  FROM (VALUES ('graph_walk', ARRAY['bigint', 'integer', 'text'], 'astpg_reader'),
+               ('dependencies_of', ARRAY['bigint', 'integer'], 'astpg_reader'),
+               ('dependents_of', ARRAY['bigint', 'integer'], 'astpg_reader'),
+               ('callers', ARRAY['bigint', 'integer'], 'astpg_reader'),
+               ('callees', ARRAY['bigint', 'integer'], 'astpg_reader'),
+               ('import_cycles', ARRAY['text'], 'astpg_reader'),
+               ('dependency_graph_dot', ARRAY['text', 'text'], 'astpg_reader'),
+               ('find_symbol', ARRAY['text', 'text[]', 'integer'], 'astpg_reader'),
+               ('refresh_analytics', ARRAY['boolean'], 'astpg_writer'),
+               ('maintain', ARRAY['interval'], 'astpg_writer'),
+               ('class_ancestors', ARRAY['bigint[]', 'bigint[]', 'bigint[]'], 'nobody'))
+       AS x(f, a, lowest),
+       unnest(ARRAY['astpg_reader', 'astpg_writer', 'public']) AS r;
+
+-- pg_dump keeps the data of every table and the state of its sequences;
+-- metric_history's rows live in its partitions: the DEFAULT one is
+-- registered, the months maintain() creates are not members and are dumped
+-- as any table.  analytics_refreshes is left out on purpose: a restored
+-- database's views are empty until refreshed, and its empty log says so.
 SELECT set_eq($$
     SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'astpg'
 $$, ARRAY['astpg.files', 'astpg.classes', 'astpg.functions', 'astpg.calls',
           'astpg.dependencies', 'astpg.metrics', 'astpg.ingests', 'astpg.rejects',
           'astpg.files_file_id_seq', 'astpg.classes_class_id_seq',
           'astpg.functions_function_id_seq', 'astpg.ingests_ingest_id_seq',
-          'astpg.rejects_reject_id_seq'],
+          'astpg.rejects_reject_id_seq', 'astpg.metric_history_default'],
     'every table and sequence is registered with pg_extension_config_dump');
 
 SELECT * FROM finish();

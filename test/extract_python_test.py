@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """Unit tests of tools/extract-python: the parts that are easy to get wrong.
+Every document the tool produces is validated against the format's JSON
+Schema (docs/document.schema.json), and the schema itself is checked
+against documents the server accepts and refuses.
 
     python3 test/extract_python_test.py
+
+Needs python3-jsonschema (tools/install-deps installs it).
 """
 import importlib.machinery
 import importlib.util
@@ -13,8 +18,18 @@ import tempfile
 import textwrap
 import unittest
 
+try:
+    import jsonschema
+except ImportError:
+    sys.exit("extract_python_test: the jsonschema module is missing; "
+             "install python3-jsonschema (tools/install-deps does)")
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOL = os.path.join(HERE, "..", "tools", "extract-python")
+FIXTURES = os.path.join(HERE, "fixtures")
+with open(os.path.join(HERE, "..", "docs", "document.schema.json")) as f:
+    SCHEMA = json.load(f)
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 loader = importlib.machinery.SourceFileLoader("extract_python", TOOL)
 spec = importlib.util.spec_from_loader("extract_python", loader)
 extract = importlib.util.module_from_spec(spec)
@@ -37,7 +52,27 @@ def extract_tree(files, *options):
     for line in run.stdout.splitlines():
         doc = json.loads(line)
         docs[doc["path"]] = doc
+    for doc in docs.values():
+        check_document(doc)
     return docs, run.stderr
+
+
+def schema_errors(doc):
+    """What the schema finds wrong with doc, as "path: message" lines."""
+    return ["$%s: %s" % ("".join("[%r]" % p for p in e.absolute_path), e.message)
+            for e in VALIDATOR.iter_errors(doc)]
+
+
+def check_document(doc):
+    errors = schema_errors(doc)
+    if errors:
+        raise AssertionError("%s does not match docs/document.schema.json:\n  %s"
+                             % (doc.get("path"), "\n  ".join(errors[:10])))
+
+
+def ndjson(name):
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
 def functions(doc):
@@ -190,6 +225,46 @@ class RobustnessTest(unittest.TestCase):
         value = doc["ast"]["body"][0]["value"]["value"]
         self.assertEqual(value, "\\u0000")                      # not a raw NUL
         self.assertEqual(doc["metrics"]["loc"], 1)
+
+
+class SchemaTest(unittest.TestCase):
+    """docs/document.schema.json against what the server does."""
+
+    def test_schema_is_a_valid_draft_2020_12_schema(self):
+        jsonschema.Draft202012Validator.check_schema(SCHEMA)
+
+    def test_real_documents_are_valid(self):
+        docs = ndjson("stdlib-sample.ndjson")
+        self.assertEqual(len(docs), 12)
+        for doc in docs:
+            with self.subTest(path=doc["path"]):
+                self.assertEqual(schema_errors(doc), [])
+
+    def test_schema_agrees_with_the_server(self):
+        # each case records what astpg.ingest() answers (the refusals are
+        # those of sql/ingest_errors.sql); "schema": true on a refused one
+        # is a rule the schema cannot express (docs/document-format.md)
+        cases = ndjson("document-cases.ndjson")
+        refused = [c for c in cases if c["server"].startswith("22023: ")]
+        self.assertGreater(len(refused), 50)
+        for case in cases:
+            with self.subTest(server=case["server"], document=case["document"]):
+                if not case["server"].startswith("22023: "):
+                    self.assertEqual(case["server"], "inserted")
+                    self.assertTrue(case["schema"], "the server accepts it")
+                self.assertEqual(VALIDATOR.is_valid(case["document"]), case["schema"],
+                                 schema_errors(case["document"]))
+
+    def test_lengths_are_counted_in_characters(self):
+        def doc(path="a.py", language="python", name="f"):
+            return {"path": path, "language": language,
+                    "functions": [{"name": name, "line_start": 1, "line_end": 1}]}
+        self.assertTrue(VALIDATOR.is_valid(doc(path="\U0001F600" * 4096)))
+        self.assertFalse(VALIDATOR.is_valid(doc(path="p" * 4097)))
+        self.assertTrue(VALIDATOR.is_valid(doc(name="\u00e9" * 1024)))
+        self.assertFalse(VALIDATOR.is_valid(doc(name="\u00e9" * 1025)))
+        self.assertTrue(VALIDATOR.is_valid(doc(language="c" * 50)))
+        self.assertFalse(VALIDATOR.is_valid(doc(language="c" * 51)))
 
 
 if __name__ == "__main__":

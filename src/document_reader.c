@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * document_reader.c
- *	  Validate one astpg document (format 1, see shared/spec/document.md)
+ *	  Validate one astpg document (format 1, see docs/document-format.md)
  *	  and read it into an AstpgDocument, without touching the database.
  *
  * The whole document is checked before anything is written, so a refused

@@ -168,6 +168,24 @@ SELECT count(*) FILTER (WHERE concurrent) AS concurrent_refreshes
   FROM astpg.refresh_analytics();
 SELECT fan_out FROM astpg.file_summary WHERE repository = 'fx' AND path = 'd.py';
 
+-- Values as long as the format allows (a path of 4096 and a name of 1024
+-- four-byte characters, a callee of 5000 bytes) are stored, indexed,
+-- refreshed, searched and kept in the history: no btree holds them whole.
+SELECT r.status FROM astpg.ingest(jsonb_build_object(
+    'repository', repeat('𝔯', 1024), 'path', repeat('𝔭', 4096), 'language', 'python',
+    'functions', jsonb_build_array(jsonb_build_object(
+        'name', repeat('𝔫', 1024), 'line_start', 1, 'line_end', 2,
+        'calls', jsonb_build_array(jsonb_build_object('name', repeat('c', 5000))))))) r;
+SELECT count(*) AS views FROM astpg.refresh_analytics();
+SELECT length(path) AS path_chars, functions FROM astpg.file_summary
+ WHERE repository = repeat('𝔯', 1024);
+SELECT kind, length(qualified_name) AS name_chars, matched
+  FROM astpg.find_symbol(repeat('𝔫', 1024), ARRAY['function']);
+SELECT length(path) AS path_chars, functions FROM astpg.metric_history
+ WHERE repository = repeat('𝔯', 1024) AND path = repeat('𝔭', 4096);
+SELECT count(*) AS calls FROM astpg.calls WHERE callee = repeat('c', 5000);
+SELECT astpg.delete_file(repeat('𝔯', 1024), repeat('𝔭', 4096));
+
 --
 -- The real sample: the views against the tables, computed another way.
 --

@@ -94,7 +94,8 @@ SELECT count(*) AS history_before FROM astpg.metric_history;
 SELECT r.status FROM before_1_3 b, astpg.ingest(b.doc || '{"content_hash": "sha256:1.3"}') r
  WHERE b.doc ->> 'path' = 'json/decoder.py';
 SELECT path, functions, complexity_total > 0 AS has_complexity FROM astpg.metric_history;
-SELECT path FROM astpg.find_symbol('JSONDecoder', ARRAY['class']);
+SELECT count(*) AS refreshed FROM astpg.refresh_analytics();
+SELECT path, matched FROM astpg.find_symbol('JSONDecoder', ARRAY['class']);
 
 -- definitions of an update and of a fresh install
 CREATE TEMP VIEW definitions AS

@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION astpg CASCADE;
-SELECT plan(243);
+SELECT plan(256);
 
 SELECT has_schema('astpg');
 SELECT tables_are('astpg',
@@ -46,7 +46,7 @@ SELECT columns_are('astpg', 'module_edges', ARRAY['repo_id', 'source_file_id', '
     'dependencies']);
 SELECT columns_are('astpg', 'class_hierarchy', ARRAY['class_id', 'repo_id', 'file_id',
     'qualified_name', 'bases', 'base_class_ids', 'depth', 'descendants', 'ancestor_ids',
-    'ancestor_distances']);
+    'ancestor_distances', 'name', 'line_start']);
 SELECT columns_are('astpg', 'call_graph', ARRAY['repo_id', 'caller_id', 'callee_id',
     'caller_file_id', 'callee_file_id', 'calls']);
 SELECT columns_are('astpg', 'file_summary', ARRAY['file_id', 'repo_id', 'repository', 'path',
@@ -54,7 +54,7 @@ SELECT columns_are('astpg', 'file_summary', ARRAY['file_id', 'repo_id', 'reposit
     'fan_out', 'loc']);
 SELECT columns_are('astpg', 'function_hotspots', ARRAY['function_id', 'repo_id', 'file_id',
     'repository', 'path', 'qualified_name', 'name', 'complexity', 'length', 'resolved_callers',
-    'rank']);
+    'rank', 'line_start']);
 SELECT columns_are('astpg', 'repository_summary', ARRAY['repository', 'repo_id', 'language',
     'files', 'classes', 'functions', 'calls', 'resolved_calls', 'unresolved_calls',
     'dependencies', 'resolved_dependencies', 'lines', 'avg_complexity', 'p90_complexity']);
@@ -148,8 +148,10 @@ SELECT set_eq($$
        AND NOT x.relispartition
        AND i.indkey[0] = (SELECT a.attnum FROM pg_attribute a
                            WHERE a.attrelid = i.indrelid AND a.attname = 'repo_id')
-$$, ARRAY['astpg.module_edges_repo_id_idx', 'astpg.metric_history_default_repo_id_idx'],
-    'no index leads with repo_id but module_edges'' and metric_history''s, which read a repository');
+$$, ARRAY['astpg.module_edges_repo_id_idx', 'astpg.metric_history_default_repo_id_idx',
+          'astpg.repository_summary_key', 'astpg.file_summary_fan_in_idx',
+          'astpg.function_hotspots_rank_idx'],
+    'no index leads with repo_id but those of views and history that read a repository');
 SELECT set_eq($$
     SELECT i.indexrelid::regclass::text
       FROM pg_index i
@@ -160,8 +162,9 @@ SELECT set_eq($$
        AND NOT x.relispartition
        AND NOT i.indisunique
        AND a.attnum = ANY (i.indkey::int2[])
-$$, ARRAY['astpg.module_edges_repo_id_idx', 'astpg.metric_history_default_repo_id_idx'],
-    'repo_id is in the unique keys only, and in the per-repository indexes of module_edges and metric_history');
+$$, ARRAY['astpg.module_edges_repo_id_idx', 'astpg.metric_history_default_repo_id_idx',
+          'astpg.file_summary_fan_in_idx', 'astpg.function_hotspots_rank_idx'],
+    'repo_id is in the unique keys only, and in the per-repository indexes of views and history');
 
 -- children go with their file; a dependency's target is cleared by
 -- delete_file() (no ON DELETE action: SET NULL would null repo_id too)
@@ -202,24 +205,35 @@ SELECT has_index('astpg', 'functions', 'functions_file_id_idx', 'file_id');
 SELECT has_index('astpg', 'calls', 'calls_file_id_idx', 'file_id');
 SELECT has_index('astpg', 'metrics', 'metrics_file_id_idx', 'file_id');
 SELECT has_index('astpg', 'dependencies', 'dependencies_target_file_id_idx', 'target_file_id');
--- lookups by name (1.3): btree for exact names, pg_trgm for prefix and fuzzy
-SELECT has_index('astpg', 'functions', 'functions_name_idx', 'name');
-SELECT has_index('astpg', 'calls', 'calls_callee_idx', 'callee');
+-- lookups by name (1.3): on the tables a btree on a name's first 256
+-- characters and a hash on callees (no btree holds a whole value); pg_trgm
+-- for prefix and fuzzy matches on the views, not on the tables
+SELECT has_index('astpg', 'functions', 'functions_name_idx',
+                 ARRAY['"left"(name, 256)', 'function_id']);
+SELECT index_is_type('astpg', 'calls', 'calls_callee_idx', 'hash');
 SELECT index_is_type('astpg'::name, t::name, i::name, 'gin')
-  FROM (VALUES ('functions', 'functions_name_trgm_idx'),
-               ('functions', 'functions_qualified_name_trgm_idx'),
-               ('classes', 'classes_name_trgm_idx'),
-               ('classes', 'classes_qualified_name_trgm_idx'),
-               ('files', 'files_path_trgm_idx')) AS x(t, i);
+  FROM (VALUES ('function_hotspots', 'function_hotspots_name_trgm_idx'),
+               ('function_hotspots', 'function_hotspots_qualified_name_trgm_idx'),
+               ('class_hierarchy', 'class_hierarchy_name_trgm_idx'),
+               ('class_hierarchy', 'class_hierarchy_qualified_name_trgm_idx'),
+               ('file_summary', 'file_summary_path_trgm_idx')) AS x(t, i);
+SELECT is_empty($$
+    SELECT x.indexrelid::regclass FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+      JOIN pg_am a ON a.oid = i.relam
+     WHERE a.amname = 'gin' AND x.indrelid IN ('astpg.functions'::regclass,
+           'astpg.classes'::regclass, 'astpg.calls'::regclass, 'astpg.files'::regclass)
+       AND pg_get_indexdef(x.indexrelid) LIKE '%gin_trgm_ops%'
+$$, 'no trigram index on the tables: ingest does not pay for search');
 SELECT has_index('astpg', 'metric_history_default', 'metric_history_default_path_idx',
-    ARRAY['repository', 'path', 'ingested_at']);
+    ARRAY['path']);
 
 -- functions, their security and pinned search_path
 SELECT functions_are('astpg', ARRAY['ingest', 'ingest_batch', 'inbox_ingest', 'ingest_counts',
     'document', 'delete_file', 'resolve_dependencies', 'file_key', 'repo_id', 'distribute',
     'text_arrays', 'assign_id_ranges', 'refresh_analytics', 'maintain', 'graph_walk',
     'class_ancestors', 'dependencies_of', 'dependents_of', 'callers', 'callees',
-    'import_cycles', 'dependency_graph_dot', 'find_symbol']);
+    'import_cycles', 'dependency_graph_dot', 'find_symbol',
+    'stored_hashes', 'record_unchanged', 'delete_files']);
 SELECT function_returns('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text'], 'setof astpg.ingest_result');
 SELECT is_definer('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text']);
 SELECT is_definer('astpg', 'inbox_ingest', ARRAY[]::text[]);
@@ -251,6 +265,9 @@ $$, 'SQL and SECURITY DEFINER functions pin search_path');
 SELECT function_returns('astpg', 'refresh_analytics', ARRAY['boolean'], 'setof astpg.analytics_refreshes');
 SELECT is_definer('astpg', 'refresh_analytics', ARRAY['boolean']);
 SELECT is_definer('astpg', 'maintain', ARRAY['interval']);
+SELECT is_definer('astpg', 'record_unchanged', ARRAY['text', 'text[]', 'text[]', 'text[]']);
+SELECT is_definer('astpg', 'delete_files', ARRAY['text', 'text[]']);
+SELECT isnt_definer('astpg', 'stored_hashes', ARRAY['text']);
 SELECT volatility_is('astpg', 'refresh_analytics', ARRAY['boolean'], 'volatile');
 SELECT volatility_is('astpg', 'maintain', ARRAY['interval'], 'volatile');
 SELECT isnt_definer('astpg'::name, f::name, a::name[])
@@ -324,6 +341,9 @@ SELECT function_privs_are('astpg'::name, x.f::name, x.a::name[], r::name,
                ('find_symbol', ARRAY['text', 'text[]', 'integer'], 'astpg_reader'),
                ('refresh_analytics', ARRAY['boolean'], 'astpg_writer'),
                ('maintain', ARRAY['interval'], 'astpg_writer'),
+               ('stored_hashes', ARRAY['text'], 'astpg_reader'),
+               ('record_unchanged', ARRAY['text', 'text[]', 'text[]', 'text[]'], 'astpg_writer'),
+               ('delete_files', ARRAY['text', 'text[]'], 'astpg_writer'),
                ('class_ancestors', ARRAY['bigint[]', 'bigint[]', 'bigint[]'], 'nobody'))
        AS x(f, a, lowest),
        unnest(ARRAY['astpg_reader', 'astpg_writer', 'public']) AS r;

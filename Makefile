@@ -22,7 +22,7 @@ DATA = $(wildcard sql/astpg--*.sql)
 
 # pg_regress suites, one topic each; upgrade last, as it recreates astpg.
 REGRESS = ingest ingest_errors replace document dependencies privileges \
-	batch inbox unchanged search_path schema_trust plans analytics history upgrade
+	batch inbox unchanged search_path schema_trust plans analytics history sync upgrade
 REGRESS_OPTS = --load-extension=pg_trgm --load-extension=astpg
 
 PG_CONFIG ?= pg_config
@@ -45,6 +45,23 @@ install-loader: loader
 clean: clean-loader
 clean-loader:
 	$(MAKE) -C $(LOADER) PG_CONFIG=$(PG_CONFIG) clean
+
+# astpg-index beside astpg-load, and the extractors it runs where it looks
+# for them ($(pg_config --sharedir)/astpg), with extract-js's parser when
+# it is installed here, so that no first run needs npm.
+install: install-index
+.PHONY: install-index
+install-index:
+	$(INSTALL_SCRIPT) tools/astpg-index '$(DESTDIR)$(bindir)/astpg-index'
+	$(MKDIR_P) '$(DESTDIR)$(datadir)/astpg/extract-js'
+	$(INSTALL_SCRIPT) tools/extract-python '$(DESTDIR)$(datadir)/astpg/'
+	$(INSTALL_SCRIPT) tools/extract-js/extract-js tools/extract-js/extract.js \
+		'$(DESTDIR)$(datadir)/astpg/extract-js/'
+	$(INSTALL_DATA) tools/extract-js/package.json tools/extract-js/package-lock.json \
+		'$(DESTDIR)$(datadir)/astpg/extract-js/'
+	if [ -d tools/extract-js/node_modules ]; then \
+		rm -rf '$(DESTDIR)$(datadir)/astpg/extract-js/node_modules' && \
+		cp -R tools/extract-js/node_modules '$(DESTDIR)$(datadir)/astpg/extract-js/'; fi
 
 # The README's two commands.
 .PHONY: test demo bench bench-queries

@@ -3,7 +3,12 @@
  * extract-js: JavaScript and TypeScript sources to astpg documents (NDJSON).
  *
  *   tools/extract-js/extract-js [--repository NAME] [--revision REV]
- *                               [--progress] [-o FILE] PATH...
+ *                               [--root DIR] [--progress] [-o FILE] PATH...
+ *
+ * A document's path is relative to the PATH it was found under (a file's:
+ * to its directory), or to --root when given: astpg-index extracts a
+ * tree's changed files that way, with the paths and the resolved imports
+ * a walk of the whole tree gives them.
  *
  * The parser is the TypeScript compiler's own (the `typescript` package):
  * one dependency with no dependencies of its own, kept by the TypeScript
@@ -317,15 +322,16 @@ function gitRevision(root) {
 }
 
 function main(argv) {
-  const options = {repository: '', revision: null, progress: false, output: null, paths: []};
+  const options = {repository: '', revision: null, root: null, progress: false, output: null, paths: []};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--repository') options.repository = argv[++i];
     else if (a === '--revision') options.revision = argv[++i];
+    else if (a === '--root') options.root = argv[++i];
     else if (a === '--progress') options.progress = true;
     else if (a === '-o' || a === '--output') options.output = argv[++i];
     else if (a === '--help') {
-      process.stdout.write('usage: extract-js [--repository NAME] [--revision REV] [--progress] [-o FILE] PATH...\n');
+      process.stdout.write('usage: extract-js [--repository NAME] [--revision REV] [--root DIR] [--progress] [-o FILE] PATH...\n');
       return 0;
     } else if (a.startsWith('-')) {
       process.stderr.write('extract-js: unknown option ' + a + '\n');
@@ -333,20 +339,21 @@ function main(argv) {
     } else options.paths.push(a);
   }
   if (!options.paths.length) {
-    process.stderr.write('usage: extract-js [--repository NAME] [--revision REV] [--progress] [-o FILE] PATH...\n');
+    process.stderr.write('usage: extract-js [--repository NAME] [--revision REV] [--root DIR] [--progress] [-o FILE] PATH...\n');
     return 2;
   }
   const out = options.output ? fs.openSync(options.output, 'w') : 1;
   const show = options.progress || process.stderr.isTTY;
   const started = Date.now();
   let done = 0, errors = 0;
-  for (const root of options.paths) {
+  for (const given of options.paths) {
+    const root = options.root || given;
     const revision = options.revision || gitRevision(fs.statSync(root).isDirectory() ? root : path.dirname(root));
     const exists = (relative) => {
       try { return fs.statSync(path.join(root, relative)).isFile(); } catch (e) { return false; }
     };
-    for (const [file, base] of sources(root)) {
-      const relative = path.relative(base, file).split(path.sep).join('/');
+    for (const [file, base] of sources(given)) {
+      const relative = path.relative(options.root || base, file).split(path.sep).join('/');
       let doc;
       try {
         doc = documentOf(file, relative, {repository: options.repository, revision}, exists);

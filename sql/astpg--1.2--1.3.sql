@@ -35,6 +35,8 @@
 CREATE INDEX functions_name_idx
     ON @extschema@.functions (pg_catalog.left(name, 256), function_id);
 CREATE INDEX calls_callee_idx ON @extschema@.calls USING hash (callee);
+CREATE INDEX classes_name_idx ON @extschema@.classes USING hash (name);
+CREATE INDEX classes_qualified_name_idx ON @extschema@.classes USING hash (qualified_name);
 
 
 --
@@ -484,7 +486,7 @@ BEGIN
     -- dependency order: each view reads only those before it
     FOREACH matview IN ARRAY ARRAY['module_edges', 'class_hierarchy', 'call_graph',
                                      'file_summary', 'function_hotspots',
-                                     'repository_summary']
+                                     'repository_summary', 'symbols']
     LOOP
         started := pg_catalog.clock_timestamp();
         EXECUTE pg_catalog.format('REFRESH MATERIALIZED VIEW %s @extschema@.%I',
@@ -803,10 +805,31 @@ COMMENT ON FUNCTION @extschema@.maintain(interval) IS
 'create metric_history''s partitions for this month and the next three; with a retention, drop the months older than it';
 
 --
--- Trigram indexes for symbol search, on the views.  pg_trgm may live in any
--- schema: its operator class is named through the schema it was created
--- in, found by OID.
+-- Every function, class and file by name, for find_symbol: a view of its
+-- own, so that its trigram indexes change only when symbols do, not when
+-- a hotspot's rank moves.  A file's name is its path, its qualified name
+-- its module.  pg_trgm may live in any schema: its operator class is named
+-- through the schema it was created in, found by OID.
 --
+CREATE MATERIALIZED VIEW @extschema@.symbols AS
+SELECT 'function'::text AS kind, fn.function_id AS id, fn.repo_id, fn.name,
+       fn.qualified_name, f.repository, f.path, fn.line_start AS line
+  FROM @extschema@.functions fn
+  JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+UNION ALL
+SELECT 'class', c.class_id, c.repo_id, c.name, c.qualified_name, f.repository, f.path,
+       c.line_start
+  FROM @extschema@.classes c
+  JOIN @extschema@.files f ON f.file_id = c.file_id AND f.repo_id = c.repo_id
+UNION ALL
+SELECT 'file', f.file_id, f.repo_id, f.path, COALESCE(f.module, f.path), f.repository, f.path, 1
+  FROM @extschema@.files f;
+
+CREATE UNIQUE INDEX symbols_key ON @extschema@.symbols (id, repo_id, kind);
+
+COMMENT ON MATERIALIZED VIEW @extschema@.symbols IS
+'every function, class and file by name and qualified name (a file: its path and module), for find_symbol';
+
 DO $$
 DECLARE
     trgm name;
@@ -816,16 +839,10 @@ BEGIN
       JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
      WHERE e.extname = 'pg_trgm';
     EXECUTE pg_catalog.format(
-        'CREATE INDEX function_hotspots_name_trgm_idx ON @extschema@.function_hotspots'
+        'CREATE INDEX symbols_name_trgm_idx ON @extschema@.symbols'
         ' USING gin (name %1$I.gin_trgm_ops);'
-        'CREATE INDEX function_hotspots_qualified_name_trgm_idx ON @extschema@.function_hotspots'
-        ' USING gin (qualified_name %1$I.gin_trgm_ops);'
-        'CREATE INDEX class_hierarchy_name_trgm_idx ON @extschema@.class_hierarchy'
-        ' USING gin (name %1$I.gin_trgm_ops);'
-        'CREATE INDEX class_hierarchy_qualified_name_trgm_idx ON @extschema@.class_hierarchy'
-        ' USING gin (qualified_name %1$I.gin_trgm_ops);'
-        'CREATE INDEX file_summary_path_trgm_idx ON @extschema@.file_summary'
-        ' USING gin (path %1$I.gin_trgm_ops)', trgm);
+        'CREATE INDEX symbols_qualified_name_trgm_idx ON @extschema@.symbols'
+        ' USING gin (qualified_name %1$I.gin_trgm_ops)', trgm);
 END
 $$;
 
@@ -835,8 +852,8 @@ $$;
 -- begin with it, then similar ones (pg_trgm similarity, above its
 -- threshold), each group by score.
 --
--- Exact function names and files are looked up in the tables, so they are
--- current; the rest is searched in the views, through their trigram
+-- Exact names are looked up in the tables, so they are current; prefixes
+-- and similar names are searched in the symbols view, through its trigram
 -- indexes, and each hit is checked against the tables, so that nothing
 -- deleted since the last refresh comes back.  Defined through the schema
 -- pg_trgm was created in, so that nothing else can stand in for its
@@ -864,6 +881,7 @@ DECLARE
     prefix   text;
     returned integer := 0;
     found    integer;
+    tier     integer;
 BEGIN
     IF pattern IS NULL OR pattern = '' THEN
         RAISE EXCEPTION 'pattern must not be empty'
@@ -879,10 +897,11 @@ BEGIN
     prefix := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
                   pattern, '\', '\\'), '%%', '\%%'), '_', '\_') || '%%';
 
-    -- exact: the name, the qualified name, the path or the module.  A
-    -- function's name has no dot and a method's qualified name has one:
-    -- each pattern needs one index, and a common name ("__init__") stops
-    -- after max_results entries of (left(name, 256), function_id).
+    -- exact: the name, the qualified name, the path or the module, from
+    -- the tables.  A function's name has no dot and a method's qualified
+    -- name has one: a common name ("__init__") stops after max_results
+    -- entries of (left(name, 256), function_id); a qualified name is
+    -- looked up in the view, whose hits are checked against the table.
     RETURN QUERY
     SELECT * FROM (
         SELECT 'function'::text, fn.function_id, fn.qualified_name, f.repository, f.path,
@@ -896,25 +915,25 @@ BEGIN
                  LIMIT max_results) fn
           JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
         UNION ALL
-        SELECT 'function', h.function_id, h.qualified_name, h.repository, h.path,
-               h.line_start, 1, 'exact'
-          FROM (SELECT x.* FROM @extschema@.function_hotspots x
+        SELECT 'function', fn.function_id, fn.qualified_name, f.repository, f.path,
+               fn.line_start, 1, 'exact'
+          FROM (SELECT x.id, x.repo_id FROM @extschema@.symbols x
                  WHERE 'function' = ANY (wanted) AND pg_catalog.strpos(pattern, '.') > 0
-                   AND x.qualified_name = pattern
-                 ORDER BY x.function_id
-                 LIMIT max_results) h
-         WHERE EXISTS (SELECT FROM @extschema@.functions fn
-                        WHERE fn.function_id = h.function_id AND fn.repo_id = h.repo_id)
+                   AND x.qualified_name = pattern AND x.kind = 'function'
+                 ORDER BY x.id
+                 LIMIT max_results) s
+          JOIN @extschema@.functions fn ON fn.function_id = s.id AND fn.repo_id = s.repo_id
+          JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+         WHERE fn.qualified_name = pattern
         UNION ALL
-        SELECT 'class', h.class_id, h.qualified_name, f.repository, f.path, h.line_start, 1, 'exact'
-          FROM (SELECT x.* FROM @extschema@.class_hierarchy x
+        SELECT 'class', c.class_id, c.qualified_name, f.repository, f.path, c.line_start, 1, 'exact'
+          FROM (SELECT x.class_id, x.file_id, x.repo_id, x.qualified_name, x.line_start
+                  FROM @extschema@.classes x
                  WHERE 'class' = ANY (wanted)
                    AND (x.name = pattern OR x.qualified_name = pattern)
                  ORDER BY x.class_id
-                 LIMIT max_results) h
-          JOIN @extschema@.files f ON f.file_id = h.file_id AND f.repo_id = h.repo_id
-         WHERE EXISTS (SELECT FROM @extschema@.classes c
-                        WHERE c.class_id = h.class_id AND c.repo_id = h.repo_id)
+                 LIMIT max_results) c
+          JOIN @extschema@.files f ON f.file_id = c.file_id AND f.repo_id = c.repo_id
         UNION ALL
         SELECT 'file', f.file_id, COALESCE(f.module, f.path), f.repository, f.path, 1, 1, 'exact'
           FROM @extschema@.files f
@@ -928,90 +947,60 @@ BEGIN
         RETURN;
     END IF;
 
-    -- prefix: names that begin with the pattern
-    RETURN QUERY
-    SELECT x.kind, x.id, x.qualified_name, x.repository, x.path, x.line_start, x.score,
-           x.matched FROM (
-        SELECT 'function'::text AS kind, h.function_id AS id, h.qualified_name, h.repository,
-               h.path, h.line_start,
-               GREATEST(%1$I.similarity(h.name, pattern),
-                        %1$I.similarity(h.qualified_name, pattern)) AS score,
-               'prefix'::text AS matched, h.repo_id
-          FROM @extschema@.function_hotspots h
-         WHERE 'function' = ANY (wanted)
-           AND (h.name LIKE prefix OR h.qualified_name LIKE prefix)
-           AND h.name <> pattern AND h.qualified_name <> pattern
-        UNION ALL
-        SELECT 'class', h.class_id, h.qualified_name, f.repository, f.path, h.line_start,
-               GREATEST(%1$I.similarity(h.name, pattern),
-                        %1$I.similarity(h.qualified_name, pattern)), 'prefix', h.repo_id
-          FROM @extschema@.class_hierarchy h
-          JOIN @extschema@.files f ON f.file_id = h.file_id AND f.repo_id = h.repo_id
-         WHERE 'class' = ANY (wanted)
-           AND (h.name LIKE prefix OR h.qualified_name LIKE prefix)
-           AND h.name <> pattern AND h.qualified_name <> pattern
-        UNION ALL
-        SELECT 'file', s.file_id, COALESCE(s.module, s.path), s.repository, s.path, 1,
-               %1$I.similarity(s.path, pattern), 'prefix', s.repo_id
-          FROM @extschema@.file_summary s
-         WHERE 'file' = ANY (wanted)
-           AND s.path LIKE prefix AND s.path <> pattern
-           AND s.module IS DISTINCT FROM pattern
-         ORDER BY 7 DESC, 3, 4, 5, 2
-         LIMIT max_results - returned) x
-     WHERE CASE x.kind
-           WHEN 'function' THEN EXISTS (SELECT FROM @extschema@.functions fn
-                                         WHERE fn.function_id = x.id AND fn.repo_id = x.repo_id)
-           WHEN 'class' THEN EXISTS (SELECT FROM @extschema@.classes c
-                                      WHERE c.class_id = x.id AND c.repo_id = x.repo_id)
-           ELSE EXISTS (SELECT FROM @extschema@.files f
-                         WHERE f.file_id = x.id AND f.repo_id = x.repo_id) END
-     ORDER BY 7 DESC, 3, 4, 5, 2;
-    GET DIAGNOSTICS found = ROW_COUNT;
-    returned := returned + found;
-    IF returned >= max_results THEN
-        RETURN;
-    END IF;
-
-    -- fuzzy: similar names (pg_trgm.similarity_threshold)
-    RETURN QUERY
-    SELECT x.kind, x.id, x.qualified_name, x.repository, x.path, x.line_start, x.score,
-           x.matched FROM (
-        SELECT 'function'::text AS kind, h.function_id AS id, h.qualified_name, h.repository,
-               h.path, h.line_start,
-               GREATEST(%1$I.similarity(h.name, pattern),
-                        %1$I.similarity(h.qualified_name, pattern)) AS score,
-               'fuzzy'::text AS matched, h.repo_id
-          FROM @extschema@.function_hotspots h
-         WHERE 'function' = ANY (wanted)
-           AND (h.name OPERATOR(%1$I.%%) pattern OR h.qualified_name OPERATOR(%1$I.%%) pattern)
-           AND NOT (h.name LIKE prefix OR h.qualified_name LIKE prefix)
-        UNION ALL
-        SELECT 'class', h.class_id, h.qualified_name, f.repository, f.path, h.line_start,
-               GREATEST(%1$I.similarity(h.name, pattern),
-                        %1$I.similarity(h.qualified_name, pattern)), 'fuzzy', h.repo_id
-          FROM @extschema@.class_hierarchy h
-          JOIN @extschema@.files f ON f.file_id = h.file_id AND f.repo_id = h.repo_id
-         WHERE 'class' = ANY (wanted)
-           AND (h.name OPERATOR(%1$I.%%) pattern OR h.qualified_name OPERATOR(%1$I.%%) pattern)
-           AND NOT (h.name LIKE prefix OR h.qualified_name LIKE prefix)
-        UNION ALL
-        SELECT 'file', s.file_id, COALESCE(s.module, s.path), s.repository, s.path, 1,
-               %1$I.similarity(s.path, pattern), 'fuzzy', s.repo_id
-          FROM @extschema@.file_summary s
-         WHERE 'file' = ANY (wanted)
-           AND s.path OPERATOR(%1$I.%%) pattern
-           AND NOT s.path LIKE prefix AND s.module IS DISTINCT FROM pattern
-         ORDER BY 7 DESC, 3, 4, 5, 2
-         LIMIT max_results - returned) x
-     WHERE CASE x.kind
-           WHEN 'function' THEN EXISTS (SELECT FROM @extschema@.functions fn
-                                         WHERE fn.function_id = x.id AND fn.repo_id = x.repo_id)
-           WHEN 'class' THEN EXISTS (SELECT FROM @extschema@.classes c
-                                      WHERE c.class_id = x.id AND c.repo_id = x.repo_id)
-           ELSE EXISTS (SELECT FROM @extschema@.files f
-                         WHERE f.file_id = x.id AND f.repo_id = x.repo_id) END
-     ORDER BY 7 DESC, 3, 4, 5, 2;
+    -- prefix: names that begin with the pattern, then fuzzy: similar names
+    -- (pg_trgm.similarity_threshold); from the view, each hit checked
+    -- against the tables.  Two statements, so that each plan uses the
+    -- trigram indexes.
+    FOR tier IN 1..2 LOOP
+        IF tier = 1 THEN
+        RETURN QUERY
+        SELECT x.kind, x.id, x.qualified_name, x.repository, x.path, x.line, x.score,
+               'prefix'::text
+          FROM (SELECT s.kind, s.id, s.repo_id, s.qualified_name, s.repository, s.path, s.line,
+                       GREATEST(%1$I.similarity(s.name, pattern),
+                                %1$I.similarity(s.qualified_name, pattern)) AS score
+                  FROM @extschema@.symbols s
+                 WHERE s.kind = ANY (wanted)
+                   AND s.name <> pattern AND s.qualified_name <> pattern
+                   AND (s.name LIKE prefix OR s.qualified_name LIKE prefix)
+                 ORDER BY 8 DESC, 4, 5, 6, 2
+                 LIMIT max_results - returned) x
+         WHERE CASE x.kind
+               WHEN 'function' THEN EXISTS (SELECT FROM @extschema@.functions fn
+                                             WHERE fn.function_id = x.id AND fn.repo_id = x.repo_id)
+               WHEN 'class' THEN EXISTS (SELECT FROM @extschema@.classes c
+                                          WHERE c.class_id = x.id AND c.repo_id = x.repo_id)
+               ELSE EXISTS (SELECT FROM @extschema@.files f
+                             WHERE f.file_id = x.id AND f.repo_id = x.repo_id) END
+         ORDER BY 7 DESC, 3, 4, 5, 2;
+        ELSE
+        RETURN QUERY
+        SELECT x.kind, x.id, x.qualified_name, x.repository, x.path, x.line, x.score,
+               'fuzzy'::text
+          FROM (SELECT s.kind, s.id, s.repo_id, s.qualified_name, s.repository, s.path, s.line,
+                       GREATEST(%1$I.similarity(s.name, pattern),
+                                %1$I.similarity(s.qualified_name, pattern)) AS score
+                  FROM @extschema@.symbols s
+                 WHERE s.kind = ANY (wanted)
+                   AND s.name <> pattern AND s.qualified_name <> pattern
+                   AND (s.name OPERATOR(%1$I.%%) pattern
+                        OR s.qualified_name OPERATOR(%1$I.%%) pattern)
+                   AND NOT (s.name LIKE prefix OR s.qualified_name LIKE prefix)
+                 ORDER BY 8 DESC, 4, 5, 6, 2
+                 LIMIT max_results - returned) x
+         WHERE CASE x.kind
+               WHEN 'function' THEN EXISTS (SELECT FROM @extschema@.functions fn
+                                             WHERE fn.function_id = x.id AND fn.repo_id = x.repo_id)
+               WHEN 'class' THEN EXISTS (SELECT FROM @extschema@.classes c
+                                          WHERE c.class_id = x.id AND c.repo_id = x.repo_id)
+               ELSE EXISTS (SELECT FROM @extschema@.files f
+                             WHERE f.file_id = x.id AND f.repo_id = x.repo_id) END
+         ORDER BY 7 DESC, 3, 4, 5, 2;
+        END IF;
+        GET DIAGNOSTICS found = ROW_COUNT;
+        returned := returned + found;
+        EXIT WHEN returned >= max_results;
+    END LOOP;
 END
 $$;
 $sql$, trgm);
@@ -1078,8 +1067,8 @@ REVOKE ALL ON FUNCTION @extschema@.refresh_analytics(boolean),
 GRANT SELECT ON @extschema@.module_edges, @extschema@.class_hierarchy,
                 @extschema@.call_graph, @extschema@.file_summary,
                 @extschema@.function_hotspots, @extschema@.repository_summary,
-                @extschema@.analytics_refreshes, @extschema@.metric_history,
-                @extschema@.metric_history_default
+                @extschema@.symbols, @extschema@.analytics_refreshes,
+                @extschema@.metric_history, @extschema@.metric_history_default
    TO astpg_reader;
 GRANT EXECUTE ON FUNCTION @extschema@.graph_walk(bigint, integer, text),
                           @extschema@.dependencies_of(bigint, integer),

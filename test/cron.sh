@@ -121,17 +121,17 @@ while :; do
 	sleep 5
 done
 check "a run of job $jobid succeeded within $wait_seconds s of scheduling" "${status:-no run ended}" succeeded
-# return_message: "6 rows" where pg_cron connects with libpq, "SELECT 6"
+# return_message: "7 rows" where pg_cron connects with libpq, "SELECT 7"
 # where it runs jobs in background workers
-check "it ran as $role, in $db, and refreshed six views" \
+check "it ran as $role, in $db, and refreshed seven views" \
 	"$(q "$cron_db" "SELECT username || ' ' || database || ' '
 	                        || substring(return_message FROM '^(?:SELECT )?([0-9]+)(?: rows?)?$')
 	                   FROM cron.job_run_details
 	                  WHERE jobid = $jobid AND status = 'succeeded' ORDER BY runid LIMIT 1")" \
-	"$role $db 6"
-check "analytics_refreshes: the six views, refreshed concurrently after the job was scheduled" \
+	"$role $db 7"
+check "analytics_refreshes: the seven views, refreshed concurrently after the job was scheduled" \
 	"$(q $db "SELECT count(*) || ' ' || bool_and(concurrent) FROM astpg.analytics_refreshes
-	           WHERE refreshed_at > '$scheduled_at'")" "6 true"
+	           WHERE refreshed_at > '$scheduled_at'")" "7 true"
 check "each refresh counted its view's rows" \
 	"$(q $db "SELECT string_agg(view_name || '=' || row_count, ' ' ORDER BY view_name)
 	           FROM astpg.analytics_refreshes")" \

@@ -17,7 +17,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 src=astpg_dump_source
 dst=astpg_dump_target
-views="module_edges class_hierarchy call_graph file_summary function_hotspots repository_summary"
+views="module_edges class_hierarchy call_graph file_summary function_hotspots repository_summary symbols"
 
 . "$here/lib.sh"
 q() {
@@ -95,8 +95,8 @@ check "its history holds both versions, in two partitions" \
 	             FROM astpg.metric_history
 	            WHERE repository = 'python3.11' AND path = 'json/decoder.py'")" \
 	"3.11.7:true 3.12.1:false"
-check "the original's six views hold rows once refreshed" \
-	"$(q $src "SELECT count(*) FROM astpg.refresh_analytics(false) WHERE row_count > 0")" 6
+check "the original's seven views hold rows once refreshed" \
+	"$(q $src "SELECT count(*) FROM astpg.refresh_analytics(false) WHERE row_count > 0")" 7
 
 pg_dump -d $src -f "$work/dump.sql" 2> "$work/pg_dump.err"
 # Without ON_ERROR_STOP, so that one error does not hide what the rest
@@ -122,8 +122,8 @@ check "the restored views are empty until refreshed" \
 	"$(for v in $views; do echo "$v=0"; done | paste -sd' ')"
 check "and analytics_refreshes says so by being empty" \
 	"$(q $dst "SELECT count(*) FROM astpg.analytics_refreshes")" 0
-check "refresh_analytics(false) refreshes the six views of the restored copy" \
-	"$(q $dst "SELECT count(*) FROM astpg.refresh_analytics(false)")" 6
+check "refresh_analytics(false) refreshes the seven views of the restored copy" \
+	"$(q $dst "SELECT count(*) FROM astpg.refresh_analytics(false)")" 7
 for v in $views; do
 	same "$v holds the original's rows" "$(view_rows "$v")"
 done
@@ -143,7 +143,7 @@ same "the graph walks give the same answers" \
 	        LATERAL (SELECT 'd' AS way, * FROM astpg.dependencies_of(f.file_id)
 	                 UNION ALL SELECT 'r', * FROM astpg.dependents_of(f.file_id)) w"
 check "a concurrent refresh works on the restored copy" \
-	"$(q $dst "SELECT count(*) FILTER (WHERE concurrent) FROM astpg.refresh_analytics()")" 6
+	"$(q $dst "SELECT count(*) FILTER (WHERE concurrent) FROM astpg.refresh_analytics()")" 7
 
 check "the restored copy takes new documents" \
 	"$(q $dst "SELECT r.status FROM astpg.ingest('{\"path\": \"new.py\", \"language\": \"python\",

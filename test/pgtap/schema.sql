@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION astpg CASCADE;
-SELECT plan(256);
+SELECT plan(257);
 
 SELECT has_schema('astpg');
 SELECT tables_are('astpg',
@@ -11,7 +11,7 @@ SELECT tables_are('astpg',
           'metric_history_default']);
 SELECT materialized_views_are('astpg',
     ARRAY['module_edges', 'class_hierarchy', 'call_graph', 'file_summary',
-          'function_hotspots', 'repository_summary']);
+          'function_hotspots', 'repository_summary', 'symbols']);
 
 -- columns
 SELECT columns_are('astpg', 'files', ARRAY['file_id', 'repository', 'path', 'module',
@@ -41,7 +41,7 @@ SELECT columns_are('astpg', 'metric_history', ARRAY['repo_id', 'repository', 'pa
 -- predicate each, on plain columns, for REFRESH ... CONCURRENTLY
 SELECT has_materialized_view('astpg', v, 'materialized view astpg.' || v)
   FROM unnest(ARRAY['module_edges', 'class_hierarchy', 'call_graph', 'file_summary',
-                    'function_hotspots', 'repository_summary']) AS v;
+                    'function_hotspots', 'repository_summary', 'symbols']) AS v;
 SELECT columns_are('astpg', 'module_edges', ARRAY['repo_id', 'source_file_id', 'target_file_id',
     'dependencies']);
 SELECT columns_are('astpg', 'class_hierarchy', ARRAY['class_id', 'repo_id', 'file_id',
@@ -55,6 +55,8 @@ SELECT columns_are('astpg', 'file_summary', ARRAY['file_id', 'repo_id', 'reposit
 SELECT columns_are('astpg', 'function_hotspots', ARRAY['function_id', 'repo_id', 'file_id',
     'repository', 'path', 'qualified_name', 'name', 'complexity', 'length', 'resolved_callers',
     'rank', 'line_start']);
+SELECT columns_are('astpg', 'symbols', ARRAY['kind', 'id', 'repo_id', 'name', 'qualified_name',
+    'repository', 'path', 'line']);
 SELECT columns_are('astpg', 'repository_summary', ARRAY['repository', 'repo_id', 'language',
     'files', 'classes', 'functions', 'calls', 'resolved_calls', 'unresolved_calls',
     'dependencies', 'resolved_dependencies', 'lines', 'avg_complexity', 'p90_complexity']);
@@ -206,17 +208,18 @@ SELECT has_index('astpg', 'calls', 'calls_file_id_idx', 'file_id');
 SELECT has_index('astpg', 'metrics', 'metrics_file_id_idx', 'file_id');
 SELECT has_index('astpg', 'dependencies', 'dependencies_target_file_id_idx', 'target_file_id');
 -- lookups by name (1.3): on the tables a btree on a name's first 256
--- characters and a hash on callees (no btree holds a whole value); pg_trgm
--- for prefix and fuzzy matches on the views, not on the tables
+-- characters, hashes on callees and class names (no btree holds a whole
+-- value); pg_trgm for prefix and fuzzy matches on the symbols view, not
+-- on the tables
 SELECT has_index('astpg', 'functions', 'functions_name_idx',
                  ARRAY['"left"(name, 256)', 'function_id']);
 SELECT index_is_type('astpg', 'calls', 'calls_callee_idx', 'hash');
 SELECT index_is_type('astpg'::name, t::name, i::name, 'gin')
-  FROM (VALUES ('function_hotspots', 'function_hotspots_name_trgm_idx'),
-               ('function_hotspots', 'function_hotspots_qualified_name_trgm_idx'),
-               ('class_hierarchy', 'class_hierarchy_name_trgm_idx'),
-               ('class_hierarchy', 'class_hierarchy_qualified_name_trgm_idx'),
-               ('file_summary', 'file_summary_path_trgm_idx')) AS x(t, i);
+  FROM (VALUES ('symbols', 'symbols_name_trgm_idx'),
+               ('symbols', 'symbols_qualified_name_trgm_idx')) AS x(t, i);
+SELECT index_is_type('astpg'::name, t::name, i::name, 'hash')
+  FROM (VALUES ('classes', 'classes_name_idx'),
+               ('classes', 'classes_qualified_name_idx')) AS x(t, i);
 SELECT is_empty($$
     SELECT x.indexrelid::regclass FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
       JOIN pg_am a ON a.oid = i.relam

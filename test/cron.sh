@@ -31,7 +31,7 @@ db=astpg_cron
 role=astpg_cron_writer
 job=astpg_refresh_analytics
 wait_seconds=150
-views="call_graph class_hierarchy file_summary function_hotspots module_edges repository_summary"
+views="call_graph class_hierarchy file_summary function_hotspots module_edges repository_summary symbols"
 
 . "$here/lib.sh"
 q() {

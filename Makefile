@@ -11,7 +11,6 @@ OBJS = \
 	src/document_writer.o \
 	src/extension.o \
 	src/history.o \
-	src/identity.o \
 	src/import_cycles.o \
 	src/ingest.o \
 	src/queries.o \

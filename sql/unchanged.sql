@@ -1,7 +1,8 @@
 --
 -- unchanged: a document whose content_hash equals the stored one writes
--- only its audit row, and is found to be so from its identity (repository,
--- path, content_hash) before it is read in full.  Text must still be JSON.
+-- only its audit row.  It is read and validated first, like any other: a
+-- document that breaks a rule is refused whatever its hash (issue 10,
+-- defect 5: before 1.3 the stored hash let invalid documents through).
 --
 \i test/fixtures/try_ingest.sql
 SELECT r.status FROM astpg.ingest('{"repository": "u", "path": "a.py", "language": "python",
@@ -42,10 +43,19 @@ COPY astpg.inbox (doc) FROM STDIN WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\
 \.
 SELECT path, status FROM astpg.ingests WHERE repository = 'u' ORDER BY ingest_id DESC LIMIT 1;
 
--- the same content_hash means the same source: the stored document stands,
--- whatever else the new one says
+-- the same content_hash does not let a document that breaks a rule in,
+-- nor text that jsonb refuses, and they leave no audit row
+\i test/fixtures/attempt.sql
+CREATE TEMP TABLE audit_before AS
+SELECT count(*) AS n FROM astpg.ingests WHERE repository = 'u';
 SELECT pg_temp.try_ingest('{"repository": "u", "path": "a.py", "language": "python", "content_hash": "h1",
   "functions": [{"name": "g", "line_start": 5, "line_end": 1}]}');
+SELECT pg_temp.try_ingest('{"astpg": 2, "repository": "u", "path": "a.py", "language": "NOT VALID!",
+  "content_hash": "h1", "functions": "garbage"}');
+SELECT pg_temp.attempt($$INSERT INTO astpg.inbox VALUES ('{"repository": "u", "path": "a.py",
+  "language": "python", "content_hash": "h1", "note": "\u0000"}')$$);
+SELECT count(*) - (SELECT n FROM audit_before) AS new_audit_rows
+  FROM astpg.ingests WHERE repository = 'u';
 SELECT name FROM astpg.functions fn JOIN astpg.files f USING (file_id) WHERE f.repository = 'u';
 
 -- a new hash is read in full, and refused if it breaks a rule

@@ -9,12 +9,12 @@
  *	                     the inbox trigger), GUCs
  *	  ingest.c           one document, in a subtransaction when refused
  *	                     documents are to be skipped; astpg.rejects
- *	  identity.c         a document's identity, found without reading it
- *	                     (for unchanged documents)
  *	  extension.c        where astpg's objects are, and whether to trust them
  *	  document_reader.c  jsonb -> AstpgDocument (validation, no SPI)
  *	  document_writer.c  AstpgDocument -> rows (SPI, set-wise)
  *	  routed_writer.c    the same rows on Citus, a statement per table
+ *	  history.c          a stored version's metrics -> astpg.metric_history
+ *	  import_cycles.c    astpg.import_cycles(): components of the import graph
  *	  queries.c          the SQL text of every statement and the plan cache
  *	  queries_1_1.c      the statements for the tables of 1.0 and 1.1
  *
@@ -178,28 +178,12 @@ extern AstpgOnError AstpgParseOnError(text *value);
 extern Datum AstpgIngestCountsDatum(TupleDesc tupdesc);
 extern int64 AstpgDocumentsThisTransaction(void);
 
-/* What identifies a document, found without reading it whole. */
-typedef struct AstpgIdentity
-{
-	text	   *repository;
-	text	   *path;
-	text	   *content_hash;
-	text	   *revision;		/* NULL when absent */
-} AstpgIdentity;
-
-/* identity.c */
-extern bool AstpgIdentityFromJsonb(Jsonb *jb, AstpgIdentity *id);
-extern bool AstpgIdentityFromText(text *json, AstpgIdentity *id);
-
 /* document_reader.c */
 extern AstpgDocument *AstpgReadDocument(Jsonb *jb, const char *root);
 
 /* document_writer.c */
 extern void AstpgWriteDocument(AstpgDocument *doc, TimestampTz started,
 							   AstpgIngestResult *result);
-extern bool AstpgStoredUnchanged(const AstpgIdentity *id, int64 *file_id);
-extern void AstpgLogUnchanged(const AstpgIdentity *id, int64 file_id,
-							  TimestampTz started, AstpgIngestResult *result);
 extern const char *AstpgStatusName(AstpgIngestStatus status);
 extern Datum AstpgBuildArray(Datum *values, bool *nulls, int n, Oid elemtype);
 

@@ -404,35 +404,6 @@ insert_audit(int64 repo_id, text *repository, text *path, text *revision,
 	AstpgExecute(ASTPG_Q_INSERT_AUDIT, args, nulls, SPI_OK_INSERT);
 }
 
-/*
- * AstpgStoredUnchanged
- *		Is the stored file of this identity unchanged (the same content_hash)?
- *		If so its row is now locked, as any ingest of it would lock it.
- */
-bool
-AstpgStoredUnchanged(const AstpgIdentity *id, int64 *file_id)
-{
-	bool		unchanged = false;
-	bool		module_changed;
-
-	return lock_stored_file(AstpgRepoId(id->repository), id->repository,
-							id->path, id->content_hash, NULL,
-							file_id, &unchanged, &module_changed) &&
-		unchanged;
-}
-
-/* AstpgLogUnchanged: the audit row of an unchanged document. */
-void
-AstpgLogUnchanged(const AstpgIdentity *id, int64 file_id,
-				  TimestampTz started, AstpgIngestResult *result)
-{
-	memset(result, 0, sizeof(AstpgIngestResult));
-	result->file_id = file_id;
-	result->status = ASTPG_UNCHANGED;
-	insert_audit(AstpgRepoId(id->repository), id->repository, id->path,
-				 id->revision, id->content_hash, started, result);
-}
-
 const char *
 AstpgStatusName(AstpgIngestStatus status)
 {

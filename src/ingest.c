@@ -28,7 +28,6 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "astpg.h"
-#include "common/jsonapi.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -134,35 +133,6 @@ AstpgParseOnError(text *value)
 }
 
 /*
- * A document whose content_hash is the stored one writes only its audit
- * row: find that out from its identity alone, before reading it.  Text
- * must still be valid JSON: the lexer checks that without building
- * anything.  Returns false if the document must be read in full.  SPI is
- * connected.
- */
-static bool
-ingest_if_unchanged(Jsonb *jb, text *json_text, TimestampTz started,
-					AstpgIngestResult *result)
-{
-	AstpgIdentity id;
-	int64		file_id;
-
-	if (!(jb != NULL ? AstpgIdentityFromJsonb(jb, &id) :
-		  AstpgIdentityFromText(json_text, &id)))
-		return false;
-	if (!AstpgStoredUnchanged(&id, &file_id))
-		return false;
-	if (jb == NULL)
-		pg_parse_json_or_ereport(makeJsonLexContextCstringLen(VARDATA_ANY(json_text),
-															  VARSIZE_ANY_EXHDR(json_text),
-															  GetDatabaseEncoding(),
-															  false),
-								 &nullSemAction);
-	AstpgLogUnchanged(&id, file_id, started, result);
-	return true;
-}
-
-/*
  * Read and write one document.  A document given as text is parsed here, so
  * that text which is not JSON at all is refused like any other bad input.
  * *parsed receives the jsonb as soon as there is one, for the reject record.
@@ -181,22 +151,25 @@ ingest_in_context(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 				 errmsg("%s must be an object, not null", origin->root)));
 	*parsed = jb;
 
-	/* one SPI session for the document: the unchanged check and the write */
+	/*
+	 * The reader first, whatever the document's content_hash: a document
+	 * that breaks a rule is refused even when its hash is the stored one.
+	 * The writer's one lookup of the stored file then decides inserted,
+	 * replaced or unchanged.
+	 */
+	if (jb == NULL)
+		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												CStringGetDatum(text_to_cstring(json_text))));
+	*parsed = jb;
+	doc = AstpgReadDocument(jb, origin->root);
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(document_context);
 	AstpgResetPlansIfStale();
-	if (!ingest_if_unchanged(jb, json_text, started, result))
-	{
-		if (jb == NULL)
-			jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-													CStringGetDatum(text_to_cstring(json_text))));
-		*parsed = jb;
-		doc = AstpgReadDocument(jb, origin->root);
-		AstpgWriteDocument(doc, started, result);
-		if (result->status == ASTPG_INSERTED || result->status == ASTPG_REPLACED)
-			AstpgRecordHistory(doc, result);
-	}
+	AstpgWriteDocument(doc, started, result);
+	if (result->status == ASTPG_INSERTED || result->status == ASTPG_REPLACED)
+		AstpgRecordHistory(doc, result);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 	MemoryContextSwitchTo(document_context);

@@ -165,5 +165,128 @@ check "usage: a bad option" "$status" 2
 run_load "$work/does-not-exist.ndjson"
 check "usage: a missing file" "$status" 1
 
+# --- --skip-unchanged: only what changed is sent ----------------------------
+# A statement trigger on the inbox counts the COPYs that reach the server.
+count_copies() {
+	sql -c "CREATE TABLE copies (at timestamptz)" \
+		-c "CREATE FUNCTION note_copy() RETURNS trigger LANGUAGE plpgsql AS
+		    'BEGIN INSERT INTO copies VALUES (now()); RETURN NULL; END'" \
+		-c "CREATE TRIGGER note_copy BEFORE INSERT ON astpg.inbox
+		    FOR EACH STATEMENT EXECUTE FUNCTION note_copy()"
+}
+python3 - "$work/corpus.ndjson" "$work/again.ndjson" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+# the same documents written differently: an escaped key, and a key given
+# twice, whose last value counts, as in jsonb
+lines[10] = lines[10].replace('"path"', '"p\\u0061th"', 1)
+lines[11] = '{"content_hash": "sha256:old", ' + lines[11][1:]
+# changed: the last of two hashes, and a document really changed
+lines[12] = lines[12][:-1] + ', "content_hash": "sha256:new"}'
+d = json.loads(lines[13])
+d["content_hash"], d["functions"] = "sha256:changed", []
+lines[13] = json.dumps(d)
+open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+PY
+fresh
+run_load --batch 100 "$work/corpus.ndjson"
+count_copies
+run_load --batch 100 --skip-unchanged "$work/corpus.ndjson"
+check "skip-unchanged: exit status" "$status" 0
+check "skip-unchanged: nothing sent" "$(sql -c "SELECT count(*) FROM copies")" 0
+check "skip-unchanged: the summary counts them unchanged" \
+	"$(sed -n 's/.*inserted \([0-9]*\), replaced \([0-9]*\), unchanged \([0-9]*\),.*/\1 \2 \3/p' "$work/out")" "0 0 600"
+check "skip-unchanged: one unchanged audit row per document" \
+	"$(sql -c "SELECT count(*) || ' ' || count(DISTINCT path) FROM astpg.ingests WHERE status = 'unchanged'")" "600 600"
+run_load --batch 100 --skip-unchanged "$work/again.ndjson"
+check "skip-unchanged, changes: exit status" "$status" 0
+check "skip-unchanged, changes: only the changed ones sent" "$(sql -c "SELECT count(*) FROM copies")" 1
+check "skip-unchanged, changes: the summary" \
+	"$(sed -n 's/.*inserted \([0-9]*\), replaced \([0-9]*\), unchanged \([0-9]*\),.*/\1 \2 \3/p' "$work/out")" "0 2 598"
+check "skip-unchanged, changes: stored and audited" \
+	"$(sql -c "SELECT (SELECT count(*) FROM astpg.ingests WHERE status = 'unchanged') || ' ' ||
+	                  (SELECT string_agg(content_hash, ',' ORDER BY content_hash) FROM astpg.ingests WHERE status = 'replaced')")" \
+	"1198 sha256:changed,sha256:new"
+
+# a path another writer changes between stored_hashes() and
+# record_unchanged() is sent after all: here the first batch's COPY changes
+# it, and the queue (two batches) holds the reader back until that commits
+python3 - "$work/corpus.ndjson" "$work/raced.ndjson" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+d = json.loads(lines[20])
+d["content_hash"] = "sha256:q"
+new = [json.dumps(dict(d, path="x%d.py" % i, module="x%d" % i)) for i in range(3)]
+open(sys.argv[2], "w").write("\n".join([json.dumps(d)] + new + [lines[21]]) + "\n")
+PY
+raced=$(sed -n 22p "$work/corpus.ndjson" | python3 -c 'import json, sys; print(json.load(sys.stdin)["path"])')
+sql -c "CREATE FUNCTION race() RETURNS trigger LANGUAGE plpgsql AS
+        'BEGIN UPDATE astpg.files SET content_hash = ''sha256:raced'' WHERE path = ''$raced''; RETURN NULL; END'" \
+	-c "CREATE TRIGGER race BEFORE INSERT ON astpg.inbox FOR EACH STATEMENT EXECUTE FUNCTION race()"
+run_load --batch 1 --skip-unchanged "$work/raced.ndjson"
+check "skip-unchanged, raced: exit status" "$status" 0
+check "skip-unchanged, raced: sent after all" \
+	"$(sed -n 's/.*inserted \([0-9]*\), replaced \([0-9]*\), unchanged \([0-9]*\),.*/\1 \2 \3/p' "$work/out") $(sql -c "SELECT status FROM astpg.ingests WHERE path = '$raced' ORDER BY ingest_id DESC LIMIT 1")" \
+	"3 2 0 replaced"
+
+# a path sent twice in one transaction: the second is sent too (recording
+# it unchanged would wait for the first's row lock, held to the end)
+python3 - "$work/corpus.ndjson" "$work/twice.ndjson" <<'PY'
+import json, sys
+d = json.loads(open(sys.argv[1]).read().splitlines()[30])
+d["content_hash"] = "sha256:twice"
+open(sys.argv[2], "w").write(json.dumps(d) + "\n" + json.dumps(d) + "\n")
+PY
+status=0
+timeout 60 "$load" -d "$db" --no-progress -1 --batch 1 --skip-unchanged "$work/twice.ndjson" > "$work/out" 2> "$work/err" || status=$?
+check "skip-unchanged, a path twice in one transaction: exit status" "$status" 0
+check "skip-unchanged, a path twice in one transaction: both sent" \
+	"$(sed -n 's/.*inserted \([0-9]*\), replaced \([0-9]*\), unchanged \([0-9]*\),.*/\1 \2 \3/p' "$work/out") $(sql -c "SELECT count(*) FROM copies WHERE at = (SELECT max(at) FROM copies)")" \
+	"0 1 1 2"
+
+# --- --sync: the stored files the input does not name are deleted -----------
+python3 - "$work/corpus.ndjson" "$work/sync.ndjson" "$work/sync-ok.ndjson" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+# lines[5] is left out; lines[6] is refused, so its stored version stays
+bad = json.loads(lines[6])
+bad["content_hash"] = "sha256:bad"
+bad["functions"] = [{"name": "f", "line_start": "x", "line_end": 1}]
+other = json.dumps({"repository": "other", "path": "new.py", "language": "python"})
+open(sys.argv[2], "w").write("\n".join(lines[:5] + [json.dumps(bad)] + lines[7:] + [other]) + "\n")
+# then lines[7] goes too, and nothing is refused
+open(sys.argv[3], "w").write("\n".join(lines[:5] + lines[6:7] + lines[8:]) + "\n")
+PY
+gone=$(sed -n 6p "$work/corpus.ndjson" | python3 -c 'import json, sys; print(json.load(sys.stdin)["path"])')
+refused=$(sed -n 7p "$work/corpus.ndjson" | python3 -c 'import json, sys; print(json.load(sys.stdin)["path"])')
+gone2=$(sed -n 8p "$work/corpus.ndjson" | python3 -c 'import json, sys; print(json.load(sys.stdin)["path"])')
+fresh
+run_load --batch 100 "$work/corpus.ndjson"
+echo '{"repository": "other", "path": "kept.py", "language": "python"}' > "$work/other.ndjson"
+run_load "$work/other.ndjson"
+run_load --batch 100 --sync generated "$work/sync.ndjson"
+check "sync, not all committed: exit status" "$status" 1
+check "sync, not all committed: nothing deleted" \
+	"$(sql -c "SELECT count(*) FROM astpg.files WHERE repository = 'generated'") $(grep -c deleted "$work/out" || true)" "600 0"
+run_load --batch 100 --on-error skip --sync generated "$work/sync.ndjson"
+check "sync, some rejected: exit status" "$status" 3
+check "sync: the file left out is deleted, and audited" \
+	"$(sql -c "SELECT count(*) FROM astpg.files WHERE path = '$gone'") $(sql -c "SELECT string_agg(path, ',') FROM astpg.ingests WHERE status = 'deleted'")" \
+	"0 $gone"
+check "sync: a refused document's stored version is kept" \
+	"$(sql -c "SELECT content_hash <> 'sha256:bad' FROM astpg.files WHERE path = '$refused'")" t
+check "sync: other repositories are loaded, not synced" \
+	"$(sql -c "SELECT string_agg(path, ',' ORDER BY path) FROM astpg.files WHERE repository = 'other'")" "kept.py,new.py"
+check "sync: the summary says how many were deleted" \
+	"$(grep -c 'deleted 1 files of repository "generated"' "$work/out")" 1
+run_load --batch 100 --skip-unchanged --sync generated "$work/sync-ok.ndjson"
+check "sync with skip-unchanged: exit status" "$status" 0
+check "sync with skip-unchanged: the summary" \
+	"$(sed -n 's/.*inserted \([0-9]*\), replaced \([0-9]*\), unchanged \([0-9]*\),.*/\1 \2 \3/p' "$work/out") $(grep -c 'deleted 1 files' "$work/out")" \
+	"0 0 598 1"
+check "sync with skip-unchanged: what is stored" \
+	"$(sql -c "SELECT count(*) FROM astpg.files WHERE repository = 'generated'") $(sql -c "SELECT count(*) FROM astpg.files WHERE path IN ('$gone', '$gone2')")" \
+	"598 0"
+
 psql -X -q -d postgres -c "DROP DATABASE $db"
 finish

@@ -7,6 +7,8 @@
  *	  main.c    options, the batch queue, progress, the summary
  *	  input.c   reads NDJSON (plain or gzip) into batches of binary COPY rows
  *	  worker.c  one connection: sends batches, one transaction each
+ *	  scan.c    finds a document's top-level keys without building it
+ *	  sync.c    --skip-unchanged and --sync: stored hashes, deletions
  *
  * IDENTIFICATION
  *	  tools/astpg-load/astpg_load.h
@@ -39,7 +41,9 @@ typedef struct Batch
 	int64_t		seq;			/* 0, 1, 2, ... in input order */
 	int64_t		first;			/* index of its first document (0-based,
 								 * counting the skipped ones) */
-	int			ndocs;
+	int			ndocs;			/* documents to send */
+	int			unchanged;		/* documents of its span recorded unchanged
+								 * by the reader (--skip-unchanged) */
 	int64_t		text_bytes;		/* NDJSON bytes it came from */
 	int64_t		input_pos;		/* input bytes read once it was full */
 	char	   *data;
@@ -62,6 +66,8 @@ typedef struct Options
 	int			progress;		/* -1 auto (a terminal), 0 no, 1 yes */
 	bool		quiet;
 	bool		no_resolve;		/* --no-resolve */
+	bool		skip_unchanged; /* --skip-unchanged */
+	const char *sync_repository;	/* --sync REPOSITORY, or NULL */
 	char	  **files;
 	int			nfiles;
 } Options;
@@ -96,7 +102,38 @@ typedef struct Loader
 	int64_t	   *batch_docs;
 	int64_t		nbatches;
 	int64_t		batches_cap;
+
+	/* --sync, set by main once the load is complete */
+	bool		synced;
+	int64_t		deleted;
 } Loader;
+
+/* A top-level key of a document, as scan.c found it */
+typedef enum KeyKind
+{
+	KEY_ABSENT,
+	KEY_NULL,
+	KEY_STRING,
+	KEY_OTHER					/* a number, an object, ... */
+} KeyKind;
+
+typedef struct KeyValue
+{
+	KeyKind		kind;
+	char	   *text;			/* decoded, NUL-terminated when KEY_STRING */
+	size_t		len;
+	size_t		cap;
+} KeyValue;
+
+typedef struct DocKeys
+{
+	KeyValue	repository;
+	KeyValue	path;
+	KeyValue	language;
+	KeyValue	content_hash;
+	KeyValue	revision;
+	KeyValue	key;			/* scratch: the key being read */
+} DocKeys;
 
 typedef struct Worker
 {
@@ -114,9 +151,27 @@ extern void loader_wait(Loader *loader);
 
 /* input.c */
 extern void *reader_main(void *arg);
+extern void batch_append(Batch *batch, const char *text, size_t len);
+
+/* scan.c */
+extern bool scan_document(const char *line, size_t len, DocKeys *keys);
+extern const char *doc_repository(DocKeys *keys);
+
+/* sync.c */
+typedef struct SyncState SyncState;
+extern SyncState *sync_begin(Loader *loader);
+extern void sync_note_line(SyncState *st, const char *line, size_t len);
+extern int	sync_decide(SyncState *st, const char *line, size_t len, char **why);
+extern int	sync_pending(SyncState *st);
+extern bool sync_flush(SyncState *st, Batch *batch, char **why);
+extern void sync_end(SyncState *st);
+extern bool sync_delete(Loader *loader, char **why);
 
 /* worker.c */
 extern void *worker_main(void *arg);
+extern struct pg_conn *connect_db(Options *opt);
+extern void record_commit(Loader *loader, Batch **batches, int n,
+						  const Counts *counts);
 extern void cancel_workers(void);
 extern bool resolve_dependencies(Options *opt, int64_t *resolved, char **why);
 

@@ -10,6 +10,11 @@
  * passed over; every other line is sent, even if it is not JSON, so that
  * the server refuses (or rejects) it like any other bad input.
  *
+ * With --skip-unchanged or --sync each line is scanned first (sync.c): a
+ * document the scanner proves unchanged is recorded, not sent, and still
+ * counts in its batch's span of the input, so that batches, the resume
+ * point and the summary count input documents as before.
+ *
  * IDENTIFICATION
  *	  tools/astpg-load/input.c
  *
@@ -51,8 +56,8 @@ append(Batch *batch, const void *data, size_t len)
 }
 
 /* One binary COPY tuple of one text field: int16 count, int32 length, bytes. */
-static void
-append_document(Batch *batch, const char *text, size_t len)
+void
+batch_append(Batch *batch, const char *text, size_t len)
 {
 	unsigned char head[6];
 
@@ -131,6 +136,41 @@ input_size(Options *opt)
 }
 
 /*
+ * Cut a batch: with --skip-unchanged, record its pending documents first
+ * (the ones record_unchanged() answers 'changed' join it).  A batch left
+ * with nothing to send is committed here, without a transaction.  False
+ * when stopping or on an error.
+ */
+static bool
+finish_batch(Loader *loader, SyncState *st, Batch *batch)
+{
+	static const Counts none;
+
+	if (sync_pending(st) > 0)
+	{
+		char	   *why = NULL;
+
+		if (!sync_flush(st, batch, &why))
+		{
+			loader_fail(loader, batch->first, batch->ndocs + batch->unchanged,
+						"%s", why ? why : "unknown error");
+			free(why);
+			free(batch->data);
+			free(batch);
+			return false;
+		}
+	}
+	if (batch->ndocs == 0)
+	{
+		record_commit(loader, &batch, 1, &none);
+		free(batch->data);
+		free(batch);
+		return !loader_stopping(loader);
+	}
+	return enqueue(loader, batch);
+}
+
+/*
  * reader_main
  *		Thread body: read every input, queue its documents in batches, and
  *		mark the input done (input_ok false after an input error, which is
@@ -151,8 +191,11 @@ reader_main(void *arg)
 	int64_t		done_bytes = 0; /* bytes of the files already read */
 	Batch	   *batch = NULL;
 	bool		ok = true;
+	SyncState  *st = NULL;
 
 	loader->input_size = input_size(opt);
+	if (opt->skip_unchanged || opt->sync_repository)
+		st = sync_begin(loader);
 
 	for (int f = 0; f < nfiles && ok && !loader_stopping(loader); f++)
 	{
@@ -196,6 +239,15 @@ reader_main(void *arg)
 
 			if (blank(line, len))
 				continue;
+			if (st)
+			{
+				/* --sync keeps the paths --skip passes over too */
+				size_t		n = len;
+
+				while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+					n--;
+				sync_note_line(st, line, n);
+			}
 			if (index++ < opt->skip)
 				continue;
 
@@ -203,17 +255,35 @@ reader_main(void *arg)
 				len--;
 			if (batch == NULL)
 				batch = new_batch(seq++, index - 1);
-			append_document(batch, line, len);
+			if (opt->skip_unchanged)
+			{
+				char	   *why = NULL;
+				int			skip = sync_decide(st, line, len, &why);
+
+				if (skip < 0)
+				{
+					loader_fail(loader, batch->first,
+								batch->ndocs + sync_pending(st) + 1,
+								"%s", why ? why : "unknown error");
+					free(why);
+					ok = false;
+					break;
+				}
+				if (skip == 0)
+					batch_append(batch, line, len);
+			}
+			else
+				batch_append(batch, line, len);
 			batch->text_bytes += len + 1;
 
 			pthread_mutex_lock(&loader->lock);
 			loader->docs_read++;
 			pthread_mutex_unlock(&loader->lock);
 
-			if (batch->ndocs >= opt->batch_size)
+			if (batch->ndocs + sync_pending(st) >= opt->batch_size)
 			{
 				batch->input_pos = done_bytes + gzoffset(in);
-				if (!enqueue(loader, batch))
+				if (!finish_batch(loader, st, batch))
 					ok = false;
 				batch = NULL;
 				if (!ok)
@@ -240,7 +310,7 @@ reader_main(void *arg)
 	{
 		batch->input_pos = done_bytes;
 		if (ok && !loader_stopping(loader))
-			ok = enqueue(loader, batch);
+			ok = finish_batch(loader, st, batch);
 		else
 		{
 			free(batch->data);
@@ -248,6 +318,7 @@ reader_main(void *arg)
 		}
 	}
 	free(line);
+	sync_end(st);
 
 	pthread_mutex_lock(&loader->lock);
 	loader->input_done = true;

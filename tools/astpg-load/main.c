@@ -9,6 +9,11 @@
  * it is a terminal.  On an error or an interrupt the summary says exactly
  * which documents are committed, and how to resume.
  *
+ * --skip-unchanged leaves out the documents whose stored content_hash is
+ * their own, and --sync deletes, once all is committed, the stored files of
+ * a repository the input does not name (sync.c): astpg-index's sync for
+ * producers that already have NDJSON.
+ *
  * Exit status: 0 every document stored; 1 some documents not committed
  * (an error or an interrupt); 2 bad usage; 3 all committed, but the server
  * rejected some (--on-error=skip: see astpg.rejects).
@@ -51,6 +56,11 @@ usage(FILE *out)
 			"      --skip=N             skip the first N documents (to resume a load)\n"
 			"      --no-resolve         with --jobs > 1, do not resolve at the end the\n"
 			"                           dependencies between files two jobs stored at once\n"
+			"      --skip-unchanged     do not send a document whose content_hash is the one\n"
+			"                           stored for its path: record it unchanged, as the\n"
+			"                           server would (it is then not validated again)\n"
+			"      --sync=REPOSITORY    once every document is committed, delete the files\n"
+			"                           of REPOSITORY that no document of the input names\n"
 			"      --progress           show progress even when stderr is not a terminal\n"
 			"      --no-progress        never show progress\n"
 			"  -q, --quiet              no summary\n"
@@ -219,6 +229,9 @@ summary(Loader *loader, double seconds, bool complete)
 		   (long long) c->rows);
 	if (c->rejected > 0)
 		printf("  rejected documents are stored whole in astpg.rejects\n");
+	if (loader->synced)
+		printf("  deleted %lld files of repository \"%s\" that the input does not name\n",
+			   (long long) loader->deleted, loader->opt.sync_repository);
 	if (complete)
 		return;
 
@@ -248,6 +261,8 @@ main(int argc, char **argv)
 		{"no-progress", no_argument, NULL, 'N'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"no-resolve", no_argument, NULL, 'R'},
+		{"skip-unchanged", no_argument, NULL, 'K'},
+		{"sync", required_argument, NULL, 'S'},
 		{"dbname", required_argument, NULL, 'd'},
 		{"host", required_argument, NULL, 'h'},
 		{"port", required_argument, NULL, 'p'},
@@ -323,6 +338,12 @@ main(int argc, char **argv)
 				break;
 			case 'R':
 				opt->no_resolve = true;
+				break;
+			case 'K':
+				opt->skip_unchanged = true;
+				break;
+			case 'S':
+				opt->sync_repository = optarg;
 				break;
 			case 'd':
 				opt->dbname = optarg;
@@ -416,6 +437,22 @@ main(int argc, char **argv)
 		else if (interrupted)
 			fprintf(stderr, "astpg-load: interrupted\n");
 
+		/*
+		 * --sync only once everything is committed: a document that did not
+		 * reach the server must not cost its path's stored version.  Before
+		 * the resolution, so that it sees the final set of files.
+		 */
+		if (complete && opt->sync_repository)
+		{
+			char	   *why = NULL;
+
+			if (!sync_delete(&loader, &why))
+			{
+				fprintf(stderr, "astpg-load: every document is committed, but deleting the files of \"%s\" the input does not name failed: %s",
+						opt->sync_repository, why);
+				complete = false;
+			}
+		}
 		if (complete && opt->jobs > 1 && !opt->no_resolve)
 		{
 			int64_t		resolved = 0;

@@ -39,7 +39,7 @@ cancel_workers(void)
 static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
 static const char copy_trailer[2] = {'\377', '\377'};
 
-static PGconn *
+PGconn *
 connect_db(Options *opt)
 {
 	const char *keywords[] = {"host", "port", "user", "dbname",
@@ -141,7 +141,12 @@ dequeue(Loader *loader)
 	return batch;
 }
 
-static void
+/*
+ * Mark batches committed and add up what they did.  A batch's documents
+ * the reader recorded unchanged (--skip-unchanged) count as unchanged; the
+ * reader commits a batch left with none to send here too.
+ */
+void
 record_commit(Loader *loader, Batch **batches, int n, const Counts *counts)
 {
 	pthread_mutex_lock(&loader->lock);
@@ -165,12 +170,14 @@ record_commit(Loader *loader, Batch **batches, int n, const Counts *counts)
 			loader->batches_cap = cap;
 		}
 		loader->batch_committed[batch->seq] = true;
-		loader->batch_docs[batch->seq] = batch->ndocs;
+		loader->batch_docs[batch->seq] = batch->ndocs + batch->unchanged;
 		if (batch->seq >= loader->nbatches)
 			loader->nbatches = batch->seq + 1;
 		loader->text_committed += batch->text_bytes;
 		if (batch->input_pos > loader->pos_committed)
 			loader->pos_committed = batch->input_pos;
+		loader->committed.documents += batch->unchanged;
+		loader->committed.unchanged += batch->unchanged;
 	}
 	loader->committed.documents += counts->documents;
 	loader->committed.inserted += counts->inserted;

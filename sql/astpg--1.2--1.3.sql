@@ -753,10 +753,10 @@ BEGIN
         part_name := 'metric_history_'
             || pg_catalog.to_char(this_month + pg_catalog.make_interval(months => i), 'YYYYMM');
         CONTINUE WHEN pg_catalog.to_regclass(pg_catalog.format('@extschema@.%I', part_name)) IS NOT NULL;
+        -- the DEFAULT partition's indexes are every partition's
         EXECUTE pg_catalog.format(
-            'CREATE TABLE @extschema@.%1$I (LIKE @extschema@.metric_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS);'
-            'CREATE INDEX ON @extschema@.%1$I USING hash (path);'
-            'CREATE INDEX ON @extschema@.%1$I (repo_id, ingested_at)',
+            'CREATE TABLE @extschema@.%I (LIKE @extschema@.metric_history_default'
+            ' INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)',
             part_name);
         -- rows the DEFAULT partition took for that month move in first;
         -- ingests wait meanwhile, or one committed between the move and
@@ -1177,10 +1177,12 @@ BEGIN
          ORDER BY g.ord
         RETURNING path
     )
+    -- the audit rows are exactly these pairs (a data-modifying CTE runs
+    -- whether or not it is read): one join, not a search per path
     SELECT g.path,
-           CASE WHEN EXISTS (SELECT FROM audit a WHERE a.path = g.path)
-                THEN 'unchanged' ELSE 'changed' END
+           CASE WHEN l.file_id IS NOT NULL THEN 'unchanged' ELSE 'changed' END
       FROM given g
+      LEFT JOIN locked l ON l.path = g.path AND l.content_hash = g.content_hash
      ORDER BY g.ord;
 END
 $$;

@@ -97,6 +97,14 @@ SELECT path, functions, complexity_total > 0 AS has_complexity FROM astpg.metric
 SELECT count(*) AS refreshed FROM astpg.refresh_analytics();
 SELECT path, matched FROM astpg.find_symbol('JSONDecoder', ARRAY['class']);
 
+-- 1.4: the data stays.
+CREATE TEMP TABLE before_1_4 AS
+SELECT file_id, astpg.document(file_id) AS doc FROM astpg.files;
+ALTER EXTENSION astpg UPDATE TO '1.4';
+SELECT extversion FROM pg_extension WHERE extname = 'astpg';
+SELECT count(*) AS documents, count(*) FILTER (WHERE astpg.document(b.file_id) = b.doc) AS same
+  FROM before_1_4 b;
+
 -- definitions of an update and of a fresh install
 CREATE TEMP VIEW definitions AS
 WITH members AS (

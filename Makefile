@@ -7,6 +7,8 @@ EXTENSION = astpg
 MODULE_big = astpg
 OBJS = \
 	src/astpg.o \
+	src/batch.o \
+	src/batch_writer.o \
 	src/document_reader.o \
 	src/document_writer.o \
 	src/extension.o \

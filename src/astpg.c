@@ -4,8 +4,8 @@
  *	  Module magic and the SQL-callable entry points of astpg.
  *
  * Each entry point is thin: it says where its documents come from and what
- * to do with a refused one, hands each to AstpgIngestDocument (ingest.c),
- * and returns what was done.
+ * to do with a refused one, hands each to AstpgIngestDocument (ingest.c)
+ * or to a batch (batch.c), and returns what was done.
  *
  * IDENTIFICATION
  *	  src/astpg.c
@@ -16,6 +16,7 @@
 
 #include "astpg.h"
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "commands/trigger.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
@@ -34,6 +35,7 @@ PG_MODULE_MAGIC;
 PG_FUNCTION_INFO_V1(astpg_ingest);
 PG_FUNCTION_INFO_V1(astpg_ingest_batch);
 PG_FUNCTION_INFO_V1(astpg_inbox_ingest);
+PG_FUNCTION_INFO_V1(astpg_inbox_flush);
 PG_FUNCTION_INFO_V1(astpg_ingest_counts);
 PG_FUNCTION_INFO_V1(astpg_file_key);
 PG_FUNCTION_INFO_V1(astpg_repo_id);
@@ -108,19 +110,22 @@ astpg_ingest(PG_FUNCTION_ARGS)
  *
  * One row per document, in order.  With on_error 'abort' the first refused
  * document fails the call, its error naming its position
- * ("documents[17].functions[3].line_start ..."); with 'skip' each document
- * runs in a subtransaction and a refused one comes back as 'rejected'.
+ * ("documents[17].functions[3].line_start ..."); with 'skip' a refused one
+ * comes back as 'rejected' and the others are stored.  The documents are
+ * written a batch at a time (batch.c).
  */
 Datum
 astpg_ingest_batch(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	AstpgOnError on_error;
+	ArrayType  *docs;
 	ArrayIterator iterator;
-	MemoryContext element_context;
-	MemoryContext caller_context;
+	AstpgBatch *batch;
+	AstpgIngestResult *results;
 	Datum		element;
 	bool		isnull;
+	int			count;
 	int			position = 0;
 
 	SetSingleFuncCall(fcinfo, 0);
@@ -128,49 +133,83 @@ astpg_ingest_batch(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 
-	element_context = AllocSetContextCreate(CurrentMemoryContext,
-											"astpg batch element",
-											ALLOCSET_DEFAULT_SIZES);
-	iterator = array_create_iterator(PG_GETARG_ARRAYTYPE_P(0), 0, NULL);
+	docs = PG_GETARG_ARRAYTYPE_P(0);
+	count = ArrayGetNItems(ARR_NDIM(docs), ARR_DIMS(docs));
+	results = palloc0(mul_size(sizeof(AstpgIngestResult), Max(count, 1)));
+	batch = AstpgBatchCreate(CurrentMemoryContext, on_error);
+	iterator = array_create_iterator(docs, 0, NULL);
 	while (array_iterate(iterator, &element, &isnull))
 	{
 		char		root[32];
 		AstpgOrigin origin = {"ingest_batch", root, position};
-		AstpgIngestResult result;
+
+		CHECK_FOR_INTERRUPTS();
+		snprintf(root, sizeof(root), "documents[%d]", position);
+		AstpgBatchAdd(batch, isnull ? NULL : DatumGetJsonbP(element), NULL,
+					  &origin, &results[position]);
+		position++;
+	}
+	array_free_iterator(iterator);
+	AstpgBatchFlush(batch);
+	AstpgBatchDestroy(batch);
+
+	for (int i = 0; i < position; i++)
+	{
 		Datum		values[7];
 		bool		nulls[7] = {0};
 
 		CHECK_FOR_INTERRUPTS();
-		snprintf(root, sizeof(root), "documents[%d]", position);
-		caller_context = MemoryContextSwitchTo(element_context);
-		AstpgIngestDocument(isnull ? NULL : DatumGetJsonbP(element), NULL,
-							&origin, on_error, &result);
-		ingest_result_values(&result, values, nulls);
+		ingest_result_values(&results[i], values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		MemoryContextSwitchTo(caller_context);
-		MemoryContextReset(element_context);
-		position++;
 	}
-	array_free_iterator(iterator);
-	MemoryContextDelete(element_context);
 	PG_RETURN_NULL();
+}
+
+/*
+ * The inbox's batch: documents read by the row trigger of the statement
+ * that is running, written by its statement trigger.  It lives in the
+ * transaction's memory, and is forgotten when the transaction or the
+ * subtransaction that began it ends without reaching the statement
+ * trigger (an error).
+ */
+static AstpgBatch *inbox_batch = NULL;
+static SubTransactionId inbox_batch_subid = InvalidSubTransactionId;
+
+static void
+inbox_xact_callback(XactEvent event, void *arg)
+{
+	/* TopTransactionContext goes, and the batch with it */
+	inbox_batch = NULL;
+}
+
+static void
+inbox_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (inbox_batch != NULL && event == SUBXACT_EVENT_ABORT_SUB &&
+		mySubid == inbox_batch_subid)
+	{
+		AstpgBatchDestroy(inbox_batch);
+		inbox_batch = NULL;
+	}
 }
 
 /*
  * astpg.inbox_ingest(): BEFORE INSERT FOR EACH ROW trigger of astpg.inbox.
  *
- * Ingests the row's document and returns NULL, so that nothing accumulates
- * in the inbox: COPY astpg.inbox (doc) FROM STDIN is a bulk ingest with
- * every client's COPY support.  astpg.on_error says what a refused document
- * does.  The document arrives as text, so that even text that is not JSON
- * is refused (or rejected) like any other bad input.
+ * Reads the row's document, keeps it for the batch's write, and returns
+ * NULL, so that nothing accumulates in the inbox: COPY astpg.inbox (doc)
+ * FROM STDIN is a bulk ingest with every client's COPY support.
+ * astpg.on_error says what a refused document does.  The document arrives
+ * as text, so that even text that is not JSON is refused (or rejected)
+ * like any other bad input.
  */
 Datum
 astpg_inbox_ingest(PG_FUNCTION_ARGS)
 {
+	static bool callbacks_registered = false;
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	AstpgOrigin origin = {"inbox", "document", 0};
-	AstpgIngestResult result;
 	Datum		doc;
 	bool		isnull;
 
@@ -180,11 +219,48 @@ astpg_inbox_ingest(PG_FUNCTION_ARGS)
 		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		elog(ERROR, "astpg_inbox_ingest must be fired BEFORE INSERT FOR EACH ROW");
 
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(inbox_xact_callback, NULL);
+		RegisterSubXactCallback(inbox_subxact_callback, NULL);
+		callbacks_registered = true;
+	}
+	if (inbox_batch == NULL)
+	{
+		inbox_batch = AstpgBatchCreate(TopTransactionContext,
+									   (AstpgOnError) astpg_on_error);
+		inbox_batch_subid = GetCurrentSubTransactionId();
+	}
+
 	doc = heap_getattr(trigdata->tg_trigtuple, 1,
 					   trigdata->tg_relation->rd_att, &isnull);
-	origin.position = AstpgDocumentsThisTransaction();
-	AstpgIngestDocument(NULL, isnull ? NULL : DatumGetTextPP(doc), &origin,
-						(AstpgOnError) astpg_on_error, &result);
+	origin.position = AstpgNextInboxPosition();
+	AstpgBatchAdd(inbox_batch, NULL, isnull ? NULL : DatumGetTextPP(doc),
+				  &origin, NULL);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * astpg.inbox_flush(): AFTER INSERT FOR EACH STATEMENT trigger of
+ * astpg.inbox (from 1.4).  Writes what the statement's rows left in the
+ * inbox's batch.
+ */
+Datum
+astpg_inbox_flush(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	AstpgBatch *batch = inbox_batch;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		elog(ERROR, "astpg_inbox_flush must be fired AFTER INSERT FOR EACH STATEMENT");
+	if (batch != NULL)
+	{
+		AstpgBatchFlush(batch);
+		inbox_batch = NULL;
+		AstpgBatchDestroy(batch);
+	}
 	return PointerGetDatum(NULL);
 }
 
@@ -236,8 +312,13 @@ sha256_of(uint8 *digest, int nparts, const void *const *parts,
 Datum
 astpg_file_key(PG_FUNCTION_ARGS)
 {
-	text	   *repository = PG_GETARG_TEXT_PP(0);
-	text	   *path = PG_GETARG_TEXT_PP(1);
+	PG_RETURN_BYTEA_P(AstpgFileKey(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1)));
+}
+
+/* AstpgFileKey: astpg.file_key(repository, path), for the writer's lookups. */
+bytea *
+AstpgFileKey(text *repository, text *path)
+{
 	uint32		repository_len = pg_hton32(VARSIZE_ANY_EXHDR(repository));
 	bytea	   *result = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
 	const void *parts[3] = {&repository_len, VARDATA_ANY(repository),
@@ -247,7 +328,7 @@ astpg_file_key(PG_FUNCTION_ARGS)
 
 	sha256_of((uint8 *) VARDATA(result), 3, parts, lengths);
 	SET_VARSIZE(result, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
-	PG_RETURN_BYTEA_P(result);
+	return result;
 }
 
 /*

@@ -7,12 +7,15 @@
  * A document travels through these stages, one source file each:
  *	  astpg.c            SQL-callable entry points (ingest, ingest_batch,
  *	                     the inbox trigger), GUCs
- *	  ingest.c           one document, in a subtransaction when refused
- *	                     documents are to be skipped; astpg.rejects
+ *	  ingest.c           one document: read, refused (astpg.rejects) or
+ *	                     written; the counts of a transaction
+ *	  batch.c            documents kept and written a batch at a time
  *	  extension.c        where astpg's objects are, and whether to trust them
  *	  document_reader.c  jsonb -> AstpgDocument (validation, no SPI)
- *	  document_writer.c  AstpgDocument -> rows (SPI, set-wise)
- *	  routed_writer.c    the same rows on Citus, a statement per table
+ *	  batch_writer.c     AstpgDocuments -> rows, a statement per table for
+ *	                     a whole batch (from 1.4)
+ *	  document_writer.c  AstpgDocument -> rows, for databases at 1.0 to 1.3
+ *	  routed_writer.c    the same on Citus at 1.2 and 1.3
  *	  history.c          a stored version's metrics -> astpg.metric_history
  *	  import_cycles.c    astpg.import_cycles(): components of the import graph
  *	  queries.c          the SQL text of every statement and the plan cache
@@ -168,6 +171,7 @@ typedef struct AstpgOrigin
 /* astpg.c */
 extern int	astpg_on_error;
 extern int64 AstpgRepoId(text *repository);
+extern bytea *AstpgFileKey(text *repository, text *path);
 
 /* ingest.c */
 extern bool AstpgIngestDocument(Jsonb *jb, text *json_text,
@@ -176,7 +180,26 @@ extern bool AstpgIngestDocument(Jsonb *jb, text *json_text,
 								AstpgIngestResult *result);
 extern AstpgOnError AstpgParseOnError(text *value);
 extern Datum AstpgIngestCountsDatum(TupleDesc tupdesc);
-extern int64 AstpgDocumentsThisTransaction(void);
+extern int64 AstpgNextInboxPosition(void);
+extern void AstpgCountResult(const AstpgIngestResult *result);
+extern bool AstpgRefusalOfDocument(int sqlerrcode);
+extern void AstpgRecordReject(Jsonb *jb, text *json_text,
+							  const AstpgOrigin *origin, ErrorData *edata);
+extern AstpgDocument *AstpgReadOrReject(Jsonb *jb, text *json_text,
+										const AstpgOrigin *origin,
+										AstpgOnError on_error,
+										Jsonb **parsed);
+extern void AstpgWriteOne(AstpgDocument *doc, const AstpgOrigin *origin,
+						  TimestampTz started, AstpgIngestResult *result);
+
+/* batch.c */
+typedef struct AstpgBatch AstpgBatch;
+
+extern AstpgBatch *AstpgBatchCreate(MemoryContext parent, AstpgOnError on_error);
+extern void AstpgBatchAdd(AstpgBatch *batch, Jsonb *jb, text *json_text,
+						  const AstpgOrigin *origin, AstpgIngestResult *result);
+extern void AstpgBatchFlush(AstpgBatch *batch);
+extern void AstpgBatchDestroy(AstpgBatch *batch);
 
 /* document_reader.c */
 extern AstpgDocument *AstpgReadDocument(Jsonb *jb, const char *root);
@@ -188,8 +211,26 @@ extern const char *AstpgStatusName(AstpgIngestStatus status);
 extern Datum AstpgBuildArray(Datum *values, bool *nulls, int n, Oid elemtype);
 
 /* history.c */
+typedef struct AstpgHistoryFigures
+{
+	int64		complexity_total;
+	int32		complexity_max; /* 0: no function gives its complexity */
+	Jsonb	   *metrics;		/* {"name": value, ...} */
+} AstpgHistoryFigures;
+
+extern void AstpgHistoryOf(const AstpgDocument *doc,
+						   AstpgHistoryFigures *figures);
 extern void AstpgRecordHistory(const AstpgDocument *doc,
 							   const AstpgIngestResult *result);
+
+/* batch_writer.c */
+extern void AstpgWriteBatch(AstpgDocument **documents,
+							const TimestampTz *started,
+							AstpgIngestResult *results, int n);
+extern void AstpgGroupStrings(const AstpgStringList *list, int nrows,
+							  Datum *rows);
+extern void AstpgNewIds(int nclasses, int nfunctions, int64 **class_ids,
+						int64 **function_ids);
 
 /* routed_writer.c */
 extern void AstpgRoutedSettings(void);
@@ -218,6 +259,7 @@ typedef struct AstpgQueryDef
 	int			nargs;
 	Oid			argtypes[ASTPG_MAX_QUERY_ARGS];
 	bool		custom_plans;	/* let the planner (Citus) see the values */
+	bool		custom_on_citus;	/* ... when the tables are distributed */
 } AstpgQueryDef;
 
 typedef enum AstpgQuery
@@ -248,12 +290,33 @@ typedef enum AstpgQuery
 	ASTPG_Q_ROUTED_LOCK_WAITING,
 	ASTPG_Q_ROUTED_LOCK_STALE,
 	ASTPG_Q_ROUTED_SET_TARGETS,
+	/* from 1.4: a batch of documents, a statement per table (batch_writer.c) */
+	ASTPG_Q_BATCH_LOCK_FILES,
+	ASTPG_Q_BATCH_ROUTED_LOCK_FILES,
+	ASTPG_Q_BATCH_INSERT_FILES,
+	ASTPG_Q_BATCH_DELETE_CALLS,
+	ASTPG_Q_BATCH_DELETE_FUNCTIONS,
+	ASTPG_Q_BATCH_DELETE_CLASSES,
+	ASTPG_Q_BATCH_DELETE_DEPENDENCIES,
+	ASTPG_Q_BATCH_DELETE_METRICS,
+	ASTPG_Q_BATCH_INSERT_CLASSES,
+	ASTPG_Q_BATCH_INSERT_FUNCTIONS,
+	ASTPG_Q_BATCH_INSERT_CALLS,
+	ASTPG_Q_BATCH_INSERT_DEPENDENCIES,
+	ASTPG_Q_BATCH_INSERT_METRICS,
+	ASTPG_Q_DEPENDENCY_TARGETS,
+	ASTPG_Q_BATCH_LOCK_DEPENDENTS,
+	ASTPG_Q_BATCH_ROUTED_LOCK_DEPENDENTS,
+	ASTPG_Q_BATCH_SET_TARGETS,
+	ASTPG_Q_BATCH_INSERT_AUDIT,
+	ASTPG_Q_BATCH_INSERT_HISTORY,
 	ASTPG_NUM_QUERIES
 } AstpgQuery;
 
 extern void AstpgResetPlansIfStale(void);
 extern bool AstpgTablesDistributed(void);
 extern bool AstpgHistoryKept(void);
+extern bool AstpgBatchesWritten(void);
 /* queries_1_1.c */
 extern const AstpgQueryDef AstpgQueriesV1_1[];
 /* queries.c */

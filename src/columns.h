@@ -3,7 +3,8 @@
  * columns.h
  *	  A column of a set-wise INSERT: the values and nulls of one column for
  *	  the rows of one document, bound as one array parameter.  Shared by the
- *	  writers (document_writer.c, routed_writer.c).
+ *	  writers (batch_writer.c; document_writer.c and routed_writer.c for
+ *	  databases not yet at 1.4).
  *
  * IDENTIFICATION
  *	  src/columns.h
@@ -44,6 +45,22 @@ set_positive_int32(Column *col, int i, int32 value)
 {
 	col->values[i] = Int32GetDatum(value);
 	col->nulls[i] = value == 0;
+}
+
+/* The id of the row at index (0-based) among ids, or NULL for none (-1). */
+static inline void
+set_id(Column *col, int i, const int64 *ids, int index)
+{
+	col->values[i] = Int64GetDatum(index >= 0 ? ids[index] : 0);
+	col->nulls[i] = index < 0;
+}
+
+/* A jsonb value, or the column's default where the document gives none. */
+static inline void
+set_jsonb_or(Column *col, int i, Jsonb *value, Jsonb *fallback)
+{
+	col->values[i] = PointerGetDatum(value != NULL ? value : fallback);
+	col->nulls[i] = false;
 }
 
 static inline Datum

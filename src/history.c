@@ -59,30 +59,42 @@ metrics_object(const AstpgDocument *doc)
 }
 
 /*
+ * AstpgHistoryOf
+ *		The figures of a document that metric_history keeps beside its
+ *		counts.
+ */
+void
+AstpgHistoryOf(const AstpgDocument *doc, AstpgHistoryFigures *figures)
+{
+	figures->complexity_total = 0;
+	figures->complexity_max = 0;
+	for (int i = 0; i < doc->nfunctions; i++)
+	{
+		int32		complexity = doc->functions[i].complexity;
+
+		CHECK_FOR_INTERRUPTS();
+		figures->complexity_total += complexity;
+		figures->complexity_max = Max(figures->complexity_max, complexity);
+	}
+	figures->metrics = metrics_object(doc);
+}
+
+/*
  * AstpgRecordHistory
- *		Append the version just stored.  SPI is connected.
+ *		Append the version just stored.  SPI is connected.  (Databases at
+ *		1.3; from 1.4 batch_writer.c writes a batch's history at once.)
  */
 void
 AstpgRecordHistory(const AstpgDocument *doc, const AstpgIngestResult *result)
 {
 	Datum		args[12];
 	char		nulls[13] = "            ";
-	int64		complexity_total = 0;
-	int32		complexity_max = 0;
-	int			i;
+	AstpgHistoryFigures figures;
 
 	Assert(result->status == ASTPG_INSERTED || result->status == ASTPG_REPLACED);
 	if (!AstpgHistoryKept())
 		return;
-
-	for (i = 0; i < doc->nfunctions; i++)
-	{
-		int32		complexity = doc->functions[i].complexity;
-
-		CHECK_FOR_INTERRUPTS();
-		complexity_total += complexity;
-		complexity_max = Max(complexity_max, complexity);
-	}
+	AstpgHistoryOf(doc, &figures);
 
 	args[0] = Int64GetDatum(AstpgRepoId(doc->repository));
 	args[1] = PointerGetDatum(doc->repository);
@@ -95,11 +107,11 @@ AstpgRecordHistory(const AstpgDocument *doc, const AstpgIngestResult *result)
 	args[6] = CStringGetTextDatum(AstpgStatusName(result->status));
 	args[7] = Int32GetDatum(doc->nfunctions);
 	args[8] = Int32GetDatum(doc->nclasses);
-	args[9] = Int64GetDatum(complexity_total);
+	args[9] = Int64GetDatum(figures.complexity_total);
 	/* no function gives its complexity: no maximum (complexity is >= 1) */
-	args[10] = Int32GetDatum(complexity_max);
-	nulls[10] = complexity_max == 0 ? 'n' : ' ';
-	args[11] = PointerGetDatum(metrics_object(doc));
+	args[10] = Int32GetDatum(figures.complexity_max);
+	nulls[10] = figures.complexity_max == 0 ? 'n' : ' ';
+	args[11] = PointerGetDatum(figures.metrics);
 
 	AstpgExecute(ASTPG_Q_INSERT_HISTORY, args, nulls, SPI_OK_INSERT);
 }

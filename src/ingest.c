@@ -52,6 +52,7 @@ typedef struct IngestCounts
 	int64		unchanged;
 	int64		rejected;
 	int64		rows;
+	int64		positions;		/* inbox documents numbered so far */
 } IngestCounts;
 
 static IngestCounts counts;
@@ -67,8 +68,8 @@ current_counts(void)
 	return &counts;
 }
 
-static void
-count_result(const AstpgIngestResult *result)
+void
+AstpgCountResult(const AstpgIngestResult *result)
 {
 	IngestCounts *c = current_counts();
 
@@ -93,11 +94,11 @@ count_result(const AstpgIngestResult *result)
 			result->calls + result->dependencies + result->metrics;
 }
 
-/* Documents counted so far in this transaction: the next one's position. */
+/* The position of the next document the inbox reads in this transaction. */
 int64
-AstpgDocumentsThisTransaction(void)
+AstpgNextInboxPosition(void)
 {
-	return current_counts()->documents;
+	return current_counts()->positions++;
 }
 
 /* The astpg.ingest_counts tuple of the current transaction. */
@@ -167,12 +168,116 @@ ingest_in_context(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(document_context);
 	AstpgResetPlansIfStale();
-	AstpgWriteDocument(doc, started, result);
-	if (result->status == ASTPG_INSERTED || result->status == ASTPG_REPLACED)
-		AstpgRecordHistory(doc, result);
+	if (AstpgBatchesWritten())
+		AstpgWriteOne(doc, origin, started, result);
+	else
+	{
+		/* a database not yet at 1.4: its tables take the statements of 1.3 */
+		AstpgWriteDocument(doc, started, result);
+		if (result->status == ASTPG_INSERTED || result->status == ASTPG_REPLACED)
+			AstpgRecordHistory(doc, result);
+	}
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 	MemoryContextSwitchTo(document_context);
+}
+
+/* Which document was being stored when an error was raised. */
+typedef struct StoringDocument
+{
+	const AstpgOrigin *origin;
+	const AstpgDocument *doc;
+} StoringDocument;
+
+static void
+storing_document_callback(void *arg)
+{
+	StoringDocument *storing = (StoringDocument *) arg;
+
+	errcontext("while storing %s (repository \"%s\", path \"%s\") of %s",
+			   storing->origin->root,
+			   text_to_cstring(storing->doc->repository),
+			   text_to_cstring(storing->doc->path), storing->origin->source);
+}
+
+/*
+ * AstpgWriteOne
+ *		Write one read document (a batch of one), an error raised meanwhile
+ *		naming it.  SPI is connected.
+ */
+void
+AstpgWriteOne(AstpgDocument *doc, const AstpgOrigin *origin,
+			  TimestampTz started, AstpgIngestResult *result)
+{
+	StoringDocument storing = {origin, doc};
+	ErrorContextCallback callback;
+
+	callback.callback = storing_document_callback;
+	callback.arg = &storing;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
+	AstpgWriteBatch(&doc, &started, result, 1);
+	error_context_stack = callback.previous;
+}
+
+/*
+ * AstpgReadOrReject
+ *		Read and check one document, given as jsonb or (jb NULL) as JSON
+ *		text.  A refused one raises its error (on_error = abort), or is
+ *		recorded in astpg.rejects and counted, and NULL is returned (skip).
+ *		*parsed receives the jsonb.
+ *
+ * The reader takes no locks, pins no buffers and writes nothing, so a
+ * document it refuses is caught without a subtransaction: a skip batch
+ * opens none for documents that break a rule.  Any other error (a cancel)
+ * is raised again.
+ */
+AstpgDocument *
+AstpgReadOrReject(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
+				  AstpgOnError on_error, Jsonb **parsed)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	volatile Jsonb *volatile_jb = jb;
+	AstpgDocument *volatile doc = NULL;
+	ErrorData  *edata = NULL;
+
+	*parsed = jb;
+	PG_TRY();
+	{
+		if (jb == NULL && json_text == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must be an object, not null", origin->root)));
+		if (jb == NULL)
+			volatile_jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+															 CStringGetDatum(text_to_cstring(json_text))));
+		doc = AstpgReadDocument((Jsonb *) volatile_jb, origin->root);
+	}
+	PG_CATCH();
+	{
+		if (on_error == ASTPG_ON_ERROR_ABORT)
+			PG_RE_THROW();
+		MemoryContextSwitchTo(caller_context);
+		edata = CopyErrorData();
+		if (!AstpgRefusalOfDocument(edata->sqlerrcode))
+			PG_RE_THROW();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	*parsed = (Jsonb *) volatile_jb;
+	if (edata == NULL)
+		return doc;
+
+	{
+		AstpgIngestResult result;
+
+		AstpgRecordReject(*parsed, json_text, origin, edata);
+		FreeErrorData(edata);
+		memset(&result, 0, sizeof(result));
+		result.status = ASTPG_REJECTED;
+		AstpgCountResult(&result);
+	}
+	return NULL;
 }
 
 /*
@@ -180,8 +285,8 @@ ingest_in_context(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
  * Data exceptions (22), integrity constraint violations (23) and program
  * limits (54, e.g. a value too large to store) are.
  */
-static bool
-refusal_of_document(int sqlerrcode)
+bool
+AstpgRefusalOfDocument(int sqlerrcode)
 {
 	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
 
@@ -209,9 +314,9 @@ document_repository(Jsonb *jb)
  * Store a refused document whole, with why it was refused, under the
  * repository it names (or the empty name's key when it names none).
  */
-static void
-record_reject(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
-			  ErrorData *edata)
+void
+AstpgRecordReject(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
+				  ErrorData *edata)
 {
 	Datum		args[9];
 	char		nulls[10] = "         ";
@@ -276,7 +381,7 @@ AstpgIngestDocument(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 		ingest_in_context(jb, json_text, origin, parsed, result);
 		MemoryContextSwitchTo(caller_context);
 		MemoryContextDelete(document_context);
-		count_result(result);
+		AstpgCountResult(result);
 		return true;
 	}
 
@@ -302,15 +407,15 @@ AstpgIngestDocument(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 
 	if (edata != NULL)
 	{
-		if (!refusal_of_document(edata->sqlerrcode))
+		if (!AstpgRefusalOfDocument(edata->sqlerrcode))
 			ReThrowError(edata);
 		/* a jsonb parsed from text lives in document_context: still here */
-		record_reject(*parsed != NULL ? *parsed : jb, json_text, origin, edata);
+		AstpgRecordReject(*parsed != NULL ? *parsed : jb, json_text, origin, edata);
 		FreeErrorData(edata);
 		memset(result, 0, sizeof(AstpgIngestResult));
 		result->status = ASTPG_REJECTED;
 	}
 	MemoryContextDelete(document_context);
-	count_result(result);
+	AstpgCountResult(result);
 	return edata == NULL;
 }

@@ -45,6 +45,8 @@
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "catalog/pg_proc.h"
 
 #define EQ " OPERATOR(pg_catalog.=) "
 
@@ -507,6 +509,208 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 		"   AND ctid OPERATOR(pg_catalog.=) ANY ($2)",
 		3, {INT8OID, TIDARRAYOID, INT8OID}, true
 	},
+
+	/*
+	 * From 1.4, a batch of documents of one repository is written with a
+	 * statement per table (batch_writer.c): each statement takes the rows
+	 * of every document in the batch as one array per column, and their
+	 * file_ids as one more.  The repository's key is the scalar $1 (or
+	 * last) parameter, so that on Citus each statement goes to one shard;
+	 * inserts are planned with the values there (custom_on_citus), and on
+	 * one server once (their plans look nothing up).
+	 *
+	 * The stored files of the batch, locked in the order of their keys, so
+	 * that two sessions whose batches share paths cannot deadlock on them.
+	 */
+	[ASTPG_Q_BATCH_LOCK_FILES] = {
+		"SELECT f.file_id, @extschema@.file_key(f.repository, f.path),"
+		"       f.repository, f.path, f.content_hash, f.module"
+		"  FROM @extschema@.files f"
+		" WHERE @extschema@.file_key(f.repository, f.path) OPERATOR(pg_catalog.=) ANY ($1)"
+		" ORDER BY 2"
+		"   FOR NO KEY UPDATE OF f",
+		2, {BYTEAARRAYOID, INT8OID}
+	},
+	[ASTPG_Q_BATCH_ROUTED_LOCK_FILES] = {
+		"SELECT f.file_id, @extschema@.file_key(f.repository, f.path),"
+		"       f.repository, f.path, f.content_hash, f.module"
+		"  FROM @extschema@.files f"
+		" WHERE f.repo_id" EQ "$2"
+		"   AND @extschema@.file_key(f.repository, f.path) OPERATOR(pg_catalog.=) ANY ($1)"
+		" ORDER BY 2"
+		"   FOR NO KEY UPDATE OF f",
+		2, {BYTEAARRAYOID, INT8OID}, true
+	},
+	/* paths not stored yet; those a concurrent session stored first are not returned */
+	[ASTPG_Q_BATCH_INSERT_FILES] = {
+		"INSERT INTO @extschema@.files (repo_id, repository, path, module, language,"
+		"                               revision, size_bytes, content_hash, ast, attrs)"
+		"VALUES ($1, $2, pg_catalog.unnest($3), pg_catalog.unnest($4),"
+		"        pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
+		"        pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10))"
+		"    ON CONFLICT (@extschema@.file_key(repository, path), repo_id) DO NOTHING"
+		" RETURNING file_id, @extschema@.file_key(repository, path)",
+		10, {INT8OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+			TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, JSONBARRAYOID,
+		JSONBARRAYOID}, false, true
+	},
+	/* the rows below the replaced files: planned with the values, to use file_id */
+	[ASTPG_Q_BATCH_DELETE_CALLS] = {
+		"DELETE FROM @extschema@.calls WHERE repo_id" EQ "$1"
+		"   AND file_id OPERATOR(pg_catalog.=) ANY ($2)",
+		2, {INT8OID, INT8ARRAYOID}, true
+	},
+	[ASTPG_Q_BATCH_DELETE_FUNCTIONS] = {
+		"DELETE FROM @extschema@.functions WHERE repo_id" EQ "$1"
+		"   AND file_id OPERATOR(pg_catalog.=) ANY ($2)",
+		2, {INT8OID, INT8ARRAYOID}, true
+	},
+	[ASTPG_Q_BATCH_DELETE_CLASSES] = {
+		"DELETE FROM @extschema@.classes WHERE repo_id" EQ "$1"
+		"   AND file_id OPERATOR(pg_catalog.=) ANY ($2)",
+		2, {INT8OID, INT8ARRAYOID}, true
+	},
+	[ASTPG_Q_BATCH_DELETE_DEPENDENCIES] = {
+		"DELETE FROM @extschema@.dependencies WHERE repo_id" EQ "$1"
+		"   AND file_id OPERATOR(pg_catalog.=) ANY ($2)",
+		2, {INT8OID, INT8ARRAYOID}, true
+	},
+	[ASTPG_Q_BATCH_DELETE_METRICS] = {
+		"DELETE FROM @extschema@.metrics WHERE repo_id" EQ "$1"
+		"   AND file_id OPERATOR(pg_catalog.=) ANY ($2)",
+		2, {INT8OID, INT8ARRAYOID}, true
+	},
+	[ASTPG_Q_BATCH_INSERT_CLASSES] = {
+		"INSERT INTO @extschema@.classes (repo_id, file_id, class_id, parent_id, name,"
+		"                                 qualified_name, namespace, bases,"
+		"                                 line_start, line_end, is_abstract, attrs)"
+		"VALUES ($1, pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4),"
+		"        pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
+		"        @extschema@.text_arrays($8), pg_catalog.unnest($9),"
+		"        pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12))",
+		12, {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
+			TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
+		BOOLARRAYOID, JSONBARRAYOID}, false, true
+	},
+	[ASTPG_Q_BATCH_INSERT_FUNCTIONS] = {
+		"INSERT INTO @extschema@.functions (repo_id, file_id, function_id, class_id,"
+		"                                   name, qualified_name, signature,"
+		"                                   parameters, parameter_count, return_type,"
+		"                                   line_start, line_end, complexity,"
+		"                                   is_async, decorators, attrs)"
+		"VALUES ($1, pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4),"
+		"        pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
+		"        pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10),"
+		"        pg_catalog.unnest($11), pg_catalog.unnest($12), pg_catalog.unnest($13),"
+		"        pg_catalog.unnest($14), @extschema@.text_arrays($15),"
+		"        pg_catalog.unnest($16))",
+		16, {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
+			TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INT4ARRAYOID,
+			TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
+		BOOLARRAYOID, TEXTARRAYOID, JSONBARRAYOID}, false, true
+	},
+	[ASTPG_Q_BATCH_INSERT_CALLS] = {
+		"INSERT INTO @extschema@.calls (repo_id, file_id, function_id, call_no,"
+		"                               callee, line, attrs)"
+		"VALUES ($1, pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4),"
+		"        pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7))",
+		7, {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+		INT4ARRAYOID, JSONBARRAYOID}, false, true
+	},
+	[ASTPG_Q_BATCH_INSERT_DEPENDENCIES] = {
+		"INSERT INTO @extschema@.dependencies (repo_id, file_id, dependency_no, target,"
+		"                                      target_file_id, kind, line, strength,"
+		"                                      names, attrs)"
+		"VALUES ($1, pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4),"
+		"        pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
+		"        pg_catalog.unnest($8), @extschema@.text_arrays($9),"
+		"        pg_catalog.unnest($10))",
+		10, {INT8OID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, INT8ARRAYOID,
+			TEXTARRAYOID, INT4ARRAYOID, FLOAT8ARRAYOID, TEXTARRAYOID,
+		JSONBARRAYOID}, false, true
+	},
+	[ASTPG_Q_BATCH_INSERT_METRICS] = {
+		"INSERT INTO @extschema@.metrics (repo_id, file_id, name, value)"
+		"VALUES ($1, pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4))",
+		4, {INT8OID, INT8ARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID}, false, true
+	},
+
+	/* the resolution rule: see astpg--1.3--1.4.sql */
+	[ASTPG_Q_DEPENDENCY_TARGETS] = {
+		"SELECT t.target, t.file_id"
+		"  FROM @extschema@.dependency_targets($1, $2, $3) t",
+		3, {TEXTOID, TEXTARRAYOID, BOOLOID}
+	},
+
+	/*
+	 * Stored dependencies that the batch may change: unresolved ones that
+	 * name one of its modules or paths ($2, with their hashes in $3 for the
+	 * index), and those resolved to a file whose module changed ($4).  Rows
+	 * a concurrent writer holds are skipped rather than waited for: that
+	 * writer is replacing or resolving them itself, and waiting could
+	 * deadlock two sessions that write files importing each other;
+	 * resolve_dependencies() settles what such races leave.
+	 */
+	[ASTPG_Q_BATCH_LOCK_DEPENDENTS] = {
+		"SELECT u.ctid, u.target, u.target_file_id"
+		"  FROM @extschema@.dependencies u"
+		" WHERE ((u.target_file_id IS NULL"
+		"         AND pg_catalog.hashtextextended(u.target, 0) OPERATOR(pg_catalog.=) ANY ($3)"
+		"         AND u.target OPERATOR(pg_catalog.=) ANY ($2))"
+		"        OR (u.target_file_id IS NOT NULL"
+		"            AND u.target_file_id OPERATOR(pg_catalog.=) ANY ($4)))"
+		"   AND (SELECT t.repository FROM @extschema@.files t"
+		"         WHERE t.file_id" EQ "u.file_id)" EQ "$1"
+		"   FOR NO KEY UPDATE OF u SKIP LOCKED",
+		5, {TEXTOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8OID}
+	},
+	[ASTPG_Q_BATCH_ROUTED_LOCK_DEPENDENTS] = {
+		"SELECT u.ctid, u.target, u.target_file_id"
+		"  FROM @extschema@.dependencies u"
+		" WHERE u.repo_id" EQ "$5"
+		"   AND ((u.target_file_id IS NULL"
+		"         AND u.target OPERATOR(pg_catalog.=) ANY ($2))"
+		"        OR u.target_file_id OPERATOR(pg_catalog.=) ANY ($4))"
+		"   FOR NO KEY UPDATE OF u SKIP LOCKED",
+		5, {TEXTOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8OID}, true
+	},
+	/* the rows locked above, each to its own target (NULL: none) */
+	[ASTPG_Q_BATCH_SET_TARGETS] = {
+		"UPDATE @extschema@.dependencies d SET target_file_id = v.target_file_id"
+		"  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3))"
+		"       AS v(tid, target_file_id)"
+		" WHERE d.repo_id" EQ "$1 AND d.ctid" EQ "v.tid",
+		3, {INT8OID, TIDARRAYOID, INT8ARRAYOID}, true
+	},
+	[ASTPG_Q_BATCH_INSERT_AUDIT] = {
+		"INSERT INTO @extschema@.ingests (repo_id, repository, path, revision,"
+		"                                 content_hash, status, file_id, classes,"
+		"                                 functions, calls, dependencies, metrics,"
+		"                                 duration)"
+		"VALUES ($1, $2, pg_catalog.unnest($3), pg_catalog.unnest($4),"
+		"        pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
+		"        pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10),"
+		"        pg_catalog.unnest($11), pg_catalog.unnest($12),"
+		"        pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) pg_catalog.unnest($13))",
+		13, {INT8OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+			TEXTARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
+			INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID},
+		false, true
+	},
+	[ASTPG_Q_BATCH_INSERT_HISTORY] = {
+		"INSERT INTO @extschema@.metric_history (repo_id, repository, path, file_id,"
+		"                           revision, content_hash, status, ingested_at,"
+		"                           functions, classes, complexity_total,"
+		"                           complexity_max, metrics)"
+		"VALUES ($1, $2, pg_catalog.unnest($3), pg_catalog.unnest($4),"
+		"        pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
+		"        pg_catalog.clock_timestamp(), pg_catalog.unnest($8),"
+		"        pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11),"
+		"        pg_catalog.unnest($12))",
+		12, {INT8OID, TEXTOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID,
+			TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
+		INT8ARRAYOID, INT4ARRAYOID, JSONBARRAYOID}, false, true
+	},
 };
 
 /*
@@ -582,6 +786,20 @@ bool
 AstpgHistoryKept(void)
 {
 	return OidIsValid(get_relname_relid("metric_history", schema_oid));
+}
+
+/*
+ * AstpgBatchesWritten
+ *		Does the installed version write documents a batch at a time (1.4
+ *		on)?  Its inbox_flush() tells, found through the catalog cache.
+ */
+bool
+AstpgBatchesWritten(void)
+{
+	return OidIsValid(GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid,
+									  CStringGetDatum("inbox_flush"),
+									  PointerGetDatum(buildoidvector(NULL, 0)),
+									  ObjectIdGetDatum(schema_oid)));
 }
 
 /*
@@ -704,7 +922,9 @@ get_plan(AstpgQuery query)
 	 * generic plan, or are single-table statements it routes generically.)
 	 */
 	plan = SPI_prepare_cursor(sql, def->nargs, (Oid *) def->argtypes,
-							  def->custom_plans ? 0 : CURSOR_OPT_GENERIC_PLAN);
+							  def->custom_plans ||
+							  (def->custom_on_citus && AstpgTablesDistributed()) ?
+							  0 : CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for astpg query %d: %s",
 			 (int) query, SPI_result_code_string(SPI_result));

@@ -35,14 +35,6 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
-/* The id of the row at index (0-based) among ids, or NULL for none (-1). */
-static inline void
-set_id(Column *col, int i, const int64 *ids, int index)
-{
-	col->values[i] = Int64GetDatum(index >= 0 ? ids[index] : 0);
-	col->nulls[i] = index < 0;
-}
-
 /*
  * Defaults that the one-statement writer fills in with COALESCE in SQL:
  * Citus evaluates such an expression around unnest() on the coordinator,
@@ -54,13 +46,6 @@ jsonb_of(const char *json)
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }
 
-static inline void
-set_jsonb_or(Column *col, int i, Jsonb *value, Jsonb *fallback)
-{
-	col->values[i] = PointerGetDatum(value != NULL ? value : fallback);
-	col->nulls[i] = false;
-}
-
 /*
  * The strings of a flat (owner, value) list grouped per row, each row's as
  * the text of a text[] value ("{a,b}"), for @extschema@.text_arrays().
@@ -68,73 +53,10 @@ set_jsonb_or(Column *col, int i, Jsonb *value, Jsonb *fallback)
 static Datum
 grouped_strings(const AstpgStringList *list, int nrows)
 {
-	int		   *counts = palloc0(mul_size(sizeof(int), Max(nrows, 1)));
-	int		   *starts = palloc0(mul_size(sizeof(int), Max(nrows, 1)));
-	Datum	   *sorted = palloc(mul_size(sizeof(Datum), Max(list->count, 1)));
 	Datum	   *rows = palloc(mul_size(sizeof(Datum), Max(nrows, 1)));
-	int			next = 0;
 
-	for (int i = 0; i < list->count; i++)
-		counts[DatumGetInt64(list->owner[i]) - 1]++;
-	for (int r = 0; r < nrows; r++)
-	{
-		starts[r] = next;
-		next += counts[r];
-		counts[r] = 0;
-	}
-	for (int i = 0; i < list->count; i++)
-	{
-		int			r = DatumGetInt64(list->owner[i]) - 1;
-
-		CHECK_FOR_INTERRUPTS();
-		sorted[starts[r] + counts[r]++] = list->value[i];
-	}
-	for (int r = 0; r < nrows; r++)
-	{
-		Datum		array;
-
-		CHECK_FOR_INTERRUPTS();
-		array = AstpgBuildArray(&sorted[starts[r]], NULL, counts[r], TEXTOID);
-		rows[r] = CStringGetTextDatum(OidOutputFunctionCall(F_ARRAY_OUT, array));
-	}
+	AstpgGroupStrings(list, nrows, rows);
 	return AstpgBuildArray(rows, NULL, nrows, TEXTOID);
-}
-
-/* The values of an int8[] result column, n of them. */
-static int64 *
-int8_array_values(Datum array, int n)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int			count;
-	int64	   *values = palloc(mul_size(sizeof(int64), Max(n, 1)));
-
-	deconstruct_array(DatumGetArrayTypeP(array), INT8OID, 8, FLOAT8PASSBYVAL,
-					  TYPALIGN_DOUBLE, &elems, &nulls, &count);
-	if (count != n)
-		elog(ERROR, "astpg expected %d new ids, got %d", n, count);
-	for (int i = 0; i < n; i++)
-		values[i] = DatumGetInt64(elems[i]);
-	return values;
-}
-
-/* New class and function ids, from their sequences. */
-static void
-new_ids(AstpgDocument *doc, int64 **class_ids, int64 **function_ids)
-{
-	Datum		args[2];
-	bool		isnull;
-
-	args[0] = Int32GetDatum(doc->nclasses);
-	args[1] = Int32GetDatum(doc->nfunctions);
-	AstpgExecute(ASTPG_Q_ROUTED_NEW_IDS, args, NULL, SPI_OK_SELECT);
-	*class_ids = int8_array_values(SPI_getbinval(SPI_tuptable->vals[0],
-												 SPI_tuptable->tupdesc, 1,
-												 &isnull), doc->nclasses);
-	*function_ids = int8_array_values(SPI_getbinval(SPI_tuptable->vals[0],
-													SPI_tuptable->tupdesc, 2,
-													&isnull), doc->nfunctions);
-	SPI_freetuptable(SPI_tuptable);
 }
 
 static void
@@ -517,7 +439,7 @@ AstpgRoutedWriteDocument(AstpgDocument *doc, int64 repo_id, int64 file_id,
 	int64	   *function_ids = NULL;
 
 	if (doc->nclasses > 0 || doc->nfunctions > 0)
-		new_ids(doc, &class_ids, &function_ids);
+		AstpgNewIds(doc->nclasses, doc->nfunctions, &class_ids, &function_ids);
 	if (doc->nclasses > 0)
 		insert_classes(doc, key, class_ids, empty);
 	if (doc->nfunctions > 0)

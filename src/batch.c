@@ -1,0 +1,344 @@
+/*-------------------------------------------------------------------------
+ *
+ * batch.c
+ *	  Documents read one at a time and written a batch at a time: the path
+ *	  of ingest_batch() and of COPY into astpg.inbox.
+ *
+ * Each document is read and checked as it arrives (ingest.c); one the
+ * reader refuses is refused at once, alone.  The documents it accepts are
+ * kept until the batch is full, until a document comes for a path the
+ * batch already holds, or until the caller's statement ends, and are then
+ * written by batch_writer.c, a statement per table.
+ *
+ * Transaction contract: per-document atomicity is as documented for each
+ * entry point.  The batch is written in a subtransaction; if that fails
+ * for a reason that lies in a document (SQLSTATE classes 22, 23, 54), it is
+ * rolled back and its documents are written again one at a time, so that
+ * the error names the document that caused it (on_error = abort) or so
+ * that only that document is rejected (skip).  Any other error is raised
+ * as it is.  So a skip batch opens one subtransaction per batch, not one
+ * per document, unless a write fails.
+ *
+ * Memory contract: documents live in the batch's context, emptied after
+ * each write, so that a COPY of millions of documents stays flat.
+ *
+ * IDENTIFICATION
+ *	  src/batch.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "astpg.h"
+#include "common/hashfn.h"
+#include "common/sha2.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+/*
+ * A batch is written when it holds this many documents, or documents of
+ * this many bytes: large enough that a statement's cost is spread over
+ * many rows, small enough that memory stays bounded.
+ */
+#define BATCH_DOCUMENTS 500
+#define BATCH_BYTES (64 * 1024 * 1024)
+
+struct AstpgBatch
+{
+	MemoryContext context;		/* the documents, until written */
+	AstpgOnError on_error;
+	bool		legacy;			/* database not at 1.4: one at a time */
+	int			count;
+	Size		bytes;
+	HTAB	   *paths;			/* file keys of the documents held */
+	AstpgDocument *documents[BATCH_DOCUMENTS];
+	Jsonb	   *jsonb[BATCH_DOCUMENTS]; /* as given, for astpg.rejects */
+	AstpgOrigin origins[BATCH_DOCUMENTS];
+	TimestampTz started[BATCH_DOCUMENTS];
+	AstpgIngestResult *results[BATCH_DOCUMENTS];	/* the caller's */
+	AstpgIngestResult written[BATCH_DOCUMENTS];
+};
+
+static HTAB *
+new_path_set(MemoryContext context)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = PG_SHA256_DIGEST_LENGTH;
+	ctl.entrysize = PG_SHA256_DIGEST_LENGTH;
+	ctl.hcxt = context;
+	return hash_create("astpg batch paths", BATCH_DOCUMENTS, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/*
+ * AstpgBatchCreate
+ *		An empty batch, in a context of its own below parent.
+ */
+AstpgBatch *
+AstpgBatchCreate(MemoryContext parent, AstpgOnError on_error)
+{
+	AstpgBatch *batch = MemoryContextAllocZero(parent, sizeof(AstpgBatch));
+
+	batch->context = AllocSetContextCreate(parent, "astpg batch",
+										   ALLOCSET_DEFAULT_SIZES);
+	batch->on_error = on_error;
+	batch->paths = new_path_set(batch->context);
+	return batch;
+}
+
+/* AstpgBatchDestroy: free a batch that has been written (or is dropped). */
+void
+AstpgBatchDestroy(AstpgBatch *batch)
+{
+	MemoryContextDelete(batch->context);
+	pfree(batch);
+}
+
+/* Which batch was being stored when an error was raised. */
+static void
+storing_batch_callback(void *arg)
+{
+	AstpgBatch *batch = (AstpgBatch *) arg;
+
+	errcontext("while storing %s to %s of %s, a batch of %d documents",
+			   batch->origins[0].root, batch->origins[batch->count - 1].root,
+			   batch->origins[0].source, batch->count);
+}
+
+/* Write the whole batch in a subtransaction; the error if it fails. */
+static ErrorData *
+write_whole_batch(AstpgBatch *batch)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	ResourceOwner caller_owner = CurrentResourceOwner;
+	ErrorData  *edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller_context);
+	PG_TRY();
+	{
+		ErrorContextCallback callback;
+
+		callback.callback = storing_batch_callback;
+		callback.arg = batch;
+		callback.previous = error_context_stack;
+		error_context_stack = &callback;
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		MemoryContextSwitchTo(caller_context);
+		AstpgResetPlansIfStale();
+		AstpgWriteBatch(batch->documents, batch->started, batch->written,
+						batch->count);
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "SPI_finish failed");
+		error_context_stack = callback.previous;
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller_context);
+		CurrentResourceOwner = caller_owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(caller_context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller_context);
+		CurrentResourceOwner = caller_owner;
+	}
+	PG_END_TRY();
+	return edata;
+}
+
+/*
+ * Write document i alone; with on_error = skip in a subtransaction, and
+ * rejected if it is refused.
+ */
+static void
+write_alone(AstpgBatch *batch, int i)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	ResourceOwner caller_owner = CurrentResourceOwner;
+	AstpgIngestResult *result = &batch->written[i];
+	ErrorData  *edata = NULL;
+
+	if (batch->on_error == ASTPG_ON_ERROR_ABORT)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		MemoryContextSwitchTo(caller_context);
+		AstpgResetPlansIfStale();
+		AstpgWriteOne(batch->documents[i], &batch->origins[i],
+					  batch->started[i], result);
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "SPI_finish failed");
+		MemoryContextSwitchTo(caller_context);
+		return;
+	}
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller_context);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		MemoryContextSwitchTo(caller_context);
+		AstpgResetPlansIfStale();
+		AstpgWriteOne(batch->documents[i], &batch->origins[i],
+					  batch->started[i], result);
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "SPI_finish failed");
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller_context);
+		CurrentResourceOwner = caller_owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(caller_context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller_context);
+		CurrentResourceOwner = caller_owner;
+	}
+	PG_END_TRY();
+
+	if (edata == NULL)
+		return;
+	if (!AstpgRefusalOfDocument(edata->sqlerrcode))
+		ReThrowError(edata);
+	AstpgRecordReject(batch->jsonb[i], NULL, &batch->origins[i], edata);
+	FreeErrorData(edata);
+	memset(result, 0, sizeof(AstpgIngestResult));
+	result->status = ASTPG_REJECTED;
+}
+
+/*
+ * AstpgBatchFlush
+ *		Write the documents the batch holds, report each one's result to its
+ *		caller, and empty the batch.
+ */
+void
+AstpgBatchFlush(AstpgBatch *batch)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	ErrorData  *edata;
+
+	if (batch->count == 0)
+		return;
+	MemoryContextSwitchTo(batch->context);
+	edata = write_whole_batch(batch);
+	if (edata != NULL)
+	{
+		if (!AstpgRefusalOfDocument(edata->sqlerrcode))
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		for (int i = 0; i < batch->count; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			write_alone(batch, i);
+		}
+	}
+	for (int i = 0; i < batch->count; i++)
+	{
+		AstpgCountResult(&batch->written[i]);
+		if (batch->results[i] != NULL)
+			*batch->results[i] = batch->written[i];
+	}
+	MemoryContextSwitchTo(caller_context);
+
+	batch->count = 0;
+	batch->bytes = 0;
+	MemoryContextReset(batch->context);
+	batch->paths = new_path_set(batch->context);
+}
+
+/*
+ * AstpgBatchAdd
+ *		Read one document, given as jsonb or (jb NULL) as JSON text, and keep
+ *		it for the batch's next write; origin says where it comes from.
+ *
+ * *result, if result is not NULL, receives what was done with it once that
+ * is known: at once for a refused document, at the write otherwise (so the
+ * caller keeps result valid until AstpgBatchFlush).  A jsonb given must
+ * stay valid until then too; a text is read at once.
+ */
+void
+AstpgBatchAdd(AstpgBatch *batch, Jsonb *jb, text *json_text,
+			  const AstpgOrigin *origin, AstpgIngestResult *result)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	AstpgDocument *doc;
+	Jsonb	   *parsed;
+	TimestampTz started;
+	bytea	   *key;
+	bool		found;
+	int			i;
+
+	if (batch->count == 0)
+	{
+		/* the installed version decides, once a batch */
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		AstpgResetPlansIfStale();
+		batch->legacy = !AstpgBatchesWritten();
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "SPI_finish failed");
+		MemoryContextSwitchTo(caller_context);
+	}
+	if (batch->legacy)
+	{
+		AstpgIngestResult own;
+
+		AstpgIngestDocument(jb, json_text, origin, batch->on_error,
+							result != NULL ? result : &own);
+		return;
+	}
+
+	started = GetCurrentTimestamp();
+	MemoryContextSwitchTo(batch->context);
+	doc = AstpgReadOrReject(jb, json_text, origin, batch->on_error, &parsed);
+	if (doc == NULL)
+	{
+		if (result != NULL)
+		{
+			memset(result, 0, sizeof(AstpgIngestResult));
+			result->status = ASTPG_REJECTED;
+		}
+		MemoryContextSwitchTo(caller_context);
+		return;
+	}
+
+	/* a second version of a path held: the first is written first */
+	key = AstpgFileKey(doc->repository, doc->path);
+	hash_search(batch->paths, VARDATA(key), HASH_FIND, &found);
+	if (found)
+	{
+		MemoryContextSwitchTo(caller_context);
+		AstpgBatchFlush(batch);
+		MemoryContextSwitchTo(batch->context);
+		/* the document was read into the context just emptied: again */
+		doc = AstpgReadOrReject(jb, json_text, origin, batch->on_error,
+								&parsed);
+		key = AstpgFileKey(doc->repository, doc->path);
+	}
+	hash_search(batch->paths, VARDATA(key), HASH_ENTER, NULL);
+
+	i = batch->count++;
+	batch->documents[i] = doc;
+	batch->jsonb[i] = parsed;
+	batch->origins[i].source = origin->source;
+	batch->origins[i].root = pstrdup(origin->root);
+	batch->origins[i].position = origin->position;
+	batch->started[i] = started;
+	batch->results[i] = result;
+	batch->bytes += VARSIZE(parsed);
+	MemoryContextSwitchTo(caller_context);
+
+	if (batch->count == BATCH_DOCUMENTS || batch->bytes >= BATCH_BYTES)
+		AstpgBatchFlush(batch);
+}

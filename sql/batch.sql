@@ -71,3 +71,18 @@ BEGIN;
 SELECT count(*) FROM astpg.ingest_batch((SELECT docs FROM mixed), 'skip');
 SELECT * FROM astpg.ingest_counts();
 ROLLBACK;
+
+-- work rolled back to a savepoint is not counted (issue 10, defect 11)
+BEGIN;
+SELECT status FROM astpg.ingest('{"repository": "counted", "path": "kept.py", "language": "python"}');
+SAVEPOINT before_undone;
+SELECT status FROM astpg.ingest_batch(ARRAY['{"repository": "counted", "path": "undone.py", "language": "python"}',
+                                            '{"path": 1}']::jsonb[], 'skip');
+SELECT documents, inserted, rejected FROM astpg.ingest_counts();
+ROLLBACK TO SAVEPOINT before_undone;
+SELECT documents, inserted, rejected FROM astpg.ingest_counts();
+SAVEPOINT kept;
+SELECT status FROM astpg.ingest('{"repository": "counted", "path": "also_kept.py", "language": "python"}');
+RELEASE SAVEPOINT kept;
+SELECT documents, inserted, rejected FROM astpg.ingest_counts();
+ROLLBACK;

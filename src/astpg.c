@@ -64,6 +64,7 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("astpg");
+	AstpgInitCounts();
 }
 
 /* Form an astpg.ingest_result tuple. */

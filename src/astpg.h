@@ -181,6 +181,7 @@ extern bool AstpgIngestDocument(Jsonb *jb, text *json_text,
 extern AstpgOnError AstpgParseOnError(text *value);
 extern Datum AstpgIngestCountsDatum(TupleDesc tupdesc);
 extern int64 AstpgNextInboxPosition(void);
+extern void AstpgInitCounts(void);
 extern void AstpgCountResult(const AstpgIngestResult *result);
 extern bool AstpgRefusalOfDocument(int sqlerrcode);
 extern void AstpgRecordReject(Jsonb *jb, text *json_text,

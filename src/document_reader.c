@@ -7,7 +7,10 @@
  * The whole document is checked before anything is written, so a refused
  * document leaves no trace.  Every refusal is SQLSTATE 22023 with the JSON
  * path of the offending value first in the primary message, e.g.
- * "document.functions[3].line_start must be an integer, not a string".
+ * "document.functions[3].line_start must be an integer, not a string";
+ * but for a document that astpg.document() could not give back, which is
+ * jsonb's limit rather than a rule of the format: 54000, with the path of
+ * the row that takes it over (see count_output).
  *
  * The jsonb is walked in place with JsonbIterator (no round trip through
  * text).  Nested values that are stored verbatim (ast, parameters, unknown
@@ -60,6 +63,7 @@ typedef struct Reader
 	PathStep	steps[MAX_PATH_DEPTH];
 	AstpgDocument *doc;
 	int			call_capacity;	/* allocated length of doc->calls */
+	int64		output_bytes;	/* bound on astpg.document()'s answer */
 } Reader;
 
 static inline void
@@ -434,6 +438,52 @@ join_names(text *outer, text *name)
 }
 
 /*
+ * What ingest accepts, astpg.document() must give back.  Its answer is the
+ * document given, less its nulls, plus the defaults it fills in: every
+ * absent qualified_name (class + "." + name: a class's qualified_name may
+ * be megabytes long, and each method naming it repeats it), is_async,
+ * parameters, kind, strength and so on.  It is one jsonb, whose containers
+ * hold at most JENTRY_OFFLENMASK bytes (54000 beyond), as the document
+ * given does.  So the reader keeps a bound on that answer: the size of the
+ * document given plus each default filled in, and refuses the row whose
+ * defaults take it over, before anything is written.
+ *
+ * A key and value added to an object costs at most two JEntries, the key,
+ * the value, 3 bytes to align the value and 3 more to realign whatever
+ * aligned value follows it (jsonb pads numerics and containers to 4 bytes).
+ * Everything else comes back no larger: keys are sorted the same way, and
+ * numbers come back in as few digits as they were given, or fewer.
+ */
+#define ADDED_PAIR_BYTES(key, value_bytes) \
+	(2 * sizeof(JEntry) + (sizeof(key) - 1) + (value_bytes) + 6)
+#define EMPTY_CONTAINER_BYTES sizeof(uint32)
+#define NUMERIC_ONE_BYTES 8		/* varlena header, numeric header, a digit */
+
+static void
+count_output(Reader *r, int64 bytes)
+{
+	r->output_bytes += bytes;
+	if (r->output_bytes > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s makes the document too large to give back",
+						path_string(r)),
+				 errdetail("With its defaults filled in, the document that astpg.document() gives back would exceed the %d bytes that jsonb allows.",
+						   JENTRY_OFFLENMASK)));
+}
+
+/* The keys with a default that are given, null counting as absent. */
+#define GIVEN_QUALIFIED_NAME	0x01
+#define GIVEN_IS_FLAG			0x02	/* is_async, is_abstract */
+#define GIVEN_PARAMETERS		0x04
+#define GIVEN_DECORATORS		0x08
+#define GIVEN_CALLS				0x10
+#define GIVEN_BASES				0x20
+#define GIVEN_KIND				0x40
+#define GIVEN_STRENGTH			0x80
+#define GIVEN_NAMES				0x100
+
+/*
  * A function parameter: a string, or an object with a string "name" and
  * optional string "type" and "default".  Parameters are stored verbatim in
  * functions.parameters, so only their shape is checked here.
@@ -595,6 +645,8 @@ read_function(Reader *r, JsonbValue *v, int index)
 	JsonbValue	key,
 				value;
 	JsonbParseState *attrs = NULL;
+	int			given = 0;
+	int64		filled_in = 0;
 
 	fn->class_index = -1;
 	while (next_pair(&it, &key, &value))
@@ -608,23 +660,38 @@ read_function(Reader *r, JsonbValue *v, int index)
 		else if (!present)
 			 /* optional, and null counts as absent */ ;
 		else if (key_is(&key, "qualified_name"))
+		{
 			fn->qualified_name = read_string(r, &value, 1, -1);
+			given |= GIVEN_QUALIFIED_NAME;
+		}
 		else if (key_is(&key, "class"))
 			fn->class_name = read_string(r, &value, 1, -1);
 		else if (key_is(&key, "signature"))
 			fn->signature = read_string(r, &value, 0, -1);
 		else if (key_is(&key, "parameters"))
+		{
 			read_parameters(r, &value, fn);
+			given |= GIVEN_PARAMETERS;
+		}
 		else if (key_is(&key, "return_type"))
 			fn->return_type = read_string(r, &value, 0, -1);
 		else if (key_is(&key, "complexity"))
 			fn->complexity = (int32) read_integer(r, &value, 1, PG_INT32_MAX);
 		else if (key_is(&key, "is_async"))
+		{
 			fn->is_async = read_boolean(r, &value);
+			given |= GIVEN_IS_FLAG;
+		}
 		else if (key_is(&key, "decorators"))
+		{
 			read_string_array(r, &value, &r->doc->decorators, index + 1);
+			given |= GIVEN_DECORATORS;
+		}
 		else if (key_is(&key, "calls"))
+		{
 			read_calls(r, &value, index);
+			given |= GIVEN_CALLS;
+		}
 		else
 			keep_attr(&attrs, &key, &value);
 		pop(r);
@@ -635,6 +702,19 @@ read_function(Reader *r, JsonbValue *v, int index)
 		fn->qualified_name = fn->class_name == NULL ? fn->name :
 			join_names(fn->class_name, fn->name);
 	fn->attrs = finish_attrs(&attrs);
+
+	if (!(given & GIVEN_QUALIFIED_NAME))
+		filled_in += ADDED_PAIR_BYTES("qualified_name",
+									  VARSIZE_ANY_EXHDR(fn->qualified_name));
+	if (!(given & GIVEN_IS_FLAG))
+		filled_in += ADDED_PAIR_BYTES("is_async", 0);
+	if (!(given & GIVEN_PARAMETERS))
+		filled_in += ADDED_PAIR_BYTES("parameters", EMPTY_CONTAINER_BYTES);
+	if (!(given & GIVEN_DECORATORS))
+		filled_in += ADDED_PAIR_BYTES("decorators", EMPTY_CONTAINER_BYTES);
+	if (!(given & GIVEN_CALLS))
+		filled_in += ADDED_PAIR_BYTES("calls", EMPTY_CONTAINER_BYTES);
+	count_output(r, filled_in);
 }
 
 static void
@@ -645,6 +725,8 @@ read_class(Reader *r, JsonbValue *v, int index)
 	JsonbValue	key,
 				value;
 	JsonbParseState *attrs = NULL;
+	int			given = 0;
+	int64		filled_in = 0;
 
 	cls->parent_index = -1;
 	while (next_pair(&it, &key, &value))
@@ -658,15 +740,24 @@ read_class(Reader *r, JsonbValue *v, int index)
 		else if (!present)
 			 /* optional, and null counts as absent */ ;
 		else if (key_is(&key, "qualified_name"))
+		{
 			cls->qualified_name = read_string(r, &value, 1, -1);
+			given |= GIVEN_QUALIFIED_NAME;
+		}
 		else if (key_is(&key, "parent"))
 			cls->parent = read_string(r, &value, 1, -1);
 		else if (key_is(&key, "namespace"))
 			cls->namespace = read_string(r, &value, 0, -1);
 		else if (key_is(&key, "bases"))
+		{
 			read_string_array(r, &value, &r->doc->bases, index + 1);
+			given |= GIVEN_BASES;
+		}
 		else if (key_is(&key, "is_abstract"))
+		{
 			cls->is_abstract = read_boolean(r, &value);
+			given |= GIVEN_IS_FLAG;
+		}
 		else
 			keep_attr(&attrs, &key, &value);
 		pop(r);
@@ -677,6 +768,15 @@ read_class(Reader *r, JsonbValue *v, int index)
 		cls->qualified_name = cls->parent == NULL ? cls->name :
 			join_names(cls->parent, cls->name);
 	cls->attrs = finish_attrs(&attrs);
+
+	if (!(given & GIVEN_QUALIFIED_NAME))
+		filled_in += ADDED_PAIR_BYTES("qualified_name",
+									  VARSIZE_ANY_EXHDR(cls->qualified_name));
+	if (!(given & GIVEN_IS_FLAG))
+		filled_in += ADDED_PAIR_BYTES("is_abstract", 0);
+	if (!(given & GIVEN_BASES))
+		filled_in += ADDED_PAIR_BYTES("bases", EMPTY_CONTAINER_BYTES);
+	count_output(r, filled_in);
 }
 
 static void
@@ -687,6 +787,8 @@ read_dependency(Reader *r, JsonbValue *v, int index)
 	JsonbValue	key,
 				value;
 	JsonbParseState *attrs = NULL;
+	int			given = 0;
+	int64		filled_in = 0;
 
 	dep->strength = 1.0;
 	while (next_pair(&it, &key, &value))
@@ -699,13 +801,22 @@ read_dependency(Reader *r, JsonbValue *v, int index)
 		else if (!present)
 			 /* optional, and null counts as absent */ ;
 		else if (key_is(&key, "kind"))
+		{
 			dep->kind = read_string(r, &value, 1, -1);
+			given |= GIVEN_KIND;
+		}
 		else if (key_is(&key, "line"))
 			dep->line = read_line(r, &value);
 		else if (key_is(&key, "strength"))
+		{
 			dep->strength = read_number(r, &value, 0.0, 1.0);
+			given |= GIVEN_STRENGTH;
+		}
 		else if (key_is(&key, "names"))
+		{
 			read_string_array(r, &value, &r->doc->names, index + 1);
+			given |= GIVEN_NAMES;
+		}
 		else
 			keep_attr(&attrs, &key, &value);
 		pop(r);
@@ -713,6 +824,14 @@ read_dependency(Reader *r, JsonbValue *v, int index)
 	if (dep->target == NULL)
 		missing_key(r, "target");
 	dep->attrs = finish_attrs(&attrs);
+
+	if (!(given & GIVEN_KIND))
+		filled_in += ADDED_PAIR_BYTES("kind", sizeof("import") - 1);
+	if (!(given & GIVEN_STRENGTH))
+		filled_in += ADDED_PAIR_BYTES("strength", NUMERIC_ONE_BYTES);
+	if (!(given & GIVEN_NAMES))
+		filled_in += ADDED_PAIR_BYTES("names", EMPTY_CONTAINER_BYTES);
+	count_output(r, filled_in);
 }
 
 static void
@@ -762,10 +881,29 @@ read_rows(Reader *r, JsonbValue *v, Size row_size, void **rows,
 }
 
 /*
- * Classes sorted by qualified_name, so that the "class" of a function and
- * the "parent" of a class are found by binary search: documents may hold
- * 100,000 functions.
+ * Resolving references: the "parent" of a class and the "class" of a
+ * function name the qualified_name of a class whose lines contain the
+ * referring line_start; among several, the innermost (fewest lines; on a
+ * tie, the first in the document), never the referring class itself.
+ *
+ * Names repeat (conditional definitions; generated code with 50,000
+ * classes of one name), so looking each reference up among all classes of
+ * its name would be quadratic.  Instead, for each name, its classes are
+ * taken innermost first and each one claims every still unresolved
+ * reference whose line it contains: the first class to claim a reference
+ * is its innermost.  References are sorted by line, and the claimed ones
+ * are skipped with a union-find "next unresolved" array, so each reference
+ * is claimed once and passed over at most once (by the class that refers
+ * to itself): O(n log n) for the sorts, near-linear after.
  */
+typedef struct Reference
+{
+	text	   *name;			/* qualified_name of the wanted class */
+	int32		line;			/* the referring line_start */
+	int			self;			/* the referring class, or -1 */
+	int		   *result;			/* where the found class position goes */
+} Reference;
+
 static int
 compare_text(text *a, text *b)
 {
@@ -776,56 +914,170 @@ compare_text(text *a, text *b)
 	return cmp != 0 ? cmp : (alen > blen) - (alen < blen);
 }
 
+/* Classes by qualified_name, then innermost first, then document order. */
 static int
-compare_class_positions(const void *a, const void *b, void *arg)
+compare_candidates(const void *a, const void *b, void *arg)
 {
 	AstpgClass *classes = (AstpgClass *) arg;
 	int			ia = *(const int *) a;
 	int			ib = *(const int *) b;
-	int			cmp = compare_text(classes[ia].qualified_name,
-								   classes[ib].qualified_name);
+	AstpgClass *ca = &classes[ia];
+	AstpgClass *cb = &classes[ib];
+	int32		spana = ca->line_end - ca->line_start;
+	int32		spanb = cb->line_end - cb->line_start;
+	int			cmp = compare_text(ca->qualified_name, cb->qualified_name);
 
-	return cmp != 0 ? cmp : (ia > ib) - (ia < ib);
+	if (cmp != 0)
+		return cmp;
+	if (spana != spanb)
+		return spana < spanb ? -1 : 1;
+	return (ia > ib) - (ia < ib);
+}
+
+/* References by name, then line. */
+static int
+compare_references(const void *a, const void *b)
+{
+	const Reference *ra = (const Reference *) a;
+	const Reference *rb = (const Reference *) b;
+	int			cmp = compare_text(ra->name, rb->name);
+
+	if (cmp != 0)
+		return cmp;
+	return (ra->line > rb->line) - (ra->line < rb->line);
+}
+
+/* The first unresolved reference at or after position i (path halving). */
+static int
+next_unresolved(int *next, int i)
+{
+	while (next[i] != i)
+	{
+		next[i] = next[next[i]];
+		i = next[i];
+	}
+	return i;
 }
 
 /*
- * The innermost class named qualified_name whose lines contain line, other
- * than the class at position self; -1 if there is none.  Several classes may
- * share a qualified name (conditional definitions): the line decides.
+ * Resolve the references refs[first..last), all of one name, against the
+ * classes cands[0..ncands) of that name, innermost first.
  */
-static int
-find_enclosing(AstpgDocument *doc, int *sorted, text *qualified_name,
-			   int32 line, int self)
+static void
+resolve_group(AstpgDocument *doc, Reference *refs, int *next, int first,
+			  int last, const int *cands, int ncands)
 {
-	int			lo = 0,
-				hi = doc->nclasses;
-	int			best = -1;
-
-	while (lo < hi)
+	for (int c = 0; c < ncands; c++)
 	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (compare_text(doc->classes[sorted[mid]].qualified_name,
-						 qualified_name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (; lo < doc->nclasses; lo++)
-	{
-		AstpgClass *cls = &doc->classes[sorted[lo]];
+		AstpgClass *cls = &doc->classes[cands[c]];
+		int			lo = first,
+					hi = last;
+		int			i;
 
 		CHECK_FOR_INTERRUPTS();
-		if (compare_text(cls->qualified_name, qualified_name) != 0)
-			break;
-		if (sorted[lo] == self || line < cls->line_start || line > cls->line_end)
-			continue;
-		if (best < 0 ||
-			cls->line_end - cls->line_start <
-			doc->classes[best].line_end - doc->classes[best].line_start)
-			best = sorted[lo];
+		if (next_unresolved(next, first) >= last)
+			break;				/* every reference of the name is resolved */
+
+		/* the first reference of the group on or after the class's start */
+		while (lo < hi)
+		{
+			int			mid = lo + (hi - lo) / 2;
+
+			if (refs[mid].line < cls->line_start)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (i = next_unresolved(next, lo);
+			 i < last && refs[i].line <= cls->line_end;
+			 i = next_unresolved(next, i + 1))
+		{
+			if (refs[i].self == cands[c])
+				continue;		/* a class does not enclose itself */
+			*refs[i].result = cands[c];
+			next[i] = i + 1;
+		}
 	}
-	return best;
+}
+
+static void
+resolve_references(AstpgDocument *doc)
+{
+	int			nrefs = 0;
+	Reference  *refs;
+	int		   *next;
+	int		   *cands;
+	int			c = 0;
+
+	refs = palloc(mul_size(sizeof(Reference),
+						   Max(doc->nclasses + doc->nfunctions, 1)));
+	for (int i = 0; i < doc->nclasses; i++)
+	{
+		AstpgClass *cls = &doc->classes[i];
+
+		cls->parent_index = -1;
+		if (cls->parent == NULL)
+			continue;
+		refs[nrefs].name = cls->parent;
+		refs[nrefs].line = cls->line_start;
+		refs[nrefs].self = i;
+		refs[nrefs].result = &cls->parent_index;
+		nrefs++;
+	}
+	for (int i = 0; i < doc->nfunctions; i++)
+	{
+		AstpgFunction *fn = &doc->functions[i];
+
+		fn->class_index = -1;
+		if (fn->class_name == NULL)
+			continue;
+		refs[nrefs].name = fn->class_name;
+		refs[nrefs].line = fn->line_start;
+		refs[nrefs].self = -1;
+		refs[nrefs].result = &fn->class_index;
+		nrefs++;
+	}
+	if (nrefs == 0 || doc->nclasses == 0)
+		return;
+
+	qsort(refs, nrefs, sizeof(Reference), compare_references);
+	cands = palloc(mul_size(sizeof(int), doc->nclasses));
+	for (int i = 0; i < doc->nclasses; i++)
+		cands[i] = i;
+	qsort_arg(cands, doc->nclasses, sizeof(int), compare_candidates,
+			  doc->classes);
+	next = palloc(mul_size(sizeof(int), nrefs + 1));
+	for (int i = 0; i <= nrefs; i++)
+		next[i] = i;
+
+	/* walk the two sorted lists side by side, one name at a time */
+	for (int first = 0; first < nrefs;)
+	{
+		text	   *name = refs[first].name;
+		int			last = first + 1;
+		int			cmp = -1;
+		int			cfirst;
+
+		CHECK_FOR_INTERRUPTS();
+		while (last < nrefs && compare_text(refs[last].name, name) == 0)
+			last++;
+		while (c < doc->nclasses &&
+			   (cmp = compare_text(doc->classes[cands[c]].qualified_name,
+								   name)) < 0)
+			c++;
+		cfirst = c;
+		while (c < doc->nclasses && cmp == 0)
+		{
+			c++;
+			if (c < doc->nclasses)
+				cmp = compare_text(doc->classes[cands[c]].qualified_name,
+								   name);
+		}
+		if (c > cfirst)
+			resolve_group(doc, refs, next, first, last, &cands[cfirst],
+						  c - cfirst);
+		first = last;
+	}
 }
 
 static void
@@ -842,54 +1094,92 @@ no_enclosing_class(Reader *r, const char *section, int index,
 					   text_to_cstring(name), line)));
 }
 
+/*
+ * Refuse a class that encloses itself through its parents (A's parent B,
+ * B's parent A): the stored parent_id links would make recursive queries
+ * over them loop.  Default qualified names cannot make a cycle (a class's
+ * is longer than its parent's); given ones can.  Parent links form a graph
+ * of out-degree one, so one walk from every class, each class visited
+ * once, finds every cycle; the first class in the document that lies on
+ * one is reported.
+ */
+static void
+check_parent_cycles(Reader *r)
+{
+	AstpgDocument *doc = r->doc;
+	/* per class: 0 not yet seen, 1 on the current walk, 2 done */
+	char	   *state = palloc0(Max(doc->nclasses, 1));
+	int			first_on_cycle = -1;
+	int			cycle_length = 0;
+
+	for (int i = 0; i < doc->nclasses; i++)
+	{
+		int			j;
+
+		CHECK_FOR_INTERRUPTS();
+		for (j = i; j >= 0 && state[j] == 0; j = doc->classes[j].parent_index)
+			state[j] = 1;
+		if (j >= 0 && state[j] == 1)
+		{
+			/* the walk came back to a class of its own: a new cycle */
+			int			lowest = j;
+			int			length = 0;
+			int			k = j;
+
+			do
+			{
+				lowest = Min(lowest, k);
+				length++;
+				k = doc->classes[k].parent_index;
+			} while (k != j);
+			if (first_on_cycle < 0 || lowest < first_on_cycle)
+			{
+				first_on_cycle = lowest;
+				cycle_length = length;
+			}
+		}
+		for (j = i; j >= 0 && state[j] == 1; j = doc->classes[j].parent_index)
+			state[j] = 2;
+	}
+
+	if (first_on_cycle >= 0)
+	{
+		push_key(r, "classes", 7);
+		push_index(r, first_on_cycle);
+		push_key(r, "parent", 6);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s makes a cycle", path_string(r)),
+				 errdetail("Following parent from this class leads back to it after %d steps.",
+						   cycle_length)));
+	}
+}
+
+/*
+ * Link every "parent" and "class" to its class, and refuse the document if
+ * one names no enclosing class (classes first, then functions, each in
+ * document order) or if parents make a cycle.
+ */
 static void
 link_classes(Reader *r)
 {
 	AstpgDocument *doc = r->doc;
-	int		   *sorted;
 
-	if (doc->nclasses == 0)
-	{
-		for (int i = 0; i < doc->nfunctions; i++)
-		{
-			CHECK_FOR_INTERRUPTS();
-			if (doc->functions[i].class_name != NULL)
-				no_enclosing_class(r, "functions", i, "class",
-								   doc->functions[i].class_name,
-								   doc->functions[i].line_start);
-		}
-		return;
-	}
-
-	sorted = palloc(mul_size(sizeof(int), doc->nclasses));
-	for (int i = 0; i < doc->nclasses; i++)
-		sorted[i] = i;
-	qsort_arg(sorted, doc->nclasses, sizeof(int), compare_class_positions,
-			  doc->classes);
-
+	resolve_references(doc);
 	for (int i = 0; i < doc->nclasses; i++)
 	{
 		AstpgClass *cls = &doc->classes[i];
 
-		CHECK_FOR_INTERRUPTS();
-		if (cls->parent == NULL)
-			continue;
-		cls->parent_index = find_enclosing(doc, sorted, cls->parent,
-										   cls->line_start, i);
-		if (cls->parent_index < 0)
+		if (cls->parent != NULL && cls->parent_index < 0)
 			no_enclosing_class(r, "classes", i, "parent", cls->parent,
 							   cls->line_start);
 	}
+	check_parent_cycles(r);
 	for (int i = 0; i < doc->nfunctions; i++)
 	{
 		AstpgFunction *fn = &doc->functions[i];
 
-		CHECK_FOR_INTERRUPTS();
-		if (fn->class_name == NULL)
-			continue;
-		fn->class_index = find_enclosing(doc, sorted, fn->class_name,
-										 fn->line_start, -1);
-		if (fn->class_index < 0)
+		if (fn->class_name != NULL && fn->class_index < 0)
 			no_enclosing_class(r, "functions", i, "class", fn->class_name,
 							   fn->line_start);
 	}
@@ -977,8 +1267,9 @@ read_top_level_key(Reader *r, JsonbValue *key, JsonbValue *value,
  *		Validate a document and read it into memory.
  *
  * root names the document in error messages: "document" for a single
- * ingest, "documents[17]" for a batch.  Raises an ERROR (SQLSTATE 22023)
- * for the first rule the document breaks.
+ * ingest, "documents[17]" for a batch.  Raises an ERROR (SQLSTATE 22023,
+ * or 54000 for the size of astpg.document()'s answer) for the first rule
+ * the document breaks.
  */
 AstpgDocument *
 AstpgReadDocument(Jsonb *jb, const char *root)
@@ -993,6 +1284,19 @@ AstpgReadDocument(Jsonb *jb, const char *root)
 
 	r.root = root;
 	r.doc = doc;
+
+	/*
+	 * The answer of astpg.document() starts as the document given, plus the
+	 * top-level keys it always has (astpg, repository, the arrays and
+	 * metrics), counted as if all were absent; rows add their defaults.
+	 */
+	r.output_bytes = VARSIZE_ANY(jb) +
+		ADDED_PAIR_BYTES("astpg", NUMERIC_ONE_BYTES) +
+		ADDED_PAIR_BYTES("repository", 0) +
+		ADDED_PAIR_BYTES("classes", EMPTY_CONTAINER_BYTES) +
+		ADDED_PAIR_BYTES("functions", EMPTY_CONTAINER_BYTES) +
+		ADDED_PAIR_BYTES("dependencies", EMPTY_CONTAINER_BYTES) +
+		ADDED_PAIR_BYTES("metrics", EMPTY_CONTAINER_BYTES);
 
 	if (JB_ROOT_IS_SCALAR(jb))
 	{

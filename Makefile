@@ -26,6 +26,11 @@ REGRESS = ingest ingest_errors reader_limits replace document dependencies privi
 	batch inbox unchanged search_path schema_trust plans analytics history sync upgrade
 REGRESS_OPTS = --load-extension=pg_trgm --load-extension=astpg
 
+# isolation tests: concurrent sessions, step by step (test/isolation)
+ISOLATION = delete_target module_race
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=pg_trgm \
+	--load-extension=astpg
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -178,3 +178,33 @@ CREATE TRIGGER inbox_flush
 -- astpg's own functions call it
 REVOKE ALL ON FUNCTION @extschema@.dependency_targets(text, text[], boolean),
                        @extschema@.inbox_flush() FROM PUBLIC;
+
+--
+-- astpg-load: lines that cannot be sent as text (issue 10, defect 6).
+--
+-- A line that is not valid UTF-8, or that holds a NUL byte, cannot reach
+-- the inbox at all: the server refuses the whole COPY for it.  With
+-- on_error = skip the loader records it through record_reject() instead,
+-- in its place between the COPYs of the documents around it.  It must
+-- count as a document of the transaction, as every row of the inbox does,
+-- so that its position and those of the documents after it are the ones
+-- they would have had, and astpg.ingest_counts() reports it rejected.
+-- record_reject() numbers and counts it as the inbox numbers and counts
+-- its rows (src/ingest.c).  A writer can thus only add a reject to its own
+-- transaction, never change another.
+--
+CREATE FUNCTION @extschema@.record_reject(document_text text, sqlstate text,
+                                          message text, detail text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'astpg_record_reject'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.record_reject(text, text, text, text) IS
+'store in astpg.rejects, as the inbox would, a document that cannot be sent as text (astpg-load: a line that is not UTF-8 or holds a NUL byte); counted as a rejected document of this transaction; returns its position';
+
+COMMENT ON COLUMN @extschema@.rejects.document_text IS
+'the text as given, when it is not JSON (document is then NULL); for a line astpg-load could not send as text, the line with each byte that is not UTF-8, and each NUL, written \xHH';
+
+REVOKE ALL ON FUNCTION @extschema@.record_reject(text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.record_reject(text, text, text, text) TO astpg_writer;

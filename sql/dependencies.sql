@@ -59,3 +59,23 @@ VALUES (astpg.repo_id('dep'), 'dep', 'lib/util.py', 'lib.util', 'python');
 SELECT astpg.resolve_dependencies('dep');
 SELECT * FROM resolution WHERE target = 'lib.util' ORDER BY repository, dependent;
 SELECT astpg.resolve_dependencies();
+
+-- a file that gives up a module its dependents name hands them to another
+-- file that provides it (issue 10, defect 4)
+SELECT r.status FROM astpg.ingest('{"repository": "dep3", "path": "one.py", "module": "shared", "language": "python"}') r;
+SELECT r.status FROM astpg.ingest('{"repository": "dep3", "path": "two.py", "module": "shared", "language": "python"}') r;
+SELECT r.status FROM astpg.ingest('{"repository": "dep3", "path": "user.py", "module": "user", "language": "python",
+  "dependencies": [{"target": "shared"}]}') r;
+SELECT * FROM resolution WHERE repository = 'dep3';
+SELECT r.status FROM astpg.ingest('{"repository": "dep3", "path": "one.py", "module": "alone", "language": "python"}') r;
+SELECT * FROM resolution WHERE repository = 'dep3';
+
+-- resolve_dependencies() sets right what is wrong, not only what is NULL:
+-- a dependency left pointing at a file that no longer fits its target
+UPDATE astpg.dependencies d SET target_file_id = f.file_id
+  FROM astpg.files f
+ WHERE f.repository = 'dep3' AND f.path = 'one.py'
+   AND d.file_id = (SELECT file_id FROM astpg.files WHERE repository = 'dep3' AND path = 'user.py');
+SELECT * FROM resolution WHERE repository = 'dep3';
+SELECT astpg.resolve_dependencies('dep3') AS changed;
+SELECT * FROM resolution WHERE repository = 'dep3';

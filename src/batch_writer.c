@@ -172,6 +172,7 @@ AstpgGroupStrings(const AstpgStringList *list, int nrows, Datum *rows)
 	int		   *counts = palloc0(mul_size(sizeof(int), Max(nrows, 1)));
 	int		   *starts = palloc0(mul_size(sizeof(int), Max(nrows, 1)));
 	Datum	   *sorted = palloc(mul_size(sizeof(Datum), Max(list->count, 1)));
+	Datum		empty = (Datum) 0;
 	int			next = 0;
 
 	for (int i = 0; i < list->count; i++)
@@ -194,6 +195,14 @@ AstpgGroupStrings(const AstpgStringList *list, int nrows, Datum *rows)
 		Datum		array;
 
 		CHECK_FOR_INTERRUPTS();
+		/* most rows have none: no array to build and print for them */
+		if (counts[r] == 0)
+		{
+			if (empty == (Datum) 0)
+				empty = CStringGetTextDatum("{}");
+			rows[r] = empty;
+			continue;
+		}
 		array = AstpgBuildArray(&sorted[starts[r]], NULL, counts[r], TEXTOID);
 		rows[r] = CStringGetTextDatum(OidOutputFunctionCall(F_ARRAY_OUT, array));
 	}

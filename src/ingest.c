@@ -476,3 +476,51 @@ AstpgIngestDocument(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 	AstpgCountResult(result);
 	return edata == NULL;
 }
+
+/*
+ * astpg.record_reject(document_text, sqlstate, message, detail) RETURNS bigint
+ *
+ * A document that a client could not send as text (astpg-load: a line that
+ * is not UTF-8 or holds a NUL byte), stored in astpg.rejects as the inbox
+ * stores what it refuses: numbered and counted as a document of the
+ * transaction, in its place among the inbox's.  Returns its position.
+ */
+PG_FUNCTION_INFO_V1(astpg_record_reject);
+
+Datum
+astpg_record_reject(PG_FUNCTION_ARGS)
+{
+	AstpgOrigin origin = {"inbox", "document", 0};
+	ErrorData	edata;
+	AstpgIngestResult result;
+	char	   *sqlstate;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("document_text, sqlstate and message must not be null")));
+	sqlstate = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	/* what the inbox itself rejects: classes 22, 23 and 54 */
+	if (strlen(sqlstate) != 5 ||
+		strspn(sqlstate, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 5 ||
+		!AstpgRefusalOfDocument(MAKE_SQLSTATE(sqlstate[0], sqlstate[1],
+											  sqlstate[2], sqlstate[3],
+											  sqlstate[4])))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sqlstate must be of class 22, 23 or 54, not \"%s\"",
+						sqlstate)));
+
+	memset(&edata, 0, sizeof(edata));
+	edata.sqlerrcode = MAKE_SQLSTATE(sqlstate[0], sqlstate[1], sqlstate[2],
+									 sqlstate[3], sqlstate[4]);
+	edata.message = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	edata.detail = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	origin.position = AstpgNextInboxPosition();
+	AstpgRecordReject(NULL, PG_GETARG_TEXT_PP(0), &origin, &edata);
+
+	memset(&result, 0, sizeof(result));
+	result.status = ASTPG_REJECTED;
+	AstpgCountResult(&result);
+	PG_RETURN_INT64(origin.position);
+}

@@ -6,8 +6,9 @@
 # Nasty documents (backslashes, tabs, quotes, "\." lines, non-ASCII, CRLF
 # line ends, blank lines, a 5 MB document) must arrive intact; counts, exit
 # statuses, gzip and stdin input, --jobs, --on-error, --single-transaction,
-# resuming with --skip after an error, and the report after an interrupt
-# must all say what really happened.  Prints "N passed, N failed".
+# resuming with --skip after an error, lines that cannot be sent as text
+# (not UTF-8, a NUL byte), and the report after an interrupt must all say
+# what really happened.  Prints "N passed, N failed".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
@@ -135,6 +136,122 @@ fresh
 run_load --single-transaction --batch 100 "$work/bad.ndjson"
 check "single transaction: exit status" "$status" 1
 check "single transaction: nothing committed" "$(sql -c "SELECT count(*) FROM astpg.files")" 0
+
+# --- lines that cannot be sent as text: not UTF-8, a NUL byte --------------
+# The server refuses a whole COPY for one such line; the loader must turn
+# each into one reject in its place (skip) or stop exactly there (abort),
+# and every later line must keep its number.  Document 150 holds a byte
+# that is not UTF-8, 200 a raw NUL; 171, between them, is refused by the
+# server, and its position shows that nothing shifted.
+python3 - "$work/corpus.ndjson" "$work/bytes.ndjson" "$work/bytes-paths" <<'PY'
+import json, sys
+lines = open(sys.argv[1], "rb").read().splitlines()[:300]
+lines[149] = b'{"path": "bad\xff.py", "language": "python", "repository": "generated"}'
+lines[170] = b'{"path": "refused.py", "language": "python", "functions": [{"name": "f", "line_start": "x", "line_end": 1}]}'
+lines[199] = b'{"path": "nul.py", "language": "python",\x00 "repository": "generated"}'
+open(sys.argv[2], "wb").write(b"\n".join(lines) + b"\n")
+# the paths to be stored, in input order
+with open(sys.argv[3], "w") as out:
+    for i, line in enumerate(lines):
+        if i not in (149, 170, 199):
+            out.write(json.loads(line)["path"] + "\n")
+PY
+stored_in_order() {
+	sql -c "SELECT path FROM astpg.ingests WHERE status = 'inserted' ORDER BY ingest_id" | md5sum
+}
+rejects() {
+	sql -c "SELECT string_agg(position || ':' || sqlstate, ' ' ORDER BY reject_id) FROM astpg.rejects"
+}
+want_order=$(md5sum < "$work/bytes-paths")
+bad_utf8="line 150 of \"$work/bytes.ndjson\", byte offset 13: invalid byte sequence for encoding \"UTF8\": 0xff"
+bad_nul="line 200 of \"$work/bytes.ndjson\", byte offset 40: a NUL byte cannot be converted to text"
+
+fresh
+run_load --on-error skip --batch 100 "$work/bytes.ndjson"
+check "bad bytes, skip: exit status tells of rejects" "$status" 3
+check "bad bytes, skip: every other document stored" "$(sql -c "SELECT count(*) FROM astpg.files")" 297
+check "bad bytes, skip: the summary counts each line once" \
+	"$(sed -n 's/.*inserted \([0-9]*\), .*rejected \([0-9]*\);.*/\1 \2/p' "$work/out")" "297 3"
+check "bad bytes, skip: one reject each, in its own place, nothing shifted" "$(rejects)" "49:22021 70:22023 99:22P05"
+check "bad bytes, skip: stored in input order, none lost or merged" "$(stored_in_order)" "$want_order"
+check "bad bytes, skip: the document after each is stored" \
+	"$(sql -c "SELECT count(*) FROM astpg.files WHERE path IN ('$(sed -n 150p "$work/bytes-paths")', '$(sed -n 198p "$work/bytes-paths")')")" 2
+check "bad bytes, skip: not UTF-8, the message names line and offset" \
+	"$(sql -c "SELECT message FROM astpg.rejects WHERE sqlstate = '22021'")" "$bad_utf8"
+check "bad bytes, skip: a NUL byte, the message names line and offset" \
+	"$(sql -c "SELECT message FROM astpg.rejects WHERE sqlstate = '22P05'")" "$bad_nul"
+check "bad bytes, skip: document_text has the bad bytes written \\xHH" \
+	"$(sql -c "SELECT string_agg(document_text, ' | ' ORDER BY reject_id) FROM astpg.rejects WHERE sqlstate <> '22023'")" \
+	'{"path": "bad\xff.py", "language": "python", "repository": "generated"} | {"path": "nul.py", "language": "python",\x00 "repository": "generated"}'
+check "bad bytes, skip: the detail numbers the document and says how it is written" \
+	"$(sql -c "SELECT detail FROM astpg.rejects WHERE sqlstate = '22021'")" \
+	'Document 150 of the input. document_text holds the line with each byte that is not UTF-8 or is NUL (1 in all) written as \xHH.'
+check "bad bytes, skip: source and repository as for other inbox rejects" \
+	"$(sql -c "SELECT string_agg(DISTINCT source || ',' || coalesce(repository, '-') || ',' || (repo_id = astpg.repo_id('')), ' ') FROM astpg.rejects WHERE sqlstate <> '22023'")" \
+	"inbox,-,true"
+
+fresh
+run_load --batch 100 "$work/bytes.ndjson"
+check "bad bytes, abort: exit status" "$status" 1
+check "bad bytes, abort: the batches before it are committed, none of its own" \
+	"$(sql -c "SELECT count(*) FROM astpg.files") $(sql -c "SELECT count(*) FROM astpg.rejects")" "100 0"
+check "bad bytes, abort: it names the line" \
+	"$(grep -cF "documents 101 to 150 not committed: $bad_utf8" "$work/err")" 1
+check "bad bytes, abort: it says where to resume" "$(grep -c 'to resume: astpg-load --skip=100 ' "$work/out")" 1
+run_load --batch 100 --on-error skip --skip "$(sed -n 's/.*to resume: astpg-load --skip=\([0-9]*\).*/\1/p' "$work/out")" "$work/bytes.ndjson"
+check "bad bytes, resume with skip: exit status" "$status" 3
+check "bad bytes, resume with skip: everything stored exactly once, in order" \
+	"$(sql -c "SELECT count(*) || ' ' || count(DISTINCT path) FROM astpg.ingests") $(stored_in_order)" "297 297 $want_order"
+check "bad bytes, resume with skip: positions in the resumed transactions" "$(rejects)" "49:22021 70:22023 99:22P05"
+
+fresh
+run_load --single-transaction --batch 100 "$work/bytes.ndjson"
+check "bad bytes, single transaction: exit status" "$status" 1
+check "bad bytes, single transaction: nothing committed" "$(sql -c "SELECT count(*) FROM astpg.files")" 0
+check "bad bytes, single transaction: it says so" \
+	"$(grep -cF "documents 1 to 150 not committed: $bad_utf8" "$work/err")" 1
+
+gzip -c "$work/bytes.ndjson" > "$work/bytes.ndjson.gz"
+fresh
+run_load --on-error skip --jobs 2 --batch 50 "$work/bytes.ndjson.gz"
+check "bad bytes, 2 jobs, gzip, skip: exit status" "$status" 3
+check "bad bytes, 2 jobs, gzip, skip: every other document stored once" \
+	"$(sql -c "SELECT count(*) || ' ' || count(DISTINCT path) FROM astpg.ingests")" "297 297"
+check "bad bytes, 2 jobs, gzip, skip: one reject each, in its place" \
+	"$(sql -c "SELECT string_agg(position || ':' || sqlstate, ' ' ORDER BY sqlstate) FROM astpg.rejects")" \
+	"49:22021 20:22023 49:22P05"
+fresh
+run_load --jobs 2 --batch 50 "$work/bytes.ndjson.gz"
+check "bad bytes, 2 jobs, abort: exit status" "$status" 1
+check "bad bytes, 2 jobs, abort: the batches before it are committed" \
+	"$(sql -c "SELECT count(*) FROM astpg.files") $(grep -c 'to resume: astpg-load --skip=100 ' "$work/out")" "100 1"
+check "bad bytes, 2 jobs, abort: it names the line" \
+	"$(grep -cF "documents 101 to 150 not committed: line 150 of \"$work/bytes.ndjson.gz\", byte offset 13" "$work/err")" 1
+
+# astpg.record_reject(), which the loader records those lines with: for
+# writers only, counted as a document of the transaction, and it stores
+# only what the inbox itself would reject
+sql_error() {
+	psql -X -q -At -d "$db" -v VERBOSITY=verbose -c "$1" 2>&1 >/dev/null | sed -n 's/^ERROR:  //p'
+}
+psql -X -q -d postgres -c "DROP ROLE IF EXISTS astpg_loader_test_writer" \
+	-c "DROP ROLE IF EXISTS astpg_loader_test_other" \
+	-c "CREATE ROLE astpg_loader_test_writer IN ROLE astpg_writer" \
+	-c "CREATE ROLE astpg_loader_test_other"
+sql -c "GRANT USAGE ON SCHEMA astpg TO astpg_loader_test_other"
+check "record_reject: counted as a rejected document of the transaction" \
+	"$(sql -c "BEGIN" -c "SET ROLE astpg_loader_test_writer" -c "SELECT astpg.record_reject('a', '22021', 'm')" \
+	       -c "SELECT astpg.record_reject('b', '22021', 'm', 'd')" \
+	       -c "SELECT documents || ' ' || rejected FROM astpg.ingest_counts()" -c "COMMIT" | tr '\n' ' ')" "0 1 2 2 "
+check "record_reject: stored as given" \
+	"$(sql -c "SELECT string_agg(concat_ws(',', source, position, document_text, sqlstate, message, detail), ' ' ORDER BY reject_id) FROM astpg.rejects")" \
+	"inbox,0,a,22021,m inbox,1,b,22021,m,d"
+check "record_reject: only what the inbox would reject" \
+	"$(sql_error "SET ROLE astpg_loader_test_writer; SELECT astpg.record_reject('a', '42501', 'm')")" \
+	'22023: sqlstate must be of class 22, 23 or 54, not "42501"'
+check "record_reject: not for PUBLIC" \
+	"$(sql_error "SET ROLE astpg_loader_test_other; SELECT astpg.record_reject('a', '22021', 'm')")" \
+	"42501: permission denied for function record_reject"
 
 # --- an interrupt: the report matches the database ------------------------
 python3 test/gen_corpus.py --files 4000 --seed 10 > "$work/long.ndjson"
@@ -288,5 +405,6 @@ check "sync with skip-unchanged: what is stored" \
 	"$(sql -c "SELECT count(*) FROM astpg.files WHERE repository = 'generated'") $(sql -c "SELECT count(*) FROM astpg.files WHERE path IN ('$gone', '$gone2')")" \
 	"598 0"
 
-psql -X -q -d postgres -c "DROP DATABASE $db"
+psql -X -q -d postgres -c "DROP DATABASE $db" \
+	-c "DROP ROLE astpg_loader_test_writer" -c "DROP ROLE astpg_loader_test_other"
 finish

@@ -236,7 +236,7 @@ SELECT functions_are('astpg', ARRAY['ingest', 'ingest_batch', 'inbox_ingest', 'i
     'text_arrays', 'assign_id_ranges', 'refresh_analytics', 'maintain', 'graph_walk',
     'class_ancestors', 'dependencies_of', 'dependents_of', 'callers', 'callees',
     'import_cycles', 'dependency_graph_dot', 'find_symbol',
-    'stored_hashes', 'record_unchanged', 'delete_files']);
+    'stored_hashes', 'record_unchanged', 'delete_files', 'record_reject']);
 SELECT function_returns('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text'], 'setof astpg.ingest_result');
 SELECT is_definer('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text']);
 SELECT is_definer('astpg', 'inbox_ingest', ARRAY[]::text[]);

@@ -9,6 +9,7 @@
  *	  worker.c  one connection: sends batches, one transaction each
  *	  scan.c    finds a document's top-level keys without building it
  *	  sync.c    --skip-unchanged and --sync: stored hashes, deletions
+ *	  text.c    lines that cannot be sent as text (not UTF-8, NUL bytes)
  *
  * IDENTIFICATION
  *	  tools/astpg-load/astpg_load.h
@@ -35,13 +36,27 @@ typedef struct Counts
 	int64_t		rows;
 } Counts;
 
+/*
+ * A line that cannot be sent as text (text.c): with --on-error=skip the
+ * worker records it through astpg.record_reject(), in its place among the
+ * batch's documents.
+ */
+typedef struct LineReject
+{
+	size_t		offset;			/* its place: the bytes of data before it */
+	const char *sqlstate;
+	char	   *message;
+	char	   *detail;
+	char	   *text;			/* the line, bad bytes written \xHH */
+} LineReject;
+
 /* Documents to send in one transaction, as binary COPY tuples. */
 typedef struct Batch
 {
 	int64_t		seq;			/* 0, 1, 2, ... in input order */
 	int64_t		first;			/* index of its first document (0-based,
 								 * counting the skipped ones) */
-	int			ndocs;			/* documents to send */
+	int			ndocs;			/* documents to send, rejects included */
 	int			unchanged;		/* documents of its span recorded unchanged
 								 * by the reader (--skip-unchanged) */
 	int64_t		text_bytes;		/* NDJSON bytes it came from */
@@ -49,6 +64,8 @@ typedef struct Batch
 	char	   *data;
 	size_t		len;
 	size_t		cap;
+	LineReject *rejects;		/* lines that cannot be sent as text */
+	int			nrejects;
 	struct Batch *next;
 } Batch;
 
@@ -87,6 +104,8 @@ typedef struct Loader
 	int			running;		/* workers not finished yet */
 	bool		failed;			/* stop: a batch failed */
 	char	   *failure;		/* why, for the summary */
+	bool		failure_in_input;	/* the reader stopped at a bad line, and
+									 * the batches before it may commit */
 	int64_t		failed_first;	/* the documents it concerned */
 	int			failed_ndocs;
 
@@ -146,12 +165,15 @@ extern volatile sig_atomic_t interrupted;
 /* main.c */
 extern void loader_fail(Loader *loader, int64_t first, int ndocs,
 						const char *fmt,...) __attribute__((format(printf, 4, 5)));
+extern void loader_stop_reading(Loader *loader, int64_t first, int ndocs,
+								const char *fmt,...) __attribute__((format(printf, 4, 5)));
 extern bool loader_stopping(Loader *loader);
 extern void loader_wait(Loader *loader);
 
 /* input.c */
 extern void *reader_main(void *arg);
 extern void batch_append(Batch *batch, const char *text, size_t len);
+extern void batch_free(Batch *batch);
 
 /* scan.c */
 extern bool scan_document(const char *line, size_t len, DocKeys *keys);
@@ -166,6 +188,20 @@ extern int	sync_pending(SyncState *st);
 extern bool sync_flush(SyncState *st, Batch *batch, char **why);
 extern void sync_end(SyncState *st);
 extern bool sync_delete(Loader *loader, char **why);
+
+/* text.c */
+typedef struct TextFault
+{
+	size_t		offset;			/* of the first bad byte in the line */
+	bool		nul;			/* it is a NUL (else not UTF-8) */
+	size_t		bad_bytes;		/* bad bytes in the line */
+} TextFault;
+
+extern bool text_check(const char *line, size_t len, TextFault *fault);
+extern char *text_escape(const char *line, size_t len);
+extern void text_describe(const char *line, size_t len, const TextFault *fault,
+						  const char *source, int64_t lineno, int64_t document,
+						  LineReject *reject);
 
 /* worker.c */
 extern void *worker_main(void *arg);

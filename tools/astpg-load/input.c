@@ -10,6 +10,14 @@
  * passed over; every other line is sent, even if it is not JSON, so that
  * the server refuses (or rejects) it like any other bad input.
  *
+ * Lines are cut at newlines by length, never by strlen(): a NUL byte is part
+ * of its line, which stays one document.  A line that cannot be sent as
+ * text at all (not UTF-8, or a NUL byte; text.c) would make the server
+ * refuse the whole COPY: with --on-error=skip it goes into the batch as a
+ * reject of its own, recorded in its place by the worker; with abort the
+ * reader stops there, and the batches before it are still committed.
+ * Either way every later line keeps its number.
+ *
  * With --skip-unchanged or --sync each line is scanned first (sync.c): a
  * document the scanner proves unchanged is recorded, not sent, and still
  * counts in its batch's span of the input, so that batches, the resume
@@ -72,6 +80,39 @@ batch_append(Batch *batch, const char *text, size_t len)
 	batch->ndocs++;
 }
 
+/*
+ * A line that cannot be sent as text, in its place among the batch's
+ * documents: the worker records it with astpg.record_reject() between the
+ * COPYs of the documents before and after it.
+ */
+static void
+batch_reject(Batch *batch, const char *line, size_t len, const TextFault *fault,
+			 const char *source, int64_t lineno, int64_t document)
+{
+	LineReject *reject;
+
+	batch->rejects = xrealloc(batch->rejects,
+							  (batch->nrejects + 1) * sizeof(LineReject));
+	reject = &batch->rejects[batch->nrejects++];
+	text_describe(line, len, fault, source, lineno, document, reject);
+	reject->offset = batch->len;
+	batch->ndocs++;
+}
+
+void
+batch_free(Batch *batch)
+{
+	for (int i = 0; i < batch->nrejects; i++)
+	{
+		free(batch->rejects[i].message);
+		free(batch->rejects[i].detail);
+		free(batch->rejects[i].text);
+	}
+	free(batch->rejects);
+	free(batch->data);
+	free(batch);
+}
+
 static Batch *
 new_batch(int64_t seq, int64_t first)
 {
@@ -93,8 +134,7 @@ enqueue(Loader *loader, Batch *batch)
 	if (loader_stopping(loader))
 	{
 		pthread_mutex_unlock(&loader->lock);
-		free(batch->data);
-		free(batch);
+		batch_free(batch);
 		return false;
 	}
 	if (loader->tail)
@@ -115,6 +155,75 @@ blank(const char *s, size_t len)
 		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
 			return false;
 	return true;
+}
+
+/* Reads one input, plain or gzip, line by line. */
+#define READ_SIZE (1 << 18)
+
+typedef struct LineReader
+{
+	gzFile		in;
+	char	   *buf;			/* READ_SIZE bytes read ahead */
+	size_t		pos;
+	size_t		end;
+	char	   *line;			/* a line that spans reads, assembled */
+	size_t		cap;
+} LineReader;
+
+/*
+ * The next line, its newline included if it has one, and its length; NULL
+ * at the end of the input or on a read error (gzerror() tells).  A line
+ * that lies within the read-ahead is not copied.  Valid until the next
+ * call.
+ */
+static char *
+read_line(LineReader *r, size_t *len)
+{
+	size_t		n = 0;
+
+	for (;;)
+	{
+		char	   *start;
+		char	   *nl;
+		size_t		take;
+
+		if (r->pos == r->end)
+		{
+			int			got = gzread(r->in, r->buf, READ_SIZE);
+
+			if (got < 0)
+				return NULL;
+			if (got == 0)
+			{
+				*len = n;
+				return n > 0 ? r->line : NULL;
+			}
+			r->pos = 0;
+			r->end = (size_t) got;
+		}
+		start = r->buf + r->pos;
+		nl = memchr(start, '\n', r->end - r->pos);
+		take = nl ? (size_t) (nl - start) + 1 : r->end - r->pos;
+		r->pos += take;
+		if (nl && n == 0)
+		{
+			*len = take;
+			return start;
+		}
+		if (n + take > r->cap)
+		{
+			while (n + take > r->cap)
+				r->cap *= 2;
+			r->line = xrealloc(r->line, r->cap);
+		}
+		memcpy(r->line + n, start, take);
+		n += take;
+		if (nl)
+		{
+			*len = n;
+			return r->line;
+		}
+	}
 }
 
 /* Sum of the sizes of regular input files, for the progress bar. */
@@ -155,16 +264,14 @@ finish_batch(Loader *loader, SyncState *st, Batch *batch)
 			loader_fail(loader, batch->first, batch->ndocs + batch->unchanged,
 						"%s", why ? why : "unknown error");
 			free(why);
-			free(batch->data);
-			free(batch);
+			batch_free(batch);
 			return false;
 		}
 	}
 	if (batch->ndocs == 0)
 	{
 		record_commit(loader, &batch, 1, &none);
-		free(batch->data);
-		free(batch);
+		batch_free(batch);
 		return !loader_stopping(loader);
 	}
 	return enqueue(loader, batch);
@@ -184,9 +291,9 @@ reader_main(void *arg)
 	char	   *stdin_only[] = {"-"};
 	char	  **files = opt->nfiles > 0 ? opt->files : stdin_only;
 	int			nfiles = opt->nfiles > 0 ? opt->nfiles : 1;
-	size_t		cap = 1 << 20;
-	char	   *line = xrealloc(NULL, cap);
+	LineReader	reader = {0};
 	int64_t		index = 0;		/* documents seen, skipped ones included */
+	int64_t		lineno;			/* lines of the current file, blank ones too */
 	int64_t		seq = 0;
 	int64_t		done_bytes = 0; /* bytes of the files already read */
 	Batch	   *batch = NULL;
@@ -211,27 +318,26 @@ reader_main(void *arg)
 			break;
 		}
 		gzbuffer(in, 1 << 18);
+		reader.in = in;
+		reader.pos = reader.end = 0;
+		if (reader.buf == NULL)
+		{
+			reader.buf = xrealloc(NULL, READ_SIZE);
+			reader.cap = 1 << 20;
+			reader.line = xrealloc(NULL, reader.cap);
+		}
+		lineno = 0;
 
 		while (!loader_stopping(loader))
 		{
-			size_t		len = 0;
+			size_t		len;
+			char	   *line = read_line(&reader, &len);
+			TextFault	fault;
+			bool		sendable;
 
-			/* a line of any length: grow until it ends with a newline */
-			for (;;)
-			{
-				if (gzgets(in, line + len, (int) (cap - len)) == NULL)
-					break;
-				len += strlen(line + len);
-				if (len > 0 && line[len - 1] == '\n')
-					break;
-				if (len + 1 >= cap)
-				{
-					cap *= 2;
-					line = xrealloc(line, cap);
-				}
-			}
-			if (len == 0)
+			if (line == NULL)
 				break;
+			lineno++;
 
 			pthread_mutex_lock(&loader->lock);
 			loader->input_read = done_bytes + gzoffset(in);
@@ -255,7 +361,31 @@ reader_main(void *arg)
 				len--;
 			if (batch == NULL)
 				batch = new_batch(seq++, index - 1);
-			if (opt->skip_unchanged)
+			sendable = text_check(line, len, &fault);
+			if (!sendable && !opt->skip_rejected)
+			{
+				LineReject	why;
+
+				/*
+				 * abort: as a refused document would, this fails its batch
+				 * (all of it, in one transaction: all read so far); the
+				 * batches before it are still committed.
+				 */
+				text_describe(line, len, &fault, name, lineno, index, &why);
+				loader_stop_reading(loader,
+									opt->single_transaction ? opt->skip : batch->first,
+									(int) (index - (opt->single_transaction ?
+													opt->skip : batch->first)),
+									"%s", why.message);
+				free(why.message);
+				free(why.detail);
+				free(why.text);
+				ok = false;
+				break;
+			}
+			if (!sendable)
+				batch_reject(batch, line, len, &fault, name, lineno, index);
+			else if (opt->skip_unchanged)
 			{
 				char	   *why = NULL;
 				int			skip = sync_decide(st, line, len, &why);
@@ -312,12 +442,10 @@ reader_main(void *arg)
 		if (ok && !loader_stopping(loader))
 			ok = finish_batch(loader, st, batch);
 		else
-		{
-			free(batch->data);
-			free(batch);
-		}
+			batch_free(batch);
 	}
-	free(line);
+	free(reader.buf);
+	free(reader.line);
 	sync_end(st);
 
 	pthread_mutex_lock(&loader->lock);

@@ -92,31 +92,68 @@ on_signal(int signo)
 	interrupted = 1;
 }
 
-/* Record the first failure; later ones are consequences. */
-void
-loader_fail(Loader *loader, int64_t first, int ndocs, const char *fmt,...)
+/*
+ * Record a failure: the first one, as later ones are consequences, unless
+ * the first was the reader's stop at a bad line (that leaves the batches
+ * before it to commit, and one of those failing comes first in the input).
+ * stop tells the workers to stop too.
+ */
+static void record_failure(Loader *loader, bool stop, int64_t first, int ndocs,
+						   const char *fmt, va_list ap)
+			__attribute__((format(printf, 5, 0)));
+
+static void
+record_failure(Loader *loader, bool stop, int64_t first, int ndocs,
+			   const char *fmt, va_list ap)
 {
-	va_list		ap;
 	char		buf[4096];
 
-	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 
 	pthread_mutex_lock(&loader->lock);
-	if (!loader->failed)
+	if (loader->failure == NULL || loader->failure_in_input)
 	{
 		size_t		len = strlen(buf);
 
 		while (len > 0 && buf[len - 1] == '\n')
 			buf[--len] = '\0';
-		loader->failed = true;
+		free(loader->failure);
 		loader->failure = strdup(buf);
+		loader->failure_in_input = !stop;
 		loader->failed_first = first;
 		loader->failed_ndocs = ndocs;
 	}
+	if (stop)
+		loader->failed = true;
 	pthread_cond_broadcast(&loader->changed);
 	pthread_mutex_unlock(&loader->lock);
+}
+
+/* A failure that stops the load: nothing more is sent. */
+void
+loader_fail(Loader *loader, int64_t first, int ndocs, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	record_failure(loader, true, first, ndocs, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The reader cannot go on (a line that cannot be sent, with abort): the
+ * batches already queued, all before it, are still sent and committed, so
+ * that the load stops exactly where a refused document would have stopped
+ * it.  The reader then ends its input.
+ */
+void
+loader_stop_reading(Loader *loader, int64_t first, int ndocs, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	record_failure(loader, false, first, ndocs, fmt, ap);
+	va_end(ap);
 }
 
 /* Called with or without the lock: reads two flags. */
@@ -421,10 +458,10 @@ main(int argc, char **argv)
 	input_ok = loader.input_ok;
 
 	{
-		bool		complete = input_ok && !loader.failed && !interrupted &&
-			loader.committed.documents == loader.docs_read;
+		bool		complete = input_ok && loader.failure == NULL &&
+			!interrupted && loader.committed.documents == loader.docs_read;
 
-		if (loader.failed)
+		if (loader.failure != NULL)
 		{
 			if (loader.failed_first >= 0 && loader.failed_ndocs > 0)
 				fprintf(stderr, "astpg-load: documents %lld to %lld not committed: %s\n",

@@ -86,9 +86,9 @@ read_counts(PGconn *conn, Counts *counts, char **why)
 	return ok;
 }
 
-/* Send one batch through COPY; the transaction is open. */
+/* Send COPY tuples (a whole batch, or a part of it) through COPY. */
 static bool
-copy_batch(PGconn *conn, Batch *batch, char **why)
+copy_rows(PGconn *conn, const char *data, size_t len, char **why)
 {
 	PGresult   *res = PQexec(conn, "COPY astpg.inbox (doc) FROM STDIN (FORMAT binary)");
 	bool		ok = PQresultStatus(res) == PGRES_COPY_IN;
@@ -100,7 +100,7 @@ copy_batch(PGconn *conn, Batch *batch, char **why)
 		return false;
 	}
 	if (PQputCopyData(conn, copy_header, sizeof(copy_header)) != 1 ||
-		PQputCopyData(conn, batch->data, (int) batch->len) != 1 ||
+		PQputCopyData(conn, data, (int) len) != 1 ||
 		PQputCopyData(conn, copy_trailer, sizeof(copy_trailer)) != 1 ||
 		PQputCopyEnd(conn, NULL) != 1)
 	{
@@ -115,6 +115,50 @@ copy_batch(PGconn *conn, Batch *batch, char **why)
 	while ((res = PQgetResult(conn)) != NULL)
 		PQclear(res);
 	return ok;
+}
+
+/*
+ * Record a line that cannot be sent as text.  astpg.record_reject() stores
+ * it as the inbox would, counted as a document of this transaction, so
+ * that it and the documents after it keep their positions.
+ */
+static bool
+record_reject(PGconn *conn, const LineReject *reject, char **why)
+{
+	const char *params[4] = {reject->text, reject->sqlstate, reject->message,
+	reject->detail};
+	PGresult   *res = PQexecParams(conn,
+								   "SELECT astpg.record_reject($1, $2, $3, $4)",
+								   4, NULL, params, NULL, NULL, 0);
+	bool		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	if (!ok)
+		*why = strdup(PQerrorMessage(conn));
+	PQclear(res);
+	return ok;
+}
+
+/*
+ * Send one batch; the transaction is open.  Its lines that cannot be sent
+ * as text are recorded in their places, between COPYs of the documents
+ * around them.
+ */
+static bool
+send_batch(PGconn *conn, Batch *batch, char **why)
+{
+	size_t		from = 0;
+
+	for (int i = 0; i <= batch->nrejects; i++)
+	{
+		size_t		to = i < batch->nrejects ? batch->rejects[i].offset : batch->len;
+
+		if (to > from && !copy_rows(conn, batch->data + from, to - from, why))
+			return false;
+		if (i < batch->nrejects && !record_reject(conn, &batch->rejects[i], why))
+			return false;
+		from = to;
+	}
+	return true;
 }
 
 /* Take the next batch; NULL when there is none left or we are stopping. */
@@ -205,6 +249,7 @@ worker_main(void *arg)
 	Batch	  **open = NULL;	/* sent, not yet committed */
 	int			nopen = 0;
 	Batch	   *batch;
+	bool		input_ok;
 
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
@@ -222,7 +267,7 @@ worker_main(void *arg)
 			goto failed_batch;
 		open = realloc(open, (nopen + 1) * sizeof(Batch *));
 		open[nopen++] = batch;
-		if (!copy_batch(conn, batch, &why))
+		if (!send_batch(conn, batch, &why))
 			goto failed_batch;
 		if (!opt->single_transaction)
 		{
@@ -232,21 +277,24 @@ worker_main(void *arg)
 				goto failed_batch;
 			record_commit(loader, open, nopen, &counts);
 			for (int i = 0; i < nopen; i++)
-			{
-				free(open[i]->data);
-				free(open[i]);
-			}
+				batch_free(open[i]);
 			nopen = 0;
 		}
 	}
-	if (nopen > 0 && !loader_stopping(loader))
+	/*
+	 * --single-transaction: all or nothing, so not after the reader stopped
+	 * at a line it could not send
+	 */
+	pthread_mutex_lock(&loader->lock);
+	input_ok = loader->input_ok;
+	pthread_mutex_unlock(&loader->lock);
+	if (nopen > 0 && input_ok && !loader_stopping(loader))
 	{
 		Counts		counts;
 
 		if (!read_counts(conn, &counts, &why) || !run(conn, "COMMIT", &why))
 			goto failed_batch;
 		record_commit(loader, open, nopen, &counts);
-		nopen = 0;
 	}
 	goto done;
 
@@ -259,10 +307,7 @@ failed:
 	loader_fail(loader, -1, 0, "%s", why ? why : "unknown error");
 done:
 	for (int i = 0; i < nopen; i++)
-	{
-		free(open[i]->data);
-		free(open[i]);
-	}
+		batch_free(open[i]);
 	free(open);
 	free(why);
 	if (cancels[self->id] != NULL)

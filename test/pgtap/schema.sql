@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION astpg CASCADE;
-SELECT plan(257);
+SELECT plan(264);
 
 SELECT has_schema('astpg');
 SELECT tables_are('astpg',
@@ -201,7 +201,8 @@ SELECT has_index('astpg', 'files', 'files_ast_idx', 'ast');
 SELECT index_is_type('astpg', 'files', 'files_ast_idx', 'gin');
 SELECT index_is_type('astpg', 'files', 'files_module_idx', 'hash');
 SELECT index_is_type('astpg', 'files', 'files_path_idx', 'hash');
-SELECT index_is_type('astpg', 'dependencies', 'dependencies_unresolved_target_idx', 'hash');
+-- unresolved targets: a btree on their hash, not a hash index (1.4, issue 10 defect 7)
+SELECT index_is_type('astpg', 'dependencies', 'dependencies_unresolved_target_idx', 'btree');
 SELECT has_index('astpg', 'classes', 'classes_file_id_idx', 'file_id');
 SELECT has_index('astpg', 'functions', 'functions_file_id_idx', 'file_id');
 SELECT has_index('astpg', 'calls', 'calls_file_id_idx', 'file_id');
@@ -236,11 +237,25 @@ SELECT functions_are('astpg', ARRAY['ingest', 'ingest_batch', 'inbox_ingest', 'i
     'text_arrays', 'assign_id_ranges', 'refresh_analytics', 'maintain', 'graph_walk',
     'class_ancestors', 'dependencies_of', 'dependents_of', 'callers', 'callees',
     'import_cycles', 'dependency_graph_dot', 'find_symbol',
-    'stored_hashes', 'record_unchanged', 'delete_files', 'record_reject']);
+    'stored_hashes', 'record_unchanged', 'delete_files', 'record_reject',
+    'dependency_targets', 'inbox_flush']);
 SELECT function_returns('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text'], 'setof astpg.ingest_result');
 SELECT is_definer('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text']);
 SELECT is_definer('astpg', 'inbox_ingest', ARRAY[]::text[]);
 SELECT trigger_is('astpg', 'inbox', 'inbox_ingest', 'astpg', 'inbox_ingest');
+-- 1.4: the inbox writes a statement's documents together, when it ends
+SELECT is_definer('astpg', 'inbox_flush', ARRAY[]::text[]);
+SELECT trigger_is('astpg', 'inbox', 'inbox_flush', 'astpg', 'inbox_flush');
+SELECT is_definer('astpg', 'record_reject', ARRAY['text', 'text', 'text', 'text']);
+SELECT function_privs_are('astpg', 'record_reject', ARRAY['text', 'text', 'text', 'text'],
+    'astpg_writer', ARRAY['EXECUTE']);
+SELECT function_privs_are('astpg', 'record_reject', ARRAY['text', 'text', 'text', 'text'],
+    'astpg_reader', ARRAY[]::text[]);
+-- dependency_targets() locks rows with the owner's rights: only astpg calls it
+SELECT function_privs_are('astpg', 'dependency_targets', ARRAY['text', 'text[]', 'boolean'],
+    'astpg_writer', ARRAY[]::text[]);
+SELECT function_privs_are('astpg', 'dependency_targets', ARRAY['text', 'text[]', 'boolean'],
+    'public', ARRAY[]::text[]);
 SELECT function_returns('astpg', 'ingest', ARRAY['jsonb'], 'astpg.ingest_result');
 SELECT function_returns('astpg', 'document', ARRAY['bigint'], 'jsonb');
 SELECT function_returns('astpg', 'delete_file', ARRAY['text', 'text'], 'boolean');

@@ -20,7 +20,8 @@
  *	   every changed document inserted, a table at a time;
  *	5. stored dependencies that the batch's files now resolve (or no
  *	   longer resolve, where a file's module changed) are set right;
- *	6. the audit log and the metric history get a row per document.
+ *	6. the audit log and the metric history get a row per document, in
+ *	   the order the batch gave them.
  *
  * Step 3 comes before any dependency row is touched: a concurrent
  * delete_file() of a target locks it first and then clears the rows that
@@ -62,6 +63,7 @@ typedef struct Entry
 	AstpgDocument *doc;
 	AstpgIngestResult *result;
 	TimestampTz started;
+	int			index;			/* its place in the batch */
 	int64		repo_id;
 	bytea	   *key;			/* file_key(repository, path) */
 	int64		file_id;
@@ -126,6 +128,13 @@ compare_entries(const void *a, const void *b)
 	int			c = compare_repositories(x, y);
 
 	return c != 0 ? c : compare_keys(x->key, y->key);
+}
+
+/* Entries in the order the batch gave them, as the audit log keeps them. */
+static int
+compare_indexes(const void *a, const void *b)
+{
+	return (*(Entry *const *) a)->index - (*(Entry *const *) b)->index;
 }
 
 /* The entry among n (sorted by key) whose file key is key, or NULL. */
@@ -1029,6 +1038,9 @@ write_repository(Entry **entries, int n, Jsonb *empty)
 		retarget_dependents(changed, nchanged, repo_id, repository, targets,
 							ntargets);
 	}
+	/* logged in the order they came in, not the order they were locked in */
+	qsort(entries, n, sizeof(Entry *), compare_indexes);
+	qsort(changed, nchanged, sizeof(Entry *), compare_indexes);
 	insert_audit(entries, n, repo_id, repository);
 	insert_history(changed, nchanged, repo_id, repository);
 }
@@ -1055,6 +1067,7 @@ AstpgWriteBatch(AstpgDocument **documents, const TimestampTz *started,
 		storage[i].doc = documents[i];
 		storage[i].result = &results[i];
 		storage[i].started = started[i];
+		storage[i].index = i;
 		storage[i].repo_id = AstpgRepoId(documents[i]->repository);
 		storage[i].key = AstpgFileKey(documents[i]->repository,
 									  documents[i]->path);

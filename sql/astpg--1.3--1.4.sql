@@ -102,6 +102,10 @@ DECLARE
     repo    record;
     routed  boolean := EXISTS (SELECT FROM pg_catalog.pg_extension
                                 WHERE extname = 'citus');
+    targets text[];
+    target_file_ids bigint[];
+    wanted  record;
+    pointed bigint;
     changed bigint;
     total   bigint := 0;
 BEGIN
@@ -117,24 +121,40 @@ BEGIN
          WHERE resolve_dependencies.repository IS NULL
             OR f.repo_id = @extschema@.repo_id(resolve_dependencies.repository)
     LOOP
-        WITH wanted AS MATERIALIZED (
-            SELECT w.target, w.file_id
-              FROM @extschema@.dependency_targets(
-                       repo.repository,
-                       ARRAY(SELECT DISTINCT d.target
-                               FROM @extschema@.dependencies d
-                              WHERE d.repo_id = repo.repo_id),
-                       routed) AS w
-        ), done AS (
+        -- two statements: on Citus the first goes to the shard, and the
+        -- second runs dependency_targets() here (it queries the shards)
+        targets := ARRAY(SELECT DISTINCT d.target
+                           FROM @extschema@.dependencies d
+                          WHERE d.repo_id = repo.repo_id);
+        SELECT coalesce(array_agg(w.target), '{}'), coalesce(array_agg(w.file_id), '{}')
+          INTO targets, target_file_ids
+          FROM @extschema@.dependency_targets(repo.repository, targets, routed) AS w;
+        IF routed THEN
+            -- one table, no join, no subscript (which Citus cannot send):
+            -- a statement per file pointed at, each on the repository's shard
+            changed := 0;
+            FOR wanted IN
+                SELECT w.file_id, array_agg(w.target) AS targets
+                  FROM unnest(targets, target_file_ids) AS w(target, file_id)
+                 GROUP BY w.file_id
+            LOOP
+                UPDATE @extschema@.dependencies d
+                   SET target_file_id = wanted.file_id
+                 WHERE d.repo_id = repo.repo_id
+                   AND d.target = ANY (wanted.targets)
+                   AND d.target_file_id IS DISTINCT FROM wanted.file_id;
+                GET DIAGNOSTICS pointed = ROW_COUNT;
+                changed := changed + pointed;
+            END LOOP;
+        ELSE
             UPDATE @extschema@.dependencies d
                SET target_file_id = w.file_id
-              FROM wanted w
+              FROM unnest(targets, target_file_ids) AS w(target, file_id)
              WHERE d.repo_id = repo.repo_id
                AND d.target = w.target
-               AND d.target_file_id IS DISTINCT FROM w.file_id
-            RETURNING 1
-        )
-        SELECT count(*) INTO changed FROM done;
+               AND d.target_file_id IS DISTINCT FROM w.file_id;
+            GET DIAGNOSTICS changed = ROW_COUNT;
+        END IF;
         total := total + changed;
     END LOOP;
     RETURN total;

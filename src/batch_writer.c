@@ -56,6 +56,7 @@
 #include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 /* One document of the batch, and what the writer learns of its file. */
 typedef struct Entry
@@ -871,10 +872,46 @@ retarget_dependents(Entry **changed, int n, int64 repo_id, text *repository,
 	SPI_freetuptable(SPI_tuptable);
 	if (nchanges == 0)
 		return;
-	args[0] = Int64GetDatum(repo_id);
-	args[1] = AstpgBuildArray(tids, NULL, nchanges, TIDOID);
-	args[2] = column_array(&target_file, nchanges, INT8OID);
-	AstpgExecute(ASTPG_Q_BATCH_SET_TARGETS, args, NULL, SPI_OK_UPDATE);
+	if (!AstpgTablesDistributed())
+	{
+		args[0] = Int64GetDatum(repo_id);
+		args[1] = AstpgBuildArray(tids, NULL, nchanges, TIDOID);
+		args[2] = column_array(&target_file, nchanges, INT8OID);
+		AstpgExecute(ASTPG_Q_BATCH_SET_TARGETS, args, NULL, SPI_OK_UPDATE);
+		return;
+	}
+
+	/*
+	 * Citus cannot send a subscripted parameter to a shard (its deparser
+	 * fails on it): there, one UPDATE per file the rows now point at.
+	 */
+	for (int i = 0; i < nchanges; i++)
+	{
+		Datum	   *same = palloc(mul_size(sizeof(Datum), nchanges));
+		int			nsame = 0;
+		char		nulls[4] = "   ";
+
+		if (tids[i] == (Datum) 0)
+			continue;			/* done with an earlier one */
+		for (int j = i; j < nchanges; j++)
+		{
+			if (tids[j] == (Datum) 0 ||
+				target_file.nulls[j] != target_file.nulls[i] ||
+				(!target_file.nulls[i] &&
+				 DatumGetInt64(target_file.values[j]) !=
+				 DatumGetInt64(target_file.values[i])))
+				continue;
+			same[nsame++] = tids[j];
+			if (j > i)
+				tids[j] = (Datum) 0;
+		}
+		args[0] = Int64GetDatum(repo_id);
+		args[1] = AstpgBuildArray(same, NULL, nsame, TIDOID);
+		args[2] = target_file.values[i];
+		nulls[2] = target_file.nulls[i] ? 'n' : ' ';
+		AstpgExecute(ASTPG_Q_ROUTED_SET_TARGETS, args, nulls, SPI_OK_UPDATE);
+		pfree(same);
+	}
 }
 
 /* Step 6a: an audit row for every document of the batch. */
@@ -891,7 +928,8 @@ insert_audit(Entry **entries, int n, int64 repo_id, text *repository)
 				calls = new_column(n),
 				dependencies = new_column(n),
 				metrics = new_column(n),
-				started = new_column(n);
+				duration = new_column(n);
+	Datum		now = TimestampTzGetDatum(GetCurrentTimestamp());
 	Datum		args[13];
 
 	for (int i = 0; i < n; i++)
@@ -909,7 +947,9 @@ insert_audit(Entry **entries, int n, int64 repo_id, text *repository)
 		calls.values[i] = Int32GetDatum(e->result->calls);
 		dependencies.values[i] = Int32GetDatum(e->result->dependencies);
 		metrics.values[i] = Int32GetDatum(e->result->metrics);
-		started.values[i] = TimestampTzGetDatum(e->started);
+		/* computed here: Citus cannot send clock_timestamp() - unnest() */
+		duration.values[i] = DirectFunctionCall2(timestamp_mi, now,
+												 TimestampTzGetDatum(e->started));
 	}
 	args[0] = Int64GetDatum(repo_id);
 	args[1] = PointerGetDatum(repository);
@@ -923,7 +963,7 @@ insert_audit(Entry **entries, int n, int64 repo_id, text *repository)
 	args[9] = column_array(&calls, n, INT4OID);
 	args[10] = column_array(&dependencies, n, INT4OID);
 	args[11] = column_array(&metrics, n, INT4OID);
-	args[12] = column_array(&started, n, TIMESTAMPTZOID);
+	args[12] = column_array(&duration, n, INTERVALOID);
 	AstpgExecute(ASTPG_Q_BATCH_INSERT_AUDIT, args, NULL, SPI_OK_INSERT);
 }
 

@@ -674,12 +674,15 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 		"   FOR NO KEY UPDATE OF u SKIP LOCKED",
 		5, {TEXTOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8OID}, true
 	},
-	/* the rows locked above, each to its own target (NULL: none) */
+	/*
+	 * The rows locked above, each to its own target (NULL: none): one
+	 * table and no join, so that Citus sends it to one shard.  There are
+	 * few such rows in a batch, so array_position's walk costs little.
+	 */
 	[ASTPG_Q_BATCH_SET_TARGETS] = {
-		"UPDATE @extschema@.dependencies d SET target_file_id = v.target_file_id"
-		"  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3))"
-		"       AS v(tid, target_file_id)"
-		" WHERE d.repo_id" EQ "$1 AND d.ctid" EQ "v.tid",
+		"UPDATE @extschema@.dependencies d"
+		"   SET target_file_id = ($3)[pg_catalog.array_position($2, d.ctid)]"
+		" WHERE d.repo_id" EQ "$1 AND d.ctid OPERATOR(pg_catalog.=) ANY ($2)",
 		3, {INT8OID, TIDARRAYOID, INT8ARRAYOID}, true
 	},
 	[ASTPG_Q_BATCH_INSERT_AUDIT] = {
@@ -690,11 +693,10 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 		"VALUES ($1, $2, pg_catalog.unnest($3), pg_catalog.unnest($4),"
 		"        pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7),"
 		"        pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10),"
-		"        pg_catalog.unnest($11), pg_catalog.unnest($12),"
-		"        pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) pg_catalog.unnest($13))",
+		"        pg_catalog.unnest($11), pg_catalog.unnest($12), pg_catalog.unnest($13))",
 		13, {INT8OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 			TEXTARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
-			INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID},
+			INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INTERVALARRAYOID},
 		false, true
 	},
 	[ASTPG_Q_BATCH_INSERT_HISTORY] = {

@@ -86,3 +86,53 @@ SELECT status FROM astpg.ingest('{"repository": "counted", "path": "also_kept.py
 RELEASE SAVEPOINT kept;
 SELECT documents, inserted, rejected FROM astpg.ingest_counts();
 ROLLBACK;
+
+-- A document refused when it is stored, not when it is read (here by a
+-- constraint added for the test): the batch is written again a document at
+-- a time, so that with skip only that document is rejected, and with abort
+-- the error names it.
+ALTER TABLE astpg.metrics ADD CONSTRAINT test_refused_when_stored CHECK (name <> 'refused-when-stored');
+SELECT r.status FROM astpg.ingest_batch(ARRAY[
+  '{"repository": "late", "path": "ok1.py", "language": "python", "metrics": {"loc": 1}}',
+  '{"repository": "late", "path": "bad.py", "language": "python", "metrics": {"refused-when-stored": 1}}',
+  '{"repository": "late", "path": "ok2.py", "language": "python", "metrics": {"loc": 2}}']::jsonb[],
+  'skip') r;
+SELECT position, repository, path, sqlstate, message FROM astpg.rejects WHERE repository = 'late';
+SELECT path FROM astpg.files WHERE repository = 'late' ORDER BY path;
+SELECT path, status FROM astpg.ingests WHERE repository = 'late' ORDER BY ingest_id;
+-- the SQLSTATE, the message and the context line that names the document
+CREATE FUNCTION pg_temp.storing_error(statement text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    state text;
+    message text;
+    context text;
+BEGIN
+    EXECUTE statement;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+                            context = PG_EXCEPTION_CONTEXT;
+    RETURN state || ': ' || message || E'\n' || (regexp_match(context, 'while storing[^\n]*'))[1];
+END
+$$;
+SELECT pg_temp.storing_error($$SELECT astpg.ingest_batch(ARRAY[
+  '{"repository": "late", "path": "ok3.py", "language": "python"}',
+  '{"repository": "late", "path": "bad.py", "language": "python", "metrics": {"refused-when-stored": 1}}']::jsonb[])$$);
+SELECT pg_temp.storing_error($$SELECT astpg.ingest('{"repository": "late", "path": "bad.py", "language": "python", "metrics": {"refused-when-stored": 1}}')$$);
+SELECT pg_temp.storing_error($$INSERT INTO astpg.inbox (doc) VALUES
+  ('{"repository": "late", "path": "ok3.py", "language": "python"}'),
+  ('{"repository": "late", "path": "bad.py", "language": "python", "metrics": {"refused-when-stored": 1}}')$$);
+SET astpg.on_error = skip;
+COPY astpg.inbox (doc) FROM STDIN;
+{"repository": "late", "path": "ok4.py", "language": "python"}
+{"repository": "late", "path": "bad.py", "language": "python", "metrics": {"refused-when-stored": 1}}
+\.
+RESET astpg.on_error;
+SELECT position, source, path, sqlstate FROM astpg.rejects WHERE repository = 'late' ORDER BY reject_id;
+SELECT path FROM astpg.files WHERE repository = 'late' ORDER BY path;
+ALTER TABLE astpg.metrics DROP CONSTRAINT test_refused_when_stored;
+DELETE FROM astpg.rejects WHERE repository = 'late';
+DELETE FROM astpg.files WHERE repository = 'late';
+DELETE FROM astpg.ingests WHERE repository = 'late';
+DELETE FROM astpg.metric_history WHERE repository = 'late';

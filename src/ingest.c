@@ -251,10 +251,18 @@ storing_document_callback(void *arg)
 {
 	StoringDocument *storing = (StoringDocument *) arg;
 
-	errcontext("while storing %s (repository \"%s\", path \"%s\") of %s",
-			   storing->origin->root,
-			   text_to_cstring(storing->doc->repository),
-			   text_to_cstring(storing->doc->path), storing->origin->source);
+	/* the inbox's documents are numbered in the transaction */
+	if (strcmp(storing->origin->source, "inbox") == 0)
+		errcontext("while storing document %lld (repository \"%s\", path \"%s\") of inbox",
+				   (long long) storing->origin->position,
+				   text_to_cstring(storing->doc->repository),
+				   text_to_cstring(storing->doc->path));
+	else
+		errcontext("while storing %s (repository \"%s\", path \"%s\") of %s",
+				   storing->origin->root,
+				   text_to_cstring(storing->doc->repository),
+				   text_to_cstring(storing->doc->path),
+				   storing->origin->source);
 }
 
 /*

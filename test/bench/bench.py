@@ -1284,6 +1284,10 @@ class Bench:
         # unchanged, without and with --skip-unchanged
         if not hasattr(self, "library_ndjson"):
             self.library_ndjson = self.work / "library.ndjson"
+            # statistics first: the freshly loaded tables have none, and
+            # document()'s lookups would scan them whole
+            self.sql("ANALYZE astpg.files, astpg.classes, astpg.functions, "
+                     "astpg.calls, astpg.dependencies, astpg.metrics")
             with open(self.library_ndjson, "w") as out:
                 for (doc,) in self.sql("SELECT astpg.document(file_id)::text FROM astpg.files "
                                        "WHERE repository = %s ORDER BY path",

@@ -60,7 +60,7 @@ write one audit row per document (astpg.ingests), which is not counted.
 Checks: after every run, each table holds exactly the expected rows (the
 files first: a case that loses documents fails loudly), (g) finds its
 statuses in the audit log and the changed content hashes and lines stored,
-(h) the checks said there;
+(h) the checks described with it;
 a run that fails a check, or outlives --timeout, is reported as failed and
 not measured.  After the last run of each case, a fingerprint of the stored
 content, independent of the ids (every reference followed to what it

@@ -30,17 +30,37 @@ every case alike.
   (f) astpg-load, end to end from the NDJSON file, --jobs 1 and --jobs 2
       (its default batch size): what users run.
   (g) re-ingest: the corpus loaded (untimed) and loaded again with every
-      content_hash unchanged (astpg writes only the audit rows), then a
-      third time with every document changed (new content_hash, one function
-      line moved: every row is replaced).  By astpg-load, else ingest_batch.
+      content_hash unchanged (astpg writes only the audit rows), again with
+      astpg-load --skip-unchanged (the loader asks for the stored hashes and
+      sends none of the documents; goal: at least 20,000 documents/s, and
+      its baseline the unchanged re-ingest without it), then a last time
+      with every document changed (new content_hash, one function line
+      moved: every row is replaced).  By astpg-load, else ingest_batch
+      (and no --skip-unchanged).
+  (h) astpg-index on the demo's library (this machine's Python standard
+      library, as tools/demo finds it; site-packages passed over), copied
+      so that it can be changed, end to end, extraction included: a first
+      index into empty tables (the baseline), its documents (as stored,
+      dumped with document() once) loaded again unchanged by astpg-load
+      without and with --skip-unchanged (goal: at least 20,000 documents/s,
+      the baseline the load without it), then re-indexes with nothing
+      changed (goal: under 3 s), after touching 10 files (goal: under 5 s)
+      and after deleting 10 files.  The extractors run through a wrapper
+      that records which files they were given: a re-index must parse
+      exactly the touched files (and the few the library has that never
+      parse, so are never stored), the deleted files must be gone from
+      astpg.files with a 'deleted' audit row each, the unchanged ones an
+      'unchanged' row each.  --quick indexes four packages of it (email,
+      json, logging, xml) instead of all of it.
 
 Cases (a)-(f) write 1 + classes + functions + calls + dependencies + metrics
 rows per document, counted after each run with count(*); astpg's cases also
 write one audit row per document (astpg.ingests), which is not counted.
 
 Checks: after every run, each table holds exactly the expected rows (the
-files first: a case that loses documents fails loudly), and (g) finds its
-statuses in the audit log and the changed content hashes and lines stored;
+files first: a case that loses documents fails loudly), (g) finds its
+statuses in the audit log and the changed content hashes and lines stored,
+(h) the checks described with it;
 a run that fails a check, or outlives --timeout, is reported as failed and
 not measured.  After the last run of each case, a fingerprint of the stored
 content, independent of the ids (every reference followed to what it
@@ -67,6 +87,8 @@ import hashlib
 import io
 import json
 import os
+import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -102,6 +124,15 @@ COPY_COLUMNS = {
 }
 
 
+def pg_config(what):
+    """pg_config's answer, None without one."""
+    try:
+        return subprocess.run(["pg_config", what], check=True, capture_output=True,
+                              text=True).stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def repo_id(repository):
     """astpg.repo_id(): the first 8 bytes of the name's SHA-256, signed."""
     return int.from_bytes(hashlib.sha256(repository.encode()).digest()[:8],
@@ -135,7 +166,27 @@ CASE_TITLES = {
     "f1": "(f) astpg-load --jobs 1",
     "f2": "(f) astpg-load --jobs 2",
     "g": "(g) re-ingest",
+    "h": "(h)",
 }
+
+# The incremental cases: each against a baseline measured in the same run,
+# and the goal issue 9 set it (None: no goal), as (label, baseline label,
+# goal seconds, goal documents/s).
+INCREMENTAL = (
+    ("(g) re-ingest unchanged, astpg-load --skip-unchanged",
+     "(g) re-ingest unchanged, astpg-load", None, 20000),
+    ("(h) astpg-load --skip-unchanged, its documents unchanged",
+     "(h) astpg-load, its documents unchanged", None, 20000),
+    ("(h) astpg-index, nothing changed", "(h) astpg-index, first index", 3.0, None),
+    ("(h) astpg-index, 10 files touched", "(h) astpg-index, first index", 5.0, None),
+    ("(h) astpg-index, 10 files deleted", "(h) astpg-index, first index", None, None),
+)
+
+# What astpg-index walks (tools/astpg-index: PYTHON + JAVASCRIPT), and what
+# tools/demo passes over.
+INDEXED = (".py", ".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs")
+DEMO_EXCLUDED = {"site-packages", "dist-packages", "node_modules", ".git"}
+QUICK_PACKAGES = ("email", "json", "logging", "xml")
 
 # psycopg2 reads COPY input in chunks of this size (default 8 kB).
 COPY_CHUNK = 1 << 18
@@ -683,6 +734,7 @@ class Measurement:
         self.seconds = []
         self.rows = None        # rows written per run, None: nothing
         self.memory = []        # per run: /proc status after, sampled peak
+        self.docs = None        # documents (files) per run
 
 
 class Bench:
@@ -868,9 +920,10 @@ class Bench:
         self.sql(TRUNCATE)
         self.sql("CHECKPOINT")
 
-    def record(self, label, seconds, rows=None, memory=None):
+    def record(self, label, seconds, rows=None, memory=None, docs=None):
         m = self.results.setdefault(label, Measurement(label))
         m.seconds.append(seconds)
+        m.docs = docs or self.files
         if rows is not None:
             if m.rows is not None and m.rows != rows:
                 self.check(False, "%s wrote %d rows in one run and %d in another"
@@ -1007,9 +1060,10 @@ class Bench:
         seconds, memory = self.timed(self.ingest_batches, sample_memory=True)
         self.record(CASE_TITLES["e"], seconds, self.stored_rows("e"), memory)
 
-    def run_loader(self, path, jobs):
+    def run_loader(self, path, jobs, options=()):
         """astpg-load end to end; seconds from its start to its exit."""
-        command = [self.loader, "--jobs", str(jobs), "--no-progress", "-q", str(path)]
+        command = [self.loader, "--jobs", str(jobs), "--no-progress", "-q",
+                   *options, str(path)]
         started = time.perf_counter()
         try:
             done = subprocess.run(command, capture_output=True, text=True,
@@ -1058,6 +1112,21 @@ class Bench:
         self.record(CASE_TITLES["g"] + " unchanged, " + how, seconds)
         if last:
             self.fingerprint("g1")
+
+        if self.loader:
+            # the same again, the loader skipping what the server stores
+            self.sql("CHECKPOINT")
+            seconds = self.run_loader(self.corpus, 1, ["--skip-unchanged"])
+            statuses = dict(self.sql("SELECT status, count(*) FROM astpg.ingests GROUP BY 1"))
+            self.require(statuses == {"inserted": self.files,
+                                      "unchanged": 2 * self.files},
+                         "after --skip-unchanged the audit log holds %s, expected "
+                         "%d inserted and %d unchanged"
+                         % (statuses, self.files, 2 * self.files))
+            self.check_stored("g1s")
+            self.record(CASE_TITLES["g"] + " unchanged, astpg-load --skip-unchanged",
+                        seconds)
+
         line_ends = self.sql("SELECT sum(line_end) FROM astpg.functions")[0][0] or 0
         self.sql("CHECKPOINT")
 
@@ -1077,21 +1146,259 @@ class Bench:
         rows = self.stored_rows("g2")
         self.record(CASE_TITLES["g"] + " changed, " + how, seconds, rows)
 
+    # -- (h): astpg-index on the demo's library ------------------------------
+
+    def find_index(self):
+        """astpg-index: $BENCH_ASTPG_INDEX, else the installed one (what
+        users run), else the source tree's."""
+        override = os.environ.get("BENCH_ASTPG_INDEX")
+        if override:
+            return None if override == "none" else override
+        bindir = pg_config("--bindir")
+        for candidate in ([Path(bindir) / "astpg-index"] if bindir else []) + \
+                [REPO / "tools/astpg-index"]:
+            if os.access(candidate, os.X_OK):
+                return str(candidate)
+        return None
+
+    def prepare_library(self):
+        """The demo's library, the files astpg-index would walk, and
+        extractors that record what they are given."""
+        source = os.environ.get("BENCH_LIBRARY")
+        if not source:
+            # tools/demo's: the first python3 on PATH, not this interpreter
+            # (which may be Debian's, for psycopg2)
+            python = shutil.which("python3") or sys.executable
+            source = subprocess.run(
+                [python, "-c", 'import sysconfig; print(sysconfig.get_paths()["stdlib"])'],
+                check=True, capture_output=True, text=True).stdout.strip()
+        self.library = Path(source)
+        self.library_repository = self.library.name
+        self.library_files = []
+        for directory, dirs, names in os.walk(self.library):
+            top = Path(directory) == self.library
+            dirs[:] = sorted(d for d in dirs if d not in DEMO_EXCLUDED
+                             and not (top and self.args.quick and d not in QUICK_PACKAGES))
+            if top and self.args.quick:
+                continue
+            rel = Path(directory).relative_to(self.library)
+            self.library_files += [(rel / n).as_posix() for n in sorted(names)
+                                   if n.endswith(INDEXED)]
+        if len(self.library_files) < 40:
+            raise RuntimeError("%s holds %d files to index; (h) needs at least 40"
+                               % (self.library, len(self.library_files)))
+
+        # astpg-index runs extract-python and extract-js/extract-js from
+        # $ASTPG_EXTRACTORS: wrappers there note each run's arguments
+        here = Path(os.path.realpath(self.index)).parent
+        real = here if (here / "extract-python").is_file() else \
+            Path(pg_config("--sharedir") or "/nonexistent") / "astpg"
+        if not (real / "extract-python").is_file():
+            raise RuntimeError("the extractors astpg-index runs are neither beside %s "
+                               "nor in pg_config --sharedir/astpg" % self.index)
+        self.extractors = self.work / "extractors"
+        self.parsed_log = self.work / "parsed"
+        (self.extractors / "extract-js").mkdir(parents=True)
+        self.parsed_log.mkdir()
+        for name in ("extract-python", "extract-js/extract-js"):
+            wrapper = self.extractors / name
+            wrapper.write_text('#!/bin/sh\nprintf "%%s\\n" "$@" > %s/$$\nexec %s "$@"\n'
+                               % (shlex.quote(str(self.parsed_log)),
+                                  shlex.quote(str(real / name))))
+            wrapper.chmod(0o755)
+        self.tree = self.work / "library" / self.library_repository
+
+    def parsed(self):
+        """The files (paths in the tree) the extractors were given since
+        the last call."""
+        prefix = str(self.tree) + os.sep
+        files = set()
+        for log in self.parsed_log.iterdir():
+            files |= {l[len(prefix):] for l in log.read_text().splitlines()
+                      if l.startswith(prefix) and l.endswith(INDEXED)}
+            log.unlink()
+        return files
+
+    def run_index(self):
+        """astpg-index on the copy, end to end: seconds, and the counts of
+        its summary line."""
+        command = [self.index, "--repository", self.library_repository,
+                   "--no-progress", str(self.tree)]
+        env = dict(os.environ, ASTPG_EXTRACTORS=str(self.extractors),
+                   ASTPG_LOAD=self.loader)
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, env=env,
+                                  timeout=max(self.args.timeout, 600))
+        except subprocess.TimeoutExpired:
+            raise RuntimeError("%s did not finish in time" % " ".join(command))
+        seconds = time.perf_counter() - started
+        # 3: committed, but some files refused (the library has a few that
+        # do not parse, on purpose: its tests of the parser)
+        if done.returncode not in (0, 3):
+            raise RuntimeError("%s exited with %d: %s"
+                               % (" ".join(command), done.returncode,
+                                  (done.stderr or done.stdout).strip()[-2000:]))
+        summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+        counts = {word: int(n) for word, n in re.findall(
+            r"\b(new|changed|unchanged|deleted|refused) (\d+)", summary)}
+        if len(counts) != 5:
+            raise RuntimeError("astpg-index said %r, not its summary" % summary)
+        return seconds, counts
+
+    def stored_hashes(self):
+        return dict(self.sql("SELECT path, content_hash FROM astpg.stored_hashes(%s)",
+                             (self.library_repository,)))
+
+    def audit_since(self, mark):
+        """The audit rows written after ingest_id mark: status -> paths."""
+        audit = {}
+        for status, path in self.sql(
+                "SELECT status, path FROM astpg.ingests WHERE ingest_id > %s "
+                "AND repository = %s", (mark, self.library_repository)):
+            audit.setdefault(status, []).append(path)
+        return {status: sorted(paths) for status, paths in audit.items()}
+
+    def case_h(self, last):
+        if not hasattr(self, "library_files"):
+            self.prepare_library()
+        shutil.rmtree(self.tree.parent, ignore_errors=True)
+        for rel in self.library_files:
+            (self.tree / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.library / rel, self.tree / rel)
+        self.parsed()
+        self.sql("CHECKPOINT")
+        walked = len(self.library_files)
+        label = CASE_TITLES["h"]
+        mark = lambda: self.sql("SELECT coalesce(max(ingest_id), 0) FROM astpg.ingests")[0][0]
+
+        # the baseline: everything extracted and loaded into empty tables
+        seconds, counts = self.run_index()
+        stored = self.stored_hashes()
+        never = set(self.library_files) - set(stored)      # do not parse
+        self.require(self.parsed() == set(self.library_files),
+                     "(h) the first index extracted every file")
+        self.require(counts["new"] == len(stored) and counts["refused"] == len(never)
+                     and len(stored) > walked // 2,
+                     "(h) the first index stored %d of %d files (said %s)"
+                     % (len(stored), walked, counts))
+        self.record(label + " astpg-index, first index", seconds, docs=walked)
+
+        # its documents (as stored: document(), once) loaded again,
+        # unchanged, without and with --skip-unchanged
+        if not hasattr(self, "library_ndjson"):
+            self.library_ndjson = self.work / "library.ndjson"
+            # statistics first: the freshly loaded tables have none, and
+            # document()'s lookups would scan them whole
+            self.sql("ANALYZE astpg.files, astpg.classes, astpg.functions, "
+                     "astpg.calls, astpg.dependencies, astpg.metrics")
+            with open(self.library_ndjson, "w") as out:
+                for (doc,) in self.sql("SELECT astpg.document(file_id)::text FROM astpg.files "
+                                       "WHERE repository = %s ORDER BY path",
+                                       (self.library_repository,)):
+                    out.write(doc + "\n")
+        for how, options in (("astpg-load", []),
+                             ("astpg-load --skip-unchanged", ["--skip-unchanged"])):
+            self.sql("CHECKPOINT")
+            before = mark()
+            seconds = self.run_loader(self.library_ndjson, 1, options)
+            self.require(self.audit_since(before) == {"unchanged": sorted(stored)}
+                         and self.stored_hashes() == stored,
+                         "(h) %s of the stored documents: each audited unchanged, "
+                         "nothing else" % how)
+            self.record(label + " %s, its documents unchanged" % how, seconds,
+                        docs=len(stored))
+        # touched, then deleted: 20 stored files of the packages
+        # test/index_bench.sh used to change (any 20 of a tree without them)
+        candidates = sorted(p for p in stored if p.split("/")[0] in QUICK_PACKAGES
+                            and p.endswith(".py"))
+        if len(candidates) < 20:
+            candidates = sorted(stored)
+        touched, deleted = candidates[:10], candidates[10:20]
+        self.sql("CHECKPOINT")
+
+        # nothing changed: no file parsed but those never stored
+        before = mark()
+        seconds, counts = self.run_index()
+        self.require(self.parsed() == never,
+                     "(h) with nothing changed, astpg-index parsed only the %d files "
+                     "that never parse" % len(never))
+        self.require(self.audit_since(before) == {"unchanged": sorted(stored)}
+                     and counts["unchanged"] == len(stored) and counts["new"] == 0
+                     and counts["changed"] == 0 and counts["deleted"] == 0,
+                     "(h) with nothing changed, every stored file is audited "
+                     "unchanged, and nothing else (said %s)" % counts)
+        self.require(self.stored_hashes() == stored,
+                     "(h) with nothing changed, the stored hashes are unchanged")
+        self.record(label + " astpg-index, nothing changed", seconds, docs=walked)
+        self.sql("CHECKPOINT")
+
+        # 10 files touched: those parsed, replaced, the rest unchanged
+        for path in touched:
+            with open(self.tree / path, "a") as f:
+                f.write("\n# touched by test/bench\n")
+        before = mark()
+        seconds, counts = self.run_index()
+        self.require(self.parsed() == never | set(touched),
+                     "(h) after touching 10 files, astpg-index parsed those (and the "
+                     "files that never parse), no other")
+        audit = self.audit_since(before)
+        self.require(audit == {"replaced": touched,
+                               "unchanged": sorted(set(stored) - set(touched))}
+                     and counts["changed"] == 10 and counts["unchanged"] == len(stored) - 10,
+                     "(h) after touching 10 files, they are audited replaced and the "
+                     "others unchanged (said %s)" % counts)
+        now = self.stored_hashes()
+        self.require(all(now[p] == "sha256:" + hashlib.sha256(
+                             (self.tree / p).read_bytes()).hexdigest() for p in touched),
+                     "(h) the touched files' new content hashes are stored")
+        stored = now
+        self.record(label + " astpg-index, 10 files touched", seconds, docs=walked)
+        self.sql("CHECKPOINT")
+
+        # 10 files deleted: gone, and the audit log says so
+        for path in deleted:
+            (self.tree / path).unlink()
+        before = mark()
+        seconds, counts = self.run_index()
+        self.require(self.parsed() == never,
+                     "(h) after deleting 10 files, astpg-index parsed only the files "
+                     "that never parse")
+        left = self.stored_hashes()
+        self.require(not set(deleted) & set(left)
+                     and set(left) == set(stored) - set(deleted),
+                     "(h) the 10 deleted files are gone from astpg.files, and only they: "
+                     "%d of them still stored" % len(set(deleted) & set(left)))
+        audit = self.audit_since(before)
+        self.require(audit == {"deleted": deleted,
+                               "unchanged": sorted(set(stored) - set(deleted))}
+                     and counts["deleted"] == 10,
+                     "(h) the audit log records the 10 deletions ('deleted' rows: %s), "
+                     "the other files unchanged (said %s)"
+                     % (audit.get("deleted"), counts))
+        self.record(label + " astpg-index, 10 files deleted", seconds, docs=walked - 10)
+
     def run(self):
         cases = {"a": self.case_a, "b": self.case_b, "c": self.case_c,
                  "d": self.case_d, "e": self.case_e,
-                 "f1": self.case_f(1), "f2": self.case_f(2), "g": self.case_g}
+                 "f1": self.case_f(1), "f2": self.case_f(2), "g": self.case_g,
+                 "h": self.case_h}
         wanted = self.args.cases.split(",") if self.args.cases else list(cases)
         if "f" in wanted:
             wanted[wanted.index("f"):wanted.index("f") + 1] = ["f1", "f2"]
         unknown = [c for c in wanted if c not in cases]
         if unknown:
-            sys.exit("bench: unknown case(s) %s; cases: a b c d e f f1 f2 g"
+            sys.exit("bench: unknown case(s) %s; cases: a b c d e f f1 f2 g h"
                      % " ".join(unknown))
-        if not self.loader and ("f1" in wanted or "f2" in wanted):
-            print("case (f) skipped: astpg-load not found (tools/astpg-load/"
+        if not self.loader and ("f1" in wanted or "f2" in wanted or "h" in wanted):
+            print("cases (f) and (h) skipped: astpg-load not found (tools/astpg-load/"
                   "astpg-load, or in pg_config --bindir); (g) uses ingest_batch")
-            wanted = [c for c in wanted if c not in ("f1", "f2")]
+            wanted = [c for c in wanted if c not in ("f1", "f2", "h")]
+        self.index = self.find_index()
+        if not self.index and "h" in wanted:
+            print("case (h) skipped: astpg-index not found (pg_config --bindir, "
+                  "or tools/astpg-index)")
+            wanted.remove("h")
         self.wanted = wanted
 
         for run in range(self.args.runs):
@@ -1105,7 +1412,7 @@ class Bench:
                     self.check(False, "case %s failed: %s" % (case, str(e).strip()))
                     self.failed_runs[case] = self.failed_runs.get(case, 0) + 1
                     continue
-                if last and case != "g":
+                if last and case not in ("g", "h"):
                     self.fingerprint(case)
         self.check_fingerprints()
 
@@ -1131,12 +1438,14 @@ class Bench:
                 seconds = statistics.median(m.seconds)
                 rows_s = m.rows / seconds if m.rows else None
                 print("| %s | %.2f | %.0f | %s | %s |" % (
-                    m.label, seconds, self.files / seconds,
+                    m.label, seconds, m.docs / seconds,
                     "%.0f" % rows_s if rows_s else "—",
                     "%.2f" % (rows_s / limit) if rows_s and limit else "—"))
             if case in self.failed_runs:
                 print("| %s | %d of %d runs FAILED | | | |"
                       % (CASE_TITLES[case], self.failed_runs[case], self.args.runs))
+
+        self.report_incremental()
 
         memory = [m for m in self.results.values() if m.memory]
         if memory:
@@ -1159,6 +1468,40 @@ class Bench:
 
         print("\n%d passed, %d failed" % (self.passed, self.failed))
 
+    def report_incremental(self):
+        """The incremental cases against their baselines, with their goals."""
+        rows = [(m, self.results.get(base), goal_s, goal_docs)
+                for label, base, goal_s, goal_docs in INCREMENTAL
+                for m in [self.results.get(label)] if m and m.seconds]
+        if not rows:
+            return
+        if "h" in self.wanted:
+            print("\n(h): %d files of %s%s, repository %s"
+                  % (len(self.library_files), self.library,
+                     " (--quick: only %s)" % ", ".join(QUICK_PACKAGES)
+                     if self.args.quick else "", self.library_repository))
+        print("\nIncremental cases: medians, the baseline measured in the same "
+              "runs, × baseline its median\ntime over the case's (how many "
+              "times faster); the goals are issue 9's%s.\n"
+              % (" (for the full run, not --quick)" if self.args.quick else ""))
+        print("| case | median s | docs/s | baseline | baseline s | × baseline | goal | met |")
+        print("| --- | ---: | ---: | --- | ---: | ---: | --- | --- |")
+        for m, base, goal_s, goal_docs in rows:
+            seconds = statistics.median(m.seconds)
+            base_s = statistics.median(base.seconds) if base and base.seconds else None
+            if goal_s is not None:
+                goal, met = "< %g s" % goal_s, seconds < goal_s
+            elif goal_docs is not None:
+                goal, met = "≥ {:,} docs/s".format(goal_docs), m.docs / seconds >= goal_docs
+            else:
+                goal, met = "", None
+            print("| %s | %.3f | %.0f | %s | %s | %s | %s | %s |" % (
+                m.label, seconds, m.docs / seconds,
+                base.label[4:] if base else "—",
+                "%.2f" % base_s if base_s else "—",
+                "%.1f" % (base_s / seconds) if base_s else "—",
+                goal, "" if met is None else ("yes" if met else "NO")))
+
     def close(self):
         try:
             # keep the schema (it marks the database as the benchmark's),
@@ -1176,7 +1519,10 @@ def main():
         epilog="Environment: BENCH_FILES, BENCH_RUNS, BENCH_QUICK=1, "
                "BENCH_SEED, BENCH_CASES; BENCH_ASTPG_LOAD: the loader to run "
                "(default: tools/astpg-load/astpg-load, else pg_config --bindir; "
-               "none: as if there were none); PG* for the connection.")
+               "none: as if there were none); BENCH_ASTPG_INDEX: astpg-index "
+               "(default: pg_config --bindir, else tools/astpg-index); "
+               "BENCH_LIBRARY: the tree of (h) (default: the demo's, the "
+               "standard library of python3); PG* for the connection.")
     env = os.environ.get
     parser.add_argument("--files", type=int, default=None,
                         help="documents in the corpus (default 2000, --quick 200)")
@@ -1192,7 +1538,7 @@ def main():
     parser.add_argument("--seed", type=int, default=int(env("BENCH_SEED", "1")),
                         help="seed of test/gen_corpus.py (default 1)")
     parser.add_argument("--cases", default=env("BENCH_CASES"),
-                        help="comma-separated subset of a,b,c,d,e,f,f1,f2,g")
+                        help="comma-separated subset of a,b,c,d,e,f,f1,f2,g,h")
     parser.add_argument("--timeout", type=int, default=int(env("BENCH_TIMEOUT", "0")),
                         help="seconds a case's statement or loader may take before "
                              "the run counts as failed (default 0.05 s per file, at "

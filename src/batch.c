@@ -15,8 +15,9 @@
  * for a reason that lies in a document (SQLSTATE classes 22, 23, 54), it is
  * rolled back and its documents are written again one at a time, so that
  * the error names the document that caused it (on_error = abort) or so
- * that only that document is rejected (skip).  Any other error is raised
- * as it is.  So a skip batch opens one subtransaction per batch, not one
+ * that only that document is rejected (skip); a unique or foreign-key
+ * violation is tried again first, as a concurrent writer may have caused
+ * it.  Any other error is raised as it is.  So a skip batch opens one subtransaction per batch, not one
  * per document, unless a write fails.
  *
  * Memory contract: documents live in the batch's context, emptied after
@@ -155,8 +156,23 @@ write_whole_batch(AstpgBatch *batch)
 }
 
 /*
- * Write document i alone; with on_error = skip in a subtransaction, and
- * rejected if it is refused.
+ * A unique or foreign-key violation that a concurrent writer caused is not
+ * the document's fault: the document is written again, a few times, each
+ * time with a new snapshot, before it is held against it.
+ */
+#define WRITE_ATTEMPTS 3
+
+static bool
+concurrent_violation(int sqlerrcode)
+{
+	return sqlerrcode == ERRCODE_UNIQUE_VIOLATION ||
+		sqlerrcode == ERRCODE_FOREIGN_KEY_VIOLATION;
+}
+
+/*
+ * Write document i alone, in a subtransaction.  With on_error = skip a
+ * document refused for what it holds is rejected; with abort its error is
+ * raised, naming it.
  */
 static void
 write_alone(AstpgBatch *batch, int i)
@@ -166,50 +182,48 @@ write_alone(AstpgBatch *batch, int i)
 	AstpgIngestResult *result = &batch->written[i];
 	ErrorData  *edata = NULL;
 
-	if (batch->on_error == ASTPG_ON_ERROR_ABORT)
+	for (int attempt = 1;; attempt++)
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+		edata = NULL;
+		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(caller_context);
-		AstpgResetPlansIfStale();
-		AstpgWriteOne(batch->documents[i], &batch->origins[i],
-					  batch->started[i], result);
-		if (SPI_finish() != SPI_OK_FINISH)
-			elog(ERROR, "SPI_finish failed");
-		MemoryContextSwitchTo(caller_context);
-		return;
+		PG_TRY();
+		{
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			MemoryContextSwitchTo(caller_context);
+			AstpgResetPlansIfStale();
+			AstpgWriteOne(batch->documents[i], &batch->origins[i],
+						  batch->started[i], result);
+			if (SPI_finish() != SPI_OK_FINISH)
+				elog(ERROR, "SPI_finish failed");
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(caller_context);
+			CurrentResourceOwner = caller_owner;
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(caller_context);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(caller_context);
+			CurrentResourceOwner = caller_owner;
+		}
+		PG_END_TRY();
+
+		if (edata == NULL)
+			return;
+		if (!concurrent_violation(edata->sqlerrcode) ||
+			attempt == WRITE_ATTEMPTS ||
+			IsolationUsesXactSnapshot())
+			break;
+		FreeErrorData(edata);
+		CHECK_FOR_INTERRUPTS();
 	}
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(caller_context);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		MemoryContextSwitchTo(caller_context);
-		AstpgResetPlansIfStale();
-		AstpgWriteOne(batch->documents[i], &batch->origins[i],
-					  batch->started[i], result);
-		if (SPI_finish() != SPI_OK_FINISH)
-			elog(ERROR, "SPI_finish failed");
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller_context);
-		CurrentResourceOwner = caller_owner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(caller_context);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller_context);
-		CurrentResourceOwner = caller_owner;
-	}
-	PG_END_TRY();
-
-	if (edata == NULL)
-		return;
-	if (!AstpgRefusalOfDocument(edata->sqlerrcode))
+	if (batch->on_error == ASTPG_ON_ERROR_ABORT ||
+		!AstpgRefusalOfDocument(edata->sqlerrcode))
 		ReThrowError(edata);
 	AstpgRecordReject(batch->jsonb[i], NULL, &batch->origins[i], edata);
 	FreeErrorData(edata);

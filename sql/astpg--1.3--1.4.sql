@@ -63,7 +63,9 @@ BEGIN
         WITH candidates AS MATERIALIZED (
             SELECT f.file_id, f.module, f.path
               FROM @extschema@.files f
-             WHERE (f.module = ANY (dependency_targets.targets)
+             WHERE (@extschema@.file_key(f.repository, f.module) = ANY (ARRAY(
+                            SELECT @extschema@.file_key(dependency_targets.repository, u)
+                              FROM unnest(dependency_targets.targets) AS u))
                     OR @extschema@.file_key(f.repository, f.path) = ANY (ARRAY(
                            SELECT @extschema@.file_key(dependency_targets.repository, u)
                              FROM unnest(dependency_targets.targets) AS u)))
@@ -173,10 +175,39 @@ COMMENT ON FUNCTION @extschema@.resolve_dependencies(text) IS
 -- among duplicates by descent.  It holds the hash, not the text: a btree
 -- entry holds at most about 2700 bytes and a target may be longer.
 --
+--
+-- The hash is seeded with the repository's key, so that the same target
+-- in two repositories ("os", "utils") sits on different pages: a
+-- SERIALIZABLE writer that looks up its own repository's targets then
+-- takes no predicate lock on the pages where other repositories' writers
+-- insert.
+--
 DROP INDEX @extschema@.dependencies_unresolved_target_idx;
 CREATE INDEX dependencies_unresolved_target_idx
-    ON @extschema@.dependencies (pg_catalog.hashtextextended(target, 0))
+    ON @extschema@.dependencies (pg_catalog.hashtextextended(target, repo_id))
     WHERE target_file_id IS NULL;
+
+--
+-- SERIALIZABLE writers of different repositories should not abort each
+-- other (issue 10, defect 13).  What made them (8 sessions, each writing
+-- its own repository: 91% of commits failed with 40001) were predicate
+-- locks on index pages that every writer shares:
+--
+--  - the foreign-key checks of a document's rows read files_pkey,
+--    classes_pkey and functions_pkey at the page where their new ids are,
+--    and ids from one sequence put every session's rows on the same
+--    rightmost page.  A cache of ids per session puts each session's new
+--    rows on pages of their own;
+--  - a lookup by module read the hash bucket of that module in every
+--    repository ("utils" is everywhere).  A second index on the module
+--    keyed by repository, which dependency_targets() uses, keeps each
+--    repository's modules apart.
+--
+ALTER TABLE @extschema@.files ALTER COLUMN file_id SET CACHE 512;
+ALTER TABLE @extschema@.classes ALTER COLUMN class_id SET CACHE 512;
+ALTER TABLE @extschema@.functions ALTER COLUMN function_id SET CACHE 2048;
+CREATE INDEX files_repository_module_idx
+    ON @extschema@.files USING hash (@extschema@.file_key(repository, module));
 
 --
 -- COPY into the inbox writes its documents a batch at a time: the row

@@ -822,10 +822,11 @@ retarget_dependents(Entry **changed, int n, int64 repo_id, text *repository,
 			if (own[j] == NULL)
 				continue;
 			names[nnames] = PointerGetDatum(own[j]);
+			/* seeded with the repository's key, as the index is */
 			hashes[nnames] = DirectFunctionCall2Coll(hashtextextended,
 													 DEFAULT_COLLATION_OID,
 													 names[nnames],
-													 Int64GetDatum(0));
+													 Int64GetDatum(repo_id));
 			nnames++;
 		}
 		if (changed[i]->module_changed)

@@ -655,7 +655,7 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 		"SELECT u.ctid, u.target, u.target_file_id"
 		"  FROM @extschema@.dependencies u"
 		" WHERE ((u.target_file_id IS NULL"
-		"         AND pg_catalog.hashtextextended(u.target, 0) OPERATOR(pg_catalog.=) ANY ($3)"
+		"         AND pg_catalog.hashtextextended(u.target, u.repo_id) OPERATOR(pg_catalog.=) ANY ($3)"
 		"         AND u.target OPERATOR(pg_catalog.=) ANY ($2))"
 		"        OR (u.target_file_id IS NOT NULL"
 		"            AND u.target_file_id OPERATOR(pg_catalog.=) ANY ($4)))"

@@ -7,11 +7,13 @@
  * The documents are taken a repository at a time (so that on Citus each
  * statement goes to the repository's one shard), and within it:
  *
- *	1. their stored files are locked, in the order of their file keys, and
- *	   the paths not stored yet are inserted; a path that a concurrent
- *	   session inserts first is locked on the next round.  Each document is
- *	   now unchanged (its content_hash is the stored one), replaced or
- *	   inserted;
+ *	1. their files are inserted, and those that are stored already (ON
+ *	   CONFLICT DO NOTHING) are locked, both in the order of their file
+ *	   keys.  Each document is now unchanged (its content_hash is the stored
+ *	   one), replaced or inserted.  Inserting first spares a new path the
+ *	   lookup of its key, whose predicate lock (at SERIALIZABLE, on the
+ *	   index page) would conflict with other sessions inserting other paths
+ *	   into that page;
  *	2. the replaced files' rows are updated;
  *	3. every dependency target the batch needs is resolved, by
  *	   @extschema@.dependency_targets(), the one place of that rule, which
@@ -260,7 +262,7 @@ AstpgNewIds(int nclasses, int nfunctions, int64 **class_ids,
 	SPI_freetuptable(SPI_tuptable);
 }
 
-/* Step 1a: lock the stored files of the entries not stored yet. */
+/* Step 1b: lock the stored files of the entries not inserted. */
 static void
 lock_stored_files(Entry **entries, int n, int64 repo_id)
 {
@@ -272,6 +274,8 @@ lock_stored_files(Entry **entries, int n, int64 repo_id)
 	for (int i = 0; i < n; i++)
 		if (!entries[i]->stored)
 			keys[nkeys++] = PointerGetDatum(entries[i]->key);
+	if (nkeys == 0)
+		return;
 	args[0] = AstpgBuildArray(keys, NULL, nkeys, BYTEAOID);
 	args[1] = Int64GetDatum(repo_id);
 	rows = AstpgExecute(AstpgTablesDistributed() ?
@@ -309,9 +313,9 @@ lock_stored_files(Entry **entries, int n, int64 repo_id)
 }
 
 /*
- * Step 1b: insert the files of the entries still not stored.  Those that a
- * concurrent session stored meanwhile are not inserted (ON CONFLICT DO
- * NOTHING waits for it to commit), and stay not stored.
+ * Step 1a: insert the files of the entries not stored yet.  Those stored
+ * already, or by a concurrent session meanwhile (ON CONFLICT DO NOTHING
+ * waits for it to commit), are not inserted, and stay not stored.
  */
 static void
 insert_new_files(Entry **entries, int n, int64 repo_id, text *repository,
@@ -1038,13 +1042,13 @@ write_repository(Entry **entries, int n, Jsonb *empty)
 		bool		all_stored = true;
 
 		CHECK_FOR_INTERRUPTS();
-		lock_stored_files(entries, n, repo_id);
 		insert_new_files(entries, n, repo_id, repository, empty);
+		lock_stored_files(entries, n, repo_id);
 		for (int i = 0; i < n; i++)
 			all_stored &= entries[i]->stored;
 		if (all_stored)
 			break;
-		/* another session stored some of these paths meanwhile: lock them */
+		/* another session deleted some of these paths meanwhile: again */
 	}
 
 	for (int i = 0; i < n; i++)

@@ -57,4 +57,19 @@ SELECT astpg.delete_file('priv', 'p.c');
 RESET SESSION AUTHORIZATION;
 SELECT ingested_by, status FROM astpg.ingests WHERE repository = 'priv' ORDER BY ingest_id;
 
+-- 1.4: a reader writes through none of the batch path's entry points, nor
+-- calls what only astpg's own functions call
+SET SESSION AUTHORIZATION regress_astpg_reader;
+SELECT * FROM astpg.ingest_batch(ARRAY['{"repository": "priv", "path": "s.c", "language": "c"}']::jsonb[], 'skip');
+INSERT INTO astpg.inbox (doc) VALUES ('{"repository": "priv", "path": "t.c", "language": "c"}');
+SELECT astpg.record_reject('x', '22023', 'made up');
+SELECT * FROM astpg.dependency_targets('priv', ARRAY['p.c']);
+SELECT astpg.resolve_dependencies('priv');
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_astpg_writer;
+SELECT * FROM astpg.dependency_targets('priv', ARRAY['p.c']);
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS written_by_reader FROM astpg.files WHERE repository = 'priv' AND path IN ('s.c', 't.c');
+SELECT count(*) AS rejects_by_reader FROM astpg.rejects WHERE message = 'made up';
+
 DROP ROLE regress_astpg_nobody, regress_astpg_reader, regress_astpg_writer;

@@ -5,8 +5,8 @@
 # Backend memory stays flat over a long load, measured as the backend's
 # private memory (RssAnon in /proc/PID/status: the heap, not the shared
 # buffers it touches), in two ways, DOCUMENTS small documents each
-# (default 10,000, about half a minute; --long: 100,000, about four
-# minutes on two cores; 1,000,000 for a run of an hour):
+# (default 10,000, about half a minute; --long: 100,000, four to ten
+# minutes on two cores; 1,000,000 for a run of an hour or more):
 #
 #   one session:      astpg-load sends them through one connection, in
 #                     batches of 1,000 (a transaction each), while this

@@ -70,9 +70,12 @@ install-index:
 		cp -R tools/extract-js/node_modules '$(DESTDIR)$(datadir)/astpg/extract-js/'; fi
 
 # The README's two commands.
-.PHONY: test demo bench bench-queries
+.PHONY: test demo bench bench-queries check-asan
 test:
 	test/run
+# the suites against astpg built with ASan and UBSan, in a throwaway copy
+check-asan:
+	test/check-asan
 demo:
 	tools/demo
 bench:

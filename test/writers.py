@@ -62,7 +62,7 @@ LEVELS = {
 }
 POOL = 8                  # files per repository
 MAX_ATTEMPTS = 100        # of one transaction, on 40001
-EXAMPLES = 3              # error messages printed per SQLSTATE
+EXAMPLES = 2              # error messages printed per SQLSTATE and call
 
 
 def path_of(i):
@@ -162,13 +162,16 @@ class Stats:
         self.attempts = 0
         self.refusals = 0          # invalid documents refused, as expected
         self.failures = collections.Counter()
+        self.by_call = collections.Counter()      # (SQLSTATE, call)
         self.examples = collections.defaultdict(list)
         self.ops = []              # committed operations, see Session.op
 
     def fail(self, code, what, err):
+        call = what.split("(")[0]
         with self.lock:
             self.failures[code] += 1
-            if len(self.examples[code]) < EXAMPLES:
+            self.by_call[(code, call)] += 1
+            if len(self.examples[(code, call)]) < EXAMPLES:
                 diag = getattr(err, "diag", None)
                 if diag is not None and diag.message_primary:
                     msg = diag.message_primary
@@ -178,7 +181,7 @@ class Stats:
                         msg += " [%s]" % diag.context.split("\n")[0][:100]
                 else:
                     msg = str(err).strip()
-                self.examples[code].append("%s: %s" % (what, msg))
+                self.examples[(code, call)].append("%s: %s" % (what, msg))
 
 
 class Session(threading.Thread):
@@ -435,7 +438,7 @@ def verify(conn, level, docs, stats, checks):
     reject_rows = cur.fetchall()
     valid_rejected = [r for r in reject_rows if r[2] not in docs.invalid]
     for r in valid_rejected:
-        stats.fail("rejected " + r[3], "valid document %s %s (%s)" % r[:3],
+        stats.fail("rejected " + r[3], "on_error skip(valid document %s %s, revision %s)" % r[:3],
                    Exception(r[4]))
     checks.check(name("no valid document rejected"), len(valid_rejected), 0,
                  ["%s %s %s: %s %s" % r for r in valid_rejected])
@@ -641,7 +644,10 @@ def run_level(args, level, checks):
     if stats.retries:
         print("#   40001 raised by: %s" % ", ".join(
             "%s %d" % kv for kv in stats.retried_at.most_common()))
-    for code, exs in sorted(stats.examples.items()):
+    if stats.by_call:
+        print("#   failures by call: %s" % ", ".join(
+            "%s %s %d" % (code, call, n) for (code, call), n in sorted(stats.by_call.items())))
+    for (code, _), exs in sorted(stats.examples.items()):
         for ex in exs:
             print("#   %s %s" % (code, ex))
     return stats

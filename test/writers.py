@@ -4,16 +4,20 @@
 Issue 10.  SESSIONS sessions (threads, one connection each) run OPS
 operations each on a small pool of files whose modules import each other:
 astpg.ingest, astpg.ingest_batch (1 to 20 documents, on_error abort and
-skip), COPY into astpg.inbox, astpg.delete_file and astpg.delete_files,
-one to three of them a transaction, committed or (now and then) rolled
-back.  Every document carries a revision of its own, so that the stored
-revision says which operation's document a file holds.
+skip), COPY into astpg.inbox, astpg.delete_file and astpg.delete_files;
+a batch, a COPY or a delete_files is a transaction of its own, single
+ingests and deletes come one to three a transaction; 15% of transactions
+are rolled back rather than committed.  Every transaction takes its paths
+in one order, so that any deadlock is astpg's own.  Every document carries
+a revision of its own, so that the stored revision says which operation's
+document a file holds.
 
 Errors are classified by SQLSTATE.  A serialization failure (40001) at
 REPEATABLE READ or SERIALIZABLE is retried, as a client must; any other
 error (a deadlock, a unique or foreign-key violation, ...) is a failure,
-and so is a 40001 at READ COMMITTED.  A document made invalid on purpose
-is refused with 22023 (or rejected, with on_error skip): that is expected.
+and so is a 40001 at READ COMMITTED, and so is a valid document that a
+call with on_error skip rejected.  A document made invalid on purpose is
+refused with 22023 (or rejected, with on_error skip): that is expected.
 
 Afterwards, with astpg.resolve_dependencies() called once, the invariants:
 
@@ -53,7 +57,6 @@ import time
 
 import psycopg2
 import psycopg2.extensions
-import psycopg2.extras
 
 LEVELS = {
     "read-committed": psycopg2.extensions.ISOLATION_LEVEL_READ_COMMITTED,

@@ -402,3 +402,70 @@ BEGIN
      ORDER BY g.ord;
 END
 $$;
+
+--
+-- delete_file() at REPEATABLE READ and SERIALIZABLE: a dependency on the
+-- file committed after the transaction's snapshot made the delete fail
+-- with a foreign-key violation; it is a serialization failure (40001),
+-- which clients retry (issue 10, defect 2's reverse form, found by
+-- test/writers.py).  Otherwise as in 1.2.
+--
+CREATE OR REPLACE FUNCTION @extschema@.delete_file(repository text, path text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+AS $$
+DECLARE
+    repo            bigint := @extschema@.repo_id(delete_file.repository);
+    stored_id       bigint;
+    stored_revision text;
+    stored_hash     text;
+BEGIN
+    -- on Citus, the workers plan these statements (and the foreign keys'
+    -- cascades) with enable_seqscan off too
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        SET LOCAL citus.propagate_set_commands = 'local';
+        SET LOCAL enable_seqscan = off;
+    END IF;
+    SELECT f.file_id INTO stored_id
+      FROM @extschema@.files f
+     WHERE f.repo_id = repo
+       AND @extschema@.file_key(f.repository, f.path)
+           = @extschema@.file_key(delete_file.repository, delete_file.path)
+       AND f.repository = delete_file.repository
+       AND f.path = delete_file.path
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+
+    UPDATE @extschema@.dependencies d
+       SET target_file_id = NULL
+     WHERE d.repo_id = repo AND d.target_file_id = stored_id;
+
+    -- a statement a table, each on the repository's shard on Citus
+    BEGIN
+        DELETE FROM @extschema@.files f
+         WHERE f.repo_id = repo AND f.file_id = stored_id
+        RETURNING f.revision, f.content_hash INTO stored_revision, stored_hash;
+    EXCEPTION WHEN foreign_key_violation THEN
+        -- At REPEATABLE READ and SERIALIZABLE the UPDATE above cannot see
+        -- a dependency on the file that a writer committed after this
+        -- transaction's snapshot was taken (the writer held the file FOR
+        -- KEY SHARE, and the lock above waited for it).  That is a
+        -- serialization failure, which the caller retries, not a fault.
+        IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+            RAISE EXCEPTION 'could not serialize access due to a concurrent dependency on file "%"',
+                            delete_file.path
+                USING ERRCODE = 'serialization_failure';
+        END IF;
+        RAISE;
+    END;
+    INSERT INTO @extschema@.ingests (repo_id, repository, path, revision,
+                                     content_hash, status, file_id, duration)
+    VALUES (repo, delete_file.repository, delete_file.path, stored_revision,
+            stored_hash, 'deleted', stored_id, interval '0');
+    RETURN true;
+END
+$$;

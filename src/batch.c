@@ -33,6 +33,7 @@
 #include "access/xact.h"
 #include "astpg.h"
 #include "common/hashfn.h"
+#include "common/pg_prng.h"
 #include "common/sha2.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -160,7 +161,7 @@ write_whole_batch(AstpgBatch *batch)
  * the document's fault: the document is written again, a few times, each
  * time with a new snapshot, before it is held against it.
  */
-#define WRITE_ATTEMPTS 3
+#define WRITE_ATTEMPTS 5
 
 static bool
 concurrent_violation(int sqlerrcode)
@@ -246,6 +247,24 @@ AstpgBatchFlush(AstpgBatch *batch)
 		return;
 	MemoryContextSwitchTo(batch->context);
 	edata = write_whole_batch(batch);
+
+	/*
+	 * A deadlock: the batch's subtransaction is rolled back, which lets the
+	 * other transaction go on, and written again.  (A deadlock that locks
+	 * this transaction took before the batch closed would recur, and is
+	 * raised after the last attempt.)
+	 */
+	for (int attempt = 1;
+		 edata != NULL && edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED &&
+		 attempt < WRITE_ATTEMPTS;
+		 attempt++)
+	{
+		FreeErrorData(edata);
+		/* let the other transaction get ahead before this one locks again */
+		pg_usleep(10000L * attempt + (long) (pg_prng_uint32(&pg_global_prng_state) % 20000));
+		CHECK_FOR_INTERRUPTS();
+		edata = write_whole_batch(batch);
+	}
 	if (edata != NULL)
 	{
 		if (!AstpgRefusalOfDocument(edata->sqlerrcode))

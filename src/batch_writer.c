@@ -8,8 +8,8 @@
  * statement goes to the repository's one shard), and within it:
  *
  *	1. their files are inserted, and those that are stored already (ON
- *	   CONFLICT DO NOTHING) are locked, both in the order of their file
- *	   keys.  Each document is now unchanged (its content_hash is the stored
+ *	   CONFLICT DO NOTHING) are locked, both in the order of their paths
+ *	   (bytes, as COLLATE "C").  Each document is now unchanged (its content_hash is the stored
  *	   one), replaced or inserted.  Inserting first spares a new path the
  *	   lookup of its key, whose predicate lock (at SERIALIZABLE, on the
  *	   index page) would conflict with other sessions inserting other paths
@@ -122,7 +122,23 @@ compare_repositories(const Entry *x, const Entry *y)
 	return (int) VARSIZE_ANY_EXHDR(a) - (int) VARSIZE_ANY_EXHDR(b);
 }
 
-/* Entries by repository, then by file key: the order files are locked in. */
+/* Two texts in byte order (COLLATE "C"). */
+static int
+compare_bytes(text *a, text *b)
+{
+	int			c = memcmp(VARDATA_ANY(a), VARDATA_ANY(b),
+						   Min(VARSIZE_ANY_EXHDR(a), VARSIZE_ANY_EXHDR(b)));
+
+	if (c != 0)
+		return c;
+	return (int) VARSIZE_ANY_EXHDR(a) - (int) VARSIZE_ANY_EXHDR(b);
+}
+
+/*
+ * Entries by repository, then by path in byte order: the order files are
+ * locked in, one a client can take too (sorting its paths), so that its
+ * own transactions and astpg's batches lock files alike.
+ */
 static int
 compare_entries(const void *a, const void *b)
 {
@@ -130,7 +146,13 @@ compare_entries(const void *a, const void *b)
 	const Entry *y = *(Entry *const *) b;
 	int			c = compare_repositories(x, y);
 
-	return c != 0 ? c : compare_keys(x->key, y->key);
+	return c != 0 ? c : compare_bytes(x->doc->path, y->doc->path);
+}
+
+static int
+compare_entry_keys(const void *a, const void *b)
+{
+	return compare_keys((*(Entry *const *) a)->key, (*(Entry *const *) b)->key);
 }
 
 /* Entries in the order the batch gave them, as the audit log keeps them. */
@@ -140,7 +162,7 @@ compare_indexes(const void *a, const void *b)
 	return (*(Entry *const *) a)->index - (*(Entry *const *) b)->index;
 }
 
-/* The entry among n (sorted by key) whose file key is key, or NULL. */
+/* The entry among n (sorted by file key) whose file key is key, or NULL. */
 static Entry *
 entry_of_key(Entry **entries, int n, bytea *key)
 {
@@ -318,8 +340,8 @@ lock_stored_files(Entry **entries, int n, int64 repo_id)
  * waits for it to commit), are not inserted, and stay not stored.
  */
 static void
-insert_new_files(Entry **entries, int n, int64 repo_id, text *repository,
-				 Jsonb *empty)
+insert_new_files(Entry **entries, Entry **by_key, int n, int64 repo_id,
+				 text *repository, Jsonb *empty)
 {
 	Column		path = new_column(n),
 				module = new_column(n),
@@ -371,7 +393,7 @@ insert_new_files(Entry **entries, int n, int64 repo_id, text *repository,
 		bool		isnull;
 		Entry	   *e;
 
-		e = entry_of_key(entries, n,
+		e = entry_of_key(by_key, n,
 						 DatumGetByteaPP(SPI_getbinval(tuple, SPI_tuptable->tupdesc,
 													   2, &isnull)));
 		if (e == NULL || e->stored)
@@ -1034,16 +1056,20 @@ write_repository(Entry **entries, int n, Jsonb *empty)
 	int			nchanged = 0;
 	Target	   *targets;
 	int			ntargets;
+	Entry	  **by_key;
 
 	if (AstpgTablesDistributed())
 		AstpgRoutedSettings();
+	by_key = palloc(mul_size(sizeof(Entry *), n));
+	memcpy(by_key, entries, mul_size(sizeof(Entry *), n));
+	qsort(by_key, n, sizeof(Entry *), compare_entry_keys);
 	for (;;)
 	{
 		bool		all_stored = true;
 
 		CHECK_FOR_INTERRUPTS();
-		insert_new_files(entries, n, repo_id, repository, empty);
-		lock_stored_files(entries, n, repo_id);
+		insert_new_files(entries, by_key, n, repo_id, repository, empty);
+		lock_stored_files(by_key, n, repo_id);
 		for (int i = 0; i < n; i++)
 			all_stored &= entries[i]->stored;
 		if (all_stored)

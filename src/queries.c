@@ -519,15 +519,16 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 	 * inserts are planned with the values there (custom_on_citus), and on
 	 * one server once (their plans look nothing up).
 	 *
-	 * The stored files of the batch, locked in the order of their keys, so
-	 * that two sessions whose batches share paths cannot deadlock on them.
+	 * The stored files of the batch, locked in the order of their paths
+	 * (the batch is of one repository), as the batch inserts them, so that
+	 * two sessions whose batches share paths cannot deadlock on them.
 	 */
 	[ASTPG_Q_BATCH_LOCK_FILES] = {
 		"SELECT f.file_id, @extschema@.file_key(f.repository, f.path),"
 		"       f.repository, f.path, f.content_hash, f.module"
 		"  FROM @extschema@.files f"
 		" WHERE @extschema@.file_key(f.repository, f.path) OPERATOR(pg_catalog.=) ANY ($1)"
-		" ORDER BY 2"
+		" ORDER BY f.path COLLATE pg_catalog.\"C\""
 		"   FOR NO KEY UPDATE OF f",
 		2, {BYTEAARRAYOID, INT8OID}
 	},
@@ -537,7 +538,7 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 		"  FROM @extschema@.files f"
 		" WHERE f.repo_id" EQ "$2"
 		"   AND @extschema@.file_key(f.repository, f.path) OPERATOR(pg_catalog.=) ANY ($1)"
-		" ORDER BY 2"
+		" ORDER BY f.path COLLATE pg_catalog.\"C\""
 		"   FOR NO KEY UPDATE OF f",
 		2, {BYTEAARRAYOID, INT8OID}, true
 	},

@@ -15,6 +15,7 @@ OBJS = \
 	src/history.o \
 	src/import_cycles.o \
 	src/ingest.o \
+	src/json_text.o \
 	src/queries.o \
 	src/queries_1_1.o \
 	src/routed_writer.o

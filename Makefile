@@ -15,6 +15,7 @@ OBJS = \
 	src/history.o \
 	src/import_cycles.o \
 	src/ingest.o \
+	src/json_text.o \
 	src/queries.o \
 	src/queries_1_1.o \
 	src/routed_writer.o
@@ -23,7 +24,7 @@ DATA = $(wildcard sql/astpg--*.sql)
 
 # pg_regress suites, one topic each; upgrade last, as it recreates astpg.
 REGRESS = ingest ingest_errors reader_limits replace document dependencies privileges \
-	batch inbox unchanged search_path schema_trust plans analytics history sync upgrade
+	batch inbox unchanged search_path schema_trust plans analytics history sync cancel upgrade
 REGRESS_OPTS = --load-extension=pg_trgm --load-extension=astpg
 
 # isolation tests: concurrent sessions, step by step (test/isolation)

@@ -205,6 +205,9 @@ extern void AstpgBatchDestroy(AstpgBatch *batch);
 /* document_reader.c */
 extern AstpgDocument *AstpgReadDocument(Jsonb *jb, const char *root);
 
+/* json_text.c */
+extern Jsonb *AstpgJsonTextToJsonb(text *json_text);
+
 /* document_writer.c */
 extern void AstpgWriteDocument(AstpgDocument *doc, TimestampTz started,
 							   AstpgIngestResult *result);

@@ -1015,6 +1015,7 @@ resolve_references(AstpgDocument *doc)
 	{
 		AstpgClass *cls = &doc->classes[i];
 
+		CHECK_FOR_INTERRUPTS();
 		cls->parent_index = -1;
 		if (cls->parent == NULL)
 			continue;
@@ -1028,6 +1029,7 @@ resolve_references(AstpgDocument *doc)
 	{
 		AstpgFunction *fn = &doc->functions[i];
 
+		CHECK_FOR_INTERRUPTS();
 		fn->class_index = -1;
 		if (fn->class_name == NULL)
 			continue;
@@ -1170,6 +1172,7 @@ link_classes(Reader *r)
 	{
 		AstpgClass *cls = &doc->classes[i];
 
+		CHECK_FOR_INTERRUPTS();
 		if (cls->parent != NULL && cls->parent_index < 0)
 			no_enclosing_class(r, "classes", i, "parent", cls->parent,
 							   cls->line_start);
@@ -1179,6 +1182,7 @@ link_classes(Reader *r)
 	{
 		AstpgFunction *fn = &doc->functions[i];
 
+		CHECK_FOR_INTERRUPTS();
 		if (fn->class_name != NULL && fn->class_index < 0)
 			no_enclosing_class(r, "functions", i, "class", fn->class_name,
 							   fn->line_start);

@@ -314,8 +314,7 @@ AstpgReadOrReject(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must be an object, not null", origin->root)));
 		if (jb == NULL)
-			volatile_jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-															 CStringGetDatum(text_to_cstring(json_text))));
+			volatile_jb = AstpgJsonTextToJsonb(json_text);
 		doc = AstpgReadDocument((Jsonb *) volatile_jb, origin->root);
 	}
 	PG_CATCH();

@@ -20,7 +20,7 @@ OBJS = \
 DATA = $(wildcard sql/astpg--*.sql)
 
 # pg_regress suites, one topic each; upgrade last, as it recreates astpg.
-REGRESS = ingest ingest_errors replace document dependencies privileges \
+REGRESS = ingest ingest_errors fuzz_cases replace document dependencies privileges \
 	batch inbox unchanged search_path schema_trust plans analytics history sync upgrade
 REGRESS_OPTS = --load-extension=pg_trgm --load-extension=astpg
 

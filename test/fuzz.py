@@ -214,7 +214,9 @@ class Rules:
         if math.isinf(f) or (f == 0 and Decimal(v) != 0):
             self.err(path, "out of range for double precision")
             return
-        if lo is not None and not lo <= Decimal(v) <= hi:
+        # the range is that of the double the number reads as:
+        # 1.0000000000000001 is 1
+        if lo is not None and not lo <= f <= hi:
             self.err(path, "out of range")
 
     def is_str(self, v, path, nonempty=False, maxlen=None):

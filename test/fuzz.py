@@ -40,10 +40,9 @@ import random
 import re
 import sys
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import psycopg2
-import psycopg2.extensions
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INT4_MAX = 2147483647

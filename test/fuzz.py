@@ -1213,7 +1213,7 @@ def main():
         cases = [make_case(rng, base, seed, done + i) for i in range(n)]
         # now and then a file sent twice in one batch or COPY
         for i in range(1, n):
-            if rng.random() < 0.03 and isinstance(cases[i].doc, dict) and cases[i].text is None:
+            if rng.random() < 0.01 and isinstance(cases[i].doc, dict) and cases[i].text is None:
                 j = rng.randrange(i)
                 if isinstance(cases[j].doc, dict):
                     for k in ("repository", "path"):

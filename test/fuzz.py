@@ -28,6 +28,8 @@ Runs against the server the PG* variables name, in a database of its own
 minimised and written to --failures (NDJSON) with the seed and its index.
 
     test/fuzz.py [--seed N] [--count N] [--via ingest|batch|inbox|all]
+
+FUZZ_PROFILE=1 adds the time spent in each kind of statement.
 """
 import argparse
 import collections
@@ -900,6 +902,17 @@ class Server:
             normalize = f.read()
         self.cur.execute(CHECK_SQL.replace("\\i normalize", normalize))
 
+    def reconnect(self):
+        """After a crash: the server restarts and recovers first."""
+        for _ in range(60):
+            time.sleep(1)
+            try:
+                self.connect()
+                return
+            except psycopg2.OperationalError:
+                pass
+        raise Lost("the server did not come back")
+
     def run(self, sql, args=None):
         try:
             t = time.time()
@@ -1159,7 +1172,7 @@ def minimise(server, case, via, what, budget=80):
                 server.reset()
                 f = run_chunk(server, [c], via, collections.Counter())
             except Lost:
-                server.connect()
+                server.reconnect()
                 f = [(c, "lost")]
             if any(w.split(":")[0][:30] == kind for _, w in f):
                 best = c
@@ -1234,8 +1247,7 @@ def main():
             lost += 1
             log = server.crashed_log()
             found = [(c, "connection lost (backend crash?): %s %s" % (e, log)) for c in cases]
-            time.sleep(2)
-            server.connect()
+            server.reconnect()
         for c, what in found:
             print("FAIL seed %d case %d via %s: %s" % (seed, c.index, via, what), flush=True)
             failures.append((c, via, what))

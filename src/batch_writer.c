@@ -105,7 +105,7 @@ compare_keys(bytea *a, bytea *b)
 	return memcmp(VARDATA_ANY(a), VARDATA_ANY(b), PG_SHA256_DIGEST_LENGTH);
 }
 
-/* Repositories by key, then by name (two names may share a key). */
+/* Repositories by name, in byte order (as COLLATE "C"). */
 static int
 compare_repositories(const Entry *x, const Entry *y)
 {
@@ -113,8 +113,6 @@ compare_repositories(const Entry *x, const Entry *y)
 	text	   *b = y->doc->repository;
 	int			c;
 
-	if (x->repo_id != y->repo_id)
-		return x->repo_id < y->repo_id ? -1 : 1;
 	c = memcmp(VARDATA_ANY(a), VARDATA_ANY(b),
 			   Min(VARSIZE_ANY_EXHDR(a), VARSIZE_ANY_EXHDR(b)));
 	if (c != 0)

@@ -279,7 +279,8 @@ class Session(threading.Thread):
                 # each other may deadlock with another such transaction (the
                 # README says why): its client retries, as for 40001.  A
                 # transaction of one call never deadlocks.
-                multi_call_deadlock = e.pgcode == "40P01" and len(plans) > 1
+                multi_call_deadlock = e.pgcode == "40P01" and (
+                    len(plans) > 1 or self.args.max_deadlock_rate is not None)
                 if (e.pgcode == "40001" and self.level != "read-committed") or multi_call_deadlock:
                     with self.stats.lock:
                         self.stats.retries += 1
@@ -643,9 +644,16 @@ def run_level(args, level, checks):
                      % (level, args.max_retry_rate, args.repos),
                      rate <= args.max_retry_rate, True,
                      ["%.1f%%: %d of %d attempts" % (rate, serialization, attempts)])
+    if args.max_deadlock_rate is not None:
+        rate = 100.0 * stats.multi_call_deadlocks / max(attempts, 1)
+        checks.check("%s: at most %g%% of attempts end in a deadlock (%s repositories)"
+                     % (level, args.max_deadlock_rate, args.repos),
+                     rate <= args.max_deadlock_rate, True,
+                     ["%.1f%%: %d of %d attempts" % (rate, stats.multi_call_deadlocks,
+                                                     attempts)])
     print("# %s: %d sessions x %d ops (%s repositories), %.1f s: %d commits, "
           "%d rollbacks, %d retries (40001: %.0f%% of %d attempts; deadlocks of "
-          "transactions of several calls: %d), "
+          "transactions, retried: %d), "
           "%d expected refusals, failures: %s; invariants: %s"
           % (level, args.sessions, args.ops, args.repos, elapsed,
              stats.commits, stats.rollbacks, stats.retries,
@@ -679,6 +687,11 @@ def main():
                     help="shared: two repositories for all; per-session: one each")
     ap.add_argument("--max-retry-rate", type=float, default=None, metavar="PERCENT",
                     help="fail if more than PERCENT of transaction attempts end in 40001")
+    ap.add_argument("--max-deadlock-rate", type=float, default=None, metavar="PERCENT",
+                    help="retry a deadlock (40P01) of any transaction, as a client "
+                         "would, and fail if more than PERCENT of attempts end in one "
+                         "(default: only transactions of several calls are retried, "
+                         "and any other deadlock fails the run)")
     ap.add_argument("--keep", action="store_true", help="keep the database")
     args = ap.parse_args()
     if args.seed is None:

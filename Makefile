@@ -70,7 +70,7 @@ install-index:
 		cp -R tools/extract-js/node_modules '$(DESTDIR)$(datadir)/astpg/extract-js/'; fi
 
 # The README's two commands.
-.PHONY: test demo bench bench-queries
+.PHONY: test demo bench bench-queries bench-subxacts
 test:
 	test/run
 demo:
@@ -79,3 +79,5 @@ bench:
 	test/bench/run
 bench-queries:
 	test/bench/queries
+bench-subxacts:
+	test/bench/subxacts

@@ -72,7 +72,7 @@ install-index:
 		cp -R tools/extract-js/node_modules '$(DESTDIR)$(datadir)/astpg/extract-js/'; fi
 
 # The README's two commands.
-.PHONY: test demo bench bench-queries check-asan
+.PHONY: test demo bench bench-queries bench-subxacts check-asan
 test:
 	test/run
 # the suites against astpg built with ASan and UBSan, in a throwaway copy
@@ -84,3 +84,5 @@ bench:
 	test/bench/run
 bench-queries:
 	test/bench/queries
+bench-subxacts:
+	test/bench/subxacts

@@ -315,11 +315,28 @@ class Rules:
                 self.check_dependency(x, "%s.dependencies[%d]" % (root, i))
         # references, resolved once everything is read
         known = [c for c in classes if c is not None]
+        parent_of = {}
         for i, c in enumerate(classes):
             if c is not None and c["parent"] is not None:
                 if not any(k is not c and k["qn"] == c["parent"]
                            and k["ls"] <= c["ls"] <= k["le"] for k in known):
                     self.err(c["path"] + ".parent", "names no enclosing class")
+                else:
+                    # the reader's rule: the innermost such class, the first
+                    # in the document on a tie
+                    parent_of[i] = min(
+                        (j for j, k in enumerate(classes)
+                         if k is not None and k is not c and k["qn"] == c["parent"]
+                         and k["ls"] <= c["ls"] <= k["le"]),
+                        key=lambda j: (classes[j]["le"] - classes[j]["ls"], j))
+        # parent links that lead back to where they start are refused (1.4)
+        for i in parent_of:
+            seen, j = set(), i
+            while j in parent_of and j not in seen:
+                seen.add(j)
+                j = parent_of[j]
+            if j == i:
+                self.err(classes[i]["path"] + ".parent", "makes a cycle")
         for f in functions:
             if f is not None and f["class"] is not None:
                 if not any(k["qn"] == f["class"] and k["ls"] <= f["ls"] <= k["le"]

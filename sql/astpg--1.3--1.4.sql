@@ -38,49 +38,51 @@ LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
+DECLARE
+    -- the files that may answer: by module, or by path
+    ids     bigint[];
+    modules text[];
+    paths   text[];
 BEGIN
     IF routed THEN
-        RETURN QUERY
-        WITH candidates AS MATERIALIZED (
-            SELECT f.file_id, f.module, f.path
-              FROM @extschema@.files f
-             WHERE f.repo_id = @extschema@.repo_id(dependency_targets.repository)
-               AND f.repository = dependency_targets.repository
-               AND (f.module = ANY (dependency_targets.targets)
-                    OR f.path = ANY (dependency_targets.targets))
-               FOR KEY SHARE OF f)
-        SELECT t.target, COALESCE(m.file_id, p.file_id)
-          FROM (SELECT DISTINCT u FROM unnest(dependency_targets.targets) AS u
-                 WHERE u IS NOT NULL) AS t(target)
-          LEFT JOIN (SELECT c.module, min(c.file_id) AS file_id
-                       FROM candidates c GROUP BY c.module) AS m
-                 ON m.module = t.target
-          LEFT JOIN (SELECT c.path, min(c.file_id) AS file_id
-                       FROM candidates c GROUP BY c.path) AS p
-                 ON p.path = t.target;
+        SELECT array_agg(c.file_id), array_agg(c.module), array_agg(c.path)
+          INTO ids, modules, paths
+          FROM (SELECT f.file_id, f.module, f.path
+                  FROM @extschema@.files f
+                 WHERE f.repo_id = @extschema@.repo_id(dependency_targets.repository)
+                   AND f.repository = dependency_targets.repository
+                   AND (f.module = ANY (dependency_targets.targets)
+                        OR f.path = ANY (dependency_targets.targets))
+                   FOR KEY SHARE OF f) AS c;
     ELSE
-        RETURN QUERY
-        WITH candidates AS MATERIALIZED (
-            SELECT f.file_id, f.module, f.path
-              FROM @extschema@.files f
-             WHERE (@extschema@.file_key(f.repository, f.module) = ANY (ARRAY(
+        SELECT array_agg(c.file_id), array_agg(c.module), array_agg(c.path)
+          INTO ids, modules, paths
+          FROM (SELECT f.file_id, f.module, f.path
+                  FROM @extschema@.files f
+                 WHERE (@extschema@.file_key(f.repository, f.module) = ANY (ARRAY(
                             SELECT @extschema@.file_key(dependency_targets.repository, u)
                               FROM unnest(dependency_targets.targets) AS u))
-                    OR @extschema@.file_key(f.repository, f.path) = ANY (ARRAY(
-                           SELECT @extschema@.file_key(dependency_targets.repository, u)
-                             FROM unnest(dependency_targets.targets) AS u)))
-               AND f.repository = dependency_targets.repository
-               FOR KEY SHARE OF f)
-        SELECT t.target, COALESCE(m.file_id, p.file_id)
-          FROM (SELECT DISTINCT u FROM unnest(dependency_targets.targets) AS u
-                 WHERE u IS NOT NULL) AS t(target)
-          LEFT JOIN (SELECT c.module, min(c.file_id) AS file_id
-                       FROM candidates c GROUP BY c.module) AS m
-                 ON m.module = t.target
-          LEFT JOIN (SELECT c.path, min(c.file_id) AS file_id
-                       FROM candidates c GROUP BY c.path) AS p
-                 ON p.path = t.target;
+                        OR @extschema@.file_key(f.repository, f.path) = ANY (ARRAY(
+                            SELECT @extschema@.file_key(dependency_targets.repository, u)
+                              FROM unnest(dependency_targets.targets) AS u)))
+                   AND f.repository = dependency_targets.repository
+                   FOR KEY SHARE OF f) AS c;
     END IF;
+
+    -- the rule: by module, the lowest file_id; else by path
+    RETURN QUERY
+    WITH candidates AS (
+        SELECT * FROM unnest(ids, modules, paths) AS c(file_id, module, path)
+    )
+    SELECT t.target, COALESCE(m.file_id, p.file_id)
+      FROM (SELECT DISTINCT u FROM unnest(dependency_targets.targets) AS u
+             WHERE u IS NOT NULL) AS t(target)
+      LEFT JOIN (SELECT c.module, min(c.file_id) AS file_id
+                   FROM candidates c GROUP BY c.module) AS m
+             ON m.module = t.target
+      LEFT JOIN (SELECT c.path, min(c.file_id) AS file_id
+                   FROM candidates c GROUP BY c.path) AS p
+             ON p.path = t.target;
 END
 $$;
 

@@ -182,6 +182,7 @@ extern AstpgOnError AstpgParseOnError(text *value);
 extern Datum AstpgIngestCountsDatum(TupleDesc tupdesc);
 extern int64 AstpgNextInboxPosition(void);
 extern void AstpgInitCounts(void);
+extern ErrorData *AstpgInSubtransaction(void (*fn) (void *arg), void *arg);
 extern void AstpgCountResult(const AstpgIngestResult *result);
 extern bool AstpgRefusalOfDocument(int sqlerrcode);
 extern void AstpgRecordReject(Jsonb *jb, text *json_text,

@@ -39,7 +39,6 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 
 /*
  * A batch is written when it holds this many documents, or documents of
@@ -112,48 +111,55 @@ storing_batch_callback(void *arg)
 			   batch->origins[0].source, batch->count);
 }
 
+/*
+ * What one write of the batch stores: all of its documents (document -1),
+ * or one alone.  SPI is connected for it, and an error raised meanwhile
+ * names the batch (a document alone names itself: AstpgWriteOne).
+ */
+typedef struct BatchWrite
+{
+	AstpgBatch *batch;
+	int			document;
+} BatchWrite;
+
+static void
+write_with_spi(void *arg)
+{
+	BatchWrite *write = (BatchWrite *) arg;
+	AstpgBatch *batch = write->batch;
+	MemoryContext caller_context = CurrentMemoryContext;
+	ErrorContextCallback callback;
+
+	callback.callback = storing_batch_callback;
+	callback.arg = batch;
+	callback.previous = error_context_stack;
+	if (write->document < 0)
+		error_context_stack = &callback;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(caller_context);
+	AstpgResetPlansIfStale();
+	if (write->document < 0)
+		AstpgWriteBatch(batch->documents, batch->started, batch->written,
+						batch->count);
+	else
+		AstpgWriteOne(batch->documents[write->document],
+					  &batch->origins[write->document],
+					  batch->started[write->document],
+					  &batch->written[write->document]);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	MemoryContextSwitchTo(caller_context);
+	error_context_stack = callback.previous;
+}
+
 /* Write the whole batch in a subtransaction; the error if it fails. */
 static ErrorData *
 write_whole_batch(AstpgBatch *batch)
 {
-	MemoryContext caller_context = CurrentMemoryContext;
-	ResourceOwner caller_owner = CurrentResourceOwner;
-	ErrorData  *edata = NULL;
+	BatchWrite	write = {batch, -1};
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(caller_context);
-	PG_TRY();
-	{
-		ErrorContextCallback callback;
-
-		callback.callback = storing_batch_callback;
-		callback.arg = batch;
-		callback.previous = error_context_stack;
-		error_context_stack = &callback;
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		MemoryContextSwitchTo(caller_context);
-		AstpgResetPlansIfStale();
-		AstpgWriteBatch(batch->documents, batch->started, batch->written,
-						batch->count);
-		if (SPI_finish() != SPI_OK_FINISH)
-			elog(ERROR, "SPI_finish failed");
-		error_context_stack = callback.previous;
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller_context);
-		CurrentResourceOwner = caller_owner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(caller_context);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller_context);
-		CurrentResourceOwner = caller_owner;
-	}
-	PG_END_TRY();
-	return edata;
+	return AstpgInSubtransaction(write_with_spi, &write);
 }
 
 /*
@@ -178,41 +184,13 @@ concurrent_violation(int sqlerrcode)
 static void
 write_alone(AstpgBatch *batch, int i)
 {
-	MemoryContext caller_context = CurrentMemoryContext;
-	ResourceOwner caller_owner = CurrentResourceOwner;
+	BatchWrite	write = {batch, i};
 	AstpgIngestResult *result = &batch->written[i];
-	ErrorData  *edata = NULL;
+	ErrorData  *edata;
 
 	for (int attempt = 1;; attempt++)
 	{
-		edata = NULL;
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(caller_context);
-		PG_TRY();
-		{
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			MemoryContextSwitchTo(caller_context);
-			AstpgResetPlansIfStale();
-			AstpgWriteOne(batch->documents[i], &batch->origins[i],
-						  batch->started[i], result);
-			if (SPI_finish() != SPI_OK_FINISH)
-				elog(ERROR, "SPI_finish failed");
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(caller_context);
-			CurrentResourceOwner = caller_owner;
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(caller_context);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(caller_context);
-			CurrentResourceOwner = caller_owner;
-		}
-		PG_END_TRY();
-
+		edata = AstpgInSubtransaction(write_with_spi, &write);
 		if (edata == NULL)
 			return;
 		if (!concurrent_violation(edata->sqlerrcode) ||

@@ -416,6 +416,59 @@ AstpgRecordReject(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 }
 
 /*
+ * AstpgInSubtransaction
+ *		Run fn(arg) in a subtransaction of its own.  Returns NULL if it
+ *		succeeded, or else its error, copied into the caller's memory context,
+ *		the subtransaction rolled back.  The caller's memory context and
+ *		resource owner are current again on return.
+ */
+ErrorData *
+AstpgInSubtransaction(void (*fn) (void *arg), void *arg)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	ResourceOwner caller_owner = CurrentResourceOwner;
+	ErrorData  *edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller_context);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(caller_context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(caller_context);
+	CurrentResourceOwner = caller_owner;
+	return edata;
+}
+
+/* The arguments of ingest_in_context, for AstpgInSubtransaction. */
+typedef struct IngestCall
+{
+	Jsonb	   *jb;
+	text	   *json_text;
+	const AstpgOrigin *origin;
+	Jsonb	  **parsed;
+	AstpgIngestResult *result;
+} IngestCall;
+
+static void
+ingest_call(void *arg)
+{
+	IngestCall *call = (IngestCall *) arg;
+
+	ingest_in_context(call->jb, call->json_text, call->origin, call->parsed,
+					  call->result);
+}
+
+/*
  * AstpgIngestDocument
  *		Ingest one document, given as jsonb or (jb NULL) as JSON text; both
  *		NULL is an SQL NULL document, which is refused.
@@ -429,7 +482,6 @@ AstpgIngestDocument(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 					AstpgOnError on_error, AstpgIngestResult *result)
 {
 	MemoryContext caller_context = CurrentMemoryContext;
-	ResourceOwner caller_owner = CurrentResourceOwner;
 	MemoryContext document_context;
 	Jsonb	  **parsed;			/* in memory: survives the longjmp */
 	ErrorData  *edata = NULL;
@@ -449,25 +501,11 @@ AstpgIngestDocument(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 		return true;
 	}
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(document_context);
-	PG_TRY();
 	{
-		ingest_in_context(jb, json_text, origin, parsed, result);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller_context);
-		CurrentResourceOwner = caller_owner;
+		IngestCall	call = {jb, json_text, origin, parsed, result};
+
+		edata = AstpgInSubtransaction(ingest_call, &call);
 	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(caller_context);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller_context);
-		CurrentResourceOwner = caller_owner;
-	}
-	PG_END_TRY();
 
 	if (edata != NULL)
 	{

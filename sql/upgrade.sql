@@ -105,6 +105,14 @@ SELECT extversion FROM pg_extension WHERE extname = 'astpg';
 SELECT count(*) AS documents, count(*) FILTER (WHERE astpg.document(b.file_id) = b.doc) AS same
   FROM before_1_4 b;
 
+-- 1.5: the data stays.
+CREATE TEMP TABLE before_1_5 AS
+SELECT file_id, astpg.document(file_id) AS doc FROM astpg.files;
+ALTER EXTENSION astpg UPDATE TO '1.5';
+SELECT extversion FROM pg_extension WHERE extname = 'astpg';
+SELECT count(*) AS documents, count(*) FILTER (WHERE astpg.document(b.file_id) = b.doc) AS same
+  FROM before_1_5 b;
+
 -- definitions of an update and of a fresh install
 CREATE TEMP VIEW definitions AS
 WITH members AS (

@@ -255,7 +255,7 @@ typedef struct AstpgExtension
 extern void AstpgCheckExtension(AstpgExtension *ext);
 
 /* queries.c */
-#define ASTPG_TABLES_VERSION "1.4"	/* the version queries.c is written for */
+#define ASTPG_TABLES_VERSION "1.5"	/* the version queries.c is written for */
 #define ASTPG_MAX_QUERY_ARGS 64
 
 typedef struct AstpgQueryDef

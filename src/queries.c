@@ -854,9 +854,10 @@ AstpgResetPlansIfStale(void)
 static const AstpgQueryDef *
 queries_for_version(const char *version)
 {
-	/* 1.3 and 1.4 left the tables 1.2's statements write as they were */
+	/* 1.3 to 1.5 left the tables 1.2's statements write as they were */
 	if (strcmp(version, ASTPG_TABLES_VERSION) == 0 ||
-		strcmp(version, "1.3") == 0 || strcmp(version, "1.2") == 0)
+		strcmp(version, "1.4") == 0 || strcmp(version, "1.3") == 0 ||
+		strcmp(version, "1.2") == 0)
 		return queries;
 	if (strcmp(version, "1.0") == 0 || strcmp(version, "1.1") == 0)
 		return AstpgQueriesV1_1;

@@ -9,6 +9,7 @@ OBJS = \
 	src/astpg.o \
 	src/batch.o \
 	src/batch_writer.o \
+	src/deadlocks.o \
 	src/document_reader.o \
 	src/document_writer.o \
 	src/extension.o \
@@ -29,7 +30,7 @@ REGRESS = ingest ingest_errors reader_limits fuzz_cases replace document depende
 REGRESS_OPTS = --load-extension=pg_trgm --load-extension=astpg
 
 # isolation tests: concurrent sessions, step by step (test/isolation)
-ISOLATION = delete_target module_race
+ISOLATION = delete_target module_race deadlock_retry
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=pg_trgm \
 	--load-extension=astpg
 

@@ -137,7 +137,7 @@ astpg_ingest_batch(PG_FUNCTION_ARGS)
 	docs = PG_GETARG_ARRAYTYPE_P(0);
 	count = ArrayGetNItems(ARR_NDIM(docs), ARR_DIMS(docs));
 	results = palloc0(mul_size(sizeof(AstpgIngestResult), Max(count, 1)));
-	batch = AstpgBatchCreate(CurrentMemoryContext, on_error);
+	batch = AstpgBatchCreate(CurrentMemoryContext, on_error, AstpgFirstWriter());
 	iterator = array_create_iterator(docs, 0, NULL);
 	while (array_iterate(iterator, &element, &isnull))
 	{
@@ -229,7 +229,8 @@ astpg_inbox_ingest(PG_FUNCTION_ARGS)
 	if (inbox_batch == NULL)
 	{
 		inbox_batch = AstpgBatchCreate(TopTransactionContext,
-									   (AstpgOnError) astpg_on_error);
+									   (AstpgOnError) astpg_on_error,
+									   AstpgFirstWriter());
 		inbox_batch_subid = GetCurrentSubTransactionId();
 	}
 

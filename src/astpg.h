@@ -183,6 +183,15 @@ extern Datum AstpgIngestCountsDatum(TupleDesc tupdesc);
 extern int64 AstpgNextInboxPosition(void);
 extern void AstpgInitCounts(void);
 extern ErrorData *AstpgInSubtransaction(void (*fn) (void *arg), void *arg);
+
+/* deadlocks.c */
+#define ASTPG_WRITE_ATTEMPTS 5	/* of a write that meets a deadlock */
+extern bool AstpgFirstWriter(void);
+extern void AstpgWriteAlone(bool alone);
+extern bool AstpgWritingAlone(void);
+extern void AstpgLockRepository(int64 repo_id);
+extern void AstpgPauseBeforeRetry(int attempt);
+
 extern void AstpgCountResult(const AstpgIngestResult *result);
 extern bool AstpgRefusalOfDocument(int sqlerrcode);
 extern void AstpgRecordReject(Jsonb *jb, text *json_text,
@@ -197,7 +206,8 @@ extern void AstpgWriteOne(AstpgDocument *doc, const AstpgOrigin *origin,
 /* batch.c */
 typedef struct AstpgBatch AstpgBatch;
 
-extern AstpgBatch *AstpgBatchCreate(MemoryContext parent, AstpgOnError on_error);
+extern AstpgBatch *AstpgBatchCreate(MemoryContext parent, AstpgOnError on_error,
+									 bool first_writer);
 extern void AstpgBatchAdd(AstpgBatch *batch, Jsonb *jb, text *json_text,
 						  const AstpgOrigin *origin, AstpgIngestResult *result);
 extern void AstpgBatchFlush(AstpgBatch *batch);

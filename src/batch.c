@@ -33,7 +33,6 @@
 #include "access/xact.h"
 #include "astpg.h"
 #include "common/hashfn.h"
-#include "common/pg_prng.h"
 #include "common/sha2.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -53,6 +52,7 @@ struct AstpgBatch
 	MemoryContext context;		/* the documents, until written */
 	AstpgOnError on_error;
 	bool		legacy;			/* database not at 1.4: one at a time */
+	bool		holds_nothing;	/* no lock taken by the transaction yet */
 	int			count;
 	Size		bytes;
 	HTAB	   *paths;			/* file keys of the documents held */
@@ -78,16 +78,19 @@ new_path_set(MemoryContext context)
 
 /*
  * AstpgBatchCreate
- *		An empty batch, in a context of its own below parent.
+ *		An empty batch, in a context of its own below parent.  first_writer
+ *		says that the caller's transaction has written nothing before the
+ *		batch (deadlocks.c).
  */
 AstpgBatch *
-AstpgBatchCreate(MemoryContext parent, AstpgOnError on_error)
+AstpgBatchCreate(MemoryContext parent, AstpgOnError on_error, bool first_writer)
 {
 	AstpgBatch *batch = MemoryContextAllocZero(parent, sizeof(AstpgBatch));
 
 	batch->context = AllocSetContextCreate(parent, "astpg batch",
 										   ALLOCSET_DEFAULT_SIZES);
 	batch->on_error = on_error;
+	batch->holds_nothing = first_writer;
 	batch->paths = new_path_set(batch->context);
 	return batch;
 }
@@ -167,7 +170,6 @@ write_whole_batch(AstpgBatch *batch)
  * the document's fault: the document is written again, a few times, each
  * time with a new snapshot, before it is held against it.
  */
-#define WRITE_ATTEMPTS 5
 
 static bool
 concurrent_violation(int sqlerrcode)
@@ -194,7 +196,7 @@ write_alone(AstpgBatch *batch, int i)
 		if (edata == NULL)
 			return;
 		if (!concurrent_violation(edata->sqlerrcode) ||
-			attempt == WRITE_ATTEMPTS ||
+			attempt == ASTPG_WRITE_ATTEMPTS ||
 			IsolationUsesXactSnapshot())
 			break;
 		FreeErrorData(edata);
@@ -211,49 +213,71 @@ write_alone(AstpgBatch *batch, int i)
 }
 
 /*
+ * Write every document alone, in order.  Run in a subtransaction of its
+ * own, so that a deadlock met by any of them undoes all of them: the
+ * locks of those written before it may be part of the cycle.
+ */
+static void
+write_one_at_a_time(void *arg)
+{
+	AstpgBatch *batch = (AstpgBatch *) arg;
+
+	for (int i = 0; i < batch->count; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		write_alone(batch, i);
+	}
+}
+
+/*
  * AstpgBatchFlush
  *		Write the documents the batch holds, report each one's result to its
  *		caller, and empty the batch.
+ *
+ * The batch is written whole, in a subtransaction; if a document in it is
+ * refused, the batch is written again a document at a time, so that only
+ * that document is rejected (on_error skip) or the error names it (abort).
+ *
+ * A deadlock is not the documents' fault either.  If the transaction held
+ * no lock before the batch, the subtransaction is rolled back, which
+ * releases every lock it held, and the batch is written again, alone in its
+ * repositories (deadlocks.c).  A deadlock that takes in locks held before
+ * (an earlier statement's or batch's, which no retry here can release) is
+ * raised.
  */
 void
 AstpgBatchFlush(AstpgBatch *batch)
 {
 	MemoryContext caller_context = CurrentMemoryContext;
 	ErrorData  *edata;
+	bool		was_alone;
 
 	if (batch->count == 0)
 		return;
 	MemoryContextSwitchTo(batch->context);
-	edata = write_whole_batch(batch);
-
-	/*
-	 * A deadlock: the batch's subtransaction is rolled back, which lets the
-	 * other transaction go on, and written again.  (A deadlock that locks
-	 * this transaction took before the batch closed would recur, and is
-	 * raised after the last attempt.)
-	 */
-	for (int attempt = 1;
-		 edata != NULL && edata->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED &&
-		 attempt < WRITE_ATTEMPTS;
-		 attempt++)
+	was_alone = AstpgWritingAlone();
+	for (int attempt = 1;; attempt++)
 	{
-		FreeErrorData(edata);
-		/* let the other transaction get ahead before this one locks again */
-		pg_usleep(10000L * attempt + (long) (pg_prng_uint32(&pg_global_prng_state) % 20000));
-		CHECK_FOR_INTERRUPTS();
 		edata = write_whole_batch(batch);
-	}
-	if (edata != NULL)
-	{
-		if (!AstpgRefusalOfDocument(edata->sqlerrcode))
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		for (int i = 0; i < batch->count; i++)
+		if (edata != NULL && AstpgRefusalOfDocument(edata->sqlerrcode))
 		{
-			CHECK_FOR_INTERRUPTS();
-			write_alone(batch, i);
+			FreeErrorData(edata);
+			edata = AstpgInSubtransaction(write_one_at_a_time, batch);
 		}
+
+		if (edata == NULL ||
+			edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED ||
+			!batch->holds_nothing ||
+			attempt == ASTPG_WRITE_ATTEMPTS)
+			break;
+		FreeErrorData(edata);
+		AstpgPauseBeforeRetry(attempt);
 	}
+	AstpgWriteAlone(was_alone);
+	if (edata != NULL)
+		ReThrowError(edata);
+	/* the next batch is written holding this one's locks */
+	batch->holds_nothing = false;
 	for (int i = 0; i < batch->count; i++)
 	{
 		AstpgCountResult(&batch->written[i]);

@@ -1044,9 +1044,24 @@ insert_history(Entry **changed, int n, int64 repo_id, text *repository)
 	AstpgExecute(ASTPG_Q_BATCH_INSERT_HISTORY, args, NULL, SPI_OK_INSERT);
 }
 
-/* Write the documents of one repository: steps 1 to 6. */
+/*
+ * What step 5 needs of one repository's write: done for every repository
+ * of the batch only after all of them are written.
+ */
+typedef struct Retarget
+{
+	Entry	  **changed;
+	int			nchanged;
+	Target	   *targets;
+	int			ntargets;
+} Retarget;
+
+/*
+ * Write the documents of one repository: steps 1 to 4, and 6.  Step 5 is
+ * left to the caller, in *retarget.
+ */
 static void
-write_repository(Entry **entries, int n, Jsonb *empty)
+write_repository(Entry **entries, int n, Jsonb *empty, Retarget *retarget)
 {
 	text	   *repository = entries[0]->doc->repository;
 	int64		repo_id = entries[0]->repo_id;
@@ -1056,6 +1071,8 @@ write_repository(Entry **entries, int n, Jsonb *empty)
 	int			ntargets;
 	Entry	  **by_key;
 
+	/* in share mode, or exclusive for a retry after a deadlock */
+	AstpgLockRepository(repo_id);
 	if (AstpgTablesDistributed())
 		AstpgRoutedSettings();
 	by_key = palloc(mul_size(sizeof(Entry *), n));
@@ -1104,9 +1121,11 @@ write_repository(Entry **entries, int n, Jsonb *empty)
 		insert_classes_functions_calls(changed, nchanged, repo_id, empty);
 		insert_dependencies_metrics(changed, nchanged, repo_id, targets,
 									ntargets, empty);
-		retarget_dependents(changed, nchanged, repo_id, repository, targets,
-							ntargets);
+		retarget->targets = targets;
+		retarget->ntargets = ntargets;
 	}
+	retarget->changed = changed;
+	retarget->nchanged = nchanged;
 	/* logged in the order they came in, not the order they were locked in */
 	qsort(entries, n, sizeof(Entry *), compare_indexes);
 	qsort(changed, nchanged, sizeof(Entry *), compare_indexes);
@@ -1128,6 +1147,8 @@ AstpgWriteBatch(AstpgDocument **documents, const TimestampTz *started,
 	Entry	   *storage = palloc0(mul_size(sizeof(Entry), Max(n, 1)));
 	Entry	  **entries = palloc(mul_size(sizeof(Entry *), Max(n, 1)));
 	Jsonb	   *empty = jsonb_of("{}");
+	Retarget   *retargets = palloc0(mul_size(sizeof(Retarget), Max(n, 1)));
+	int			nrepositories = 0;
 	int			first = 0;
 
 	for (int i = 0; i < n; i++)
@@ -1155,7 +1176,25 @@ AstpgWriteBatch(AstpgDocument **documents, const TimestampTz *started,
 
 		while (last < n && compare_repositories(entries[first], entries[last]) == 0)
 			last++;
-		write_repository(&entries[first], last - first, empty);
+		write_repository(&entries[first], last - first, empty,
+						 &retargets[nrepositories++]);
 		first = last;
+	}
+
+	/*
+	 * Step 5 last: the dependency rows it locks belong to other files, whose
+	 * writers may be waiting for them; a transaction that went on to lock
+	 * the next repository's files while holding them could close a cycle.
+	 */
+	for (int r = 0; r < nrepositories; r++)
+	{
+		Retarget   *retarget = &retargets[r];
+
+		if (retarget->nchanged == 0)
+			continue;
+		retarget_dependents(retarget->changed, retarget->nchanged,
+							retarget->changed[0]->repo_id,
+							retarget->changed[0]->doc->repository,
+							retarget->targets, retarget->ntargets);
 	}
 }

@@ -485,13 +485,21 @@ AstpgIngestDocument(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 	MemoryContext document_context;
 	Jsonb	  **parsed;			/* in memory: survives the longjmp */
 	ErrorData  *edata = NULL;
+	bool		first_writer;
 
 	document_context = AllocSetContextCreate(caller_context, "astpg document",
 											 ALLOCSET_DEFAULT_SIZES);
 	parsed = MemoryContextAllocZero(document_context, sizeof(Jsonb *));
 	memset(result, 0, sizeof(AstpgIngestResult));
 
-	if (on_error == ASTPG_ON_ERROR_ABORT)
+	/*
+	 * The first writer of its transaction retries a deadlock, and so writes
+	 * in a subtransaction even when it has no reject to record
+	 * (deadlocks.c); a later one, with on_error abort, needs none.
+	 */
+	first_writer = AstpgFirstWriter();
+	AstpgWriteAlone(false);
+	if (on_error == ASTPG_ON_ERROR_ABORT && !first_writer)
 	{
 		MemoryContextSwitchTo(document_context);
 		ingest_in_context(jb, json_text, origin, parsed, result);
@@ -501,12 +509,22 @@ AstpgIngestDocument(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 		return true;
 	}
 
+	for (int attempt = 1;; attempt++)
 	{
 		IngestCall	call = {jb, json_text, origin, parsed, result};
 
 		edata = AstpgInSubtransaction(ingest_call, &call);
+		if (edata == NULL || !first_writer ||
+			edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED ||
+			attempt == ASTPG_WRITE_ATTEMPTS)
+			break;
+		FreeErrorData(edata);
+		AstpgPauseBeforeRetry(attempt);
 	}
+	AstpgWriteAlone(false);
 
+	if (edata != NULL && on_error == ASTPG_ON_ERROR_ABORT)
+		ReThrowError(edata);
 	if (edata != NULL)
 	{
 		if (!AstpgRefusalOfDocument(edata->sqlerrcode))

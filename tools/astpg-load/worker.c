@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "libpq-fe.h"
 #include "astpg_load.h"
@@ -50,6 +51,24 @@ connect_db(Options *opt)
 	return PQconnectdbParams(keywords, values, 1);
 }
 
+/*
+ * The SQLSTATE of this thread's last failed command ("" if none was given):
+ * a deadlock or a serialization failure makes the worker send the batch
+ * again.
+ */
+static __thread char failed_sqlstate[6];
+
+/* *why and failed_sqlstate for a command that failed. */
+static void
+note_failure(PGconn *conn, const PGresult *res, char **why)
+{
+	const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	free(*why);
+	*why = strdup(PQerrorMessage(conn));
+	snprintf(failed_sqlstate, sizeof(failed_sqlstate), "%s", sqlstate ? sqlstate : "");
+}
+
 /* Run a command that returns no rows; false with *why set on failure. */
 static bool
 run(PGconn *conn, const char *sql, char **why)
@@ -58,7 +77,7 @@ run(PGconn *conn, const char *sql, char **why)
 	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
 	if (!ok)
-		*why = strdup(PQerrorMessage(conn));
+		note_failure(conn, res, why);
 	PQclear(res);
 	return ok;
 }
@@ -81,7 +100,7 @@ read_counts(PGconn *conn, Counts *counts, char **why)
 		counts->rows = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
 	}
 	else
-		*why = strdup(PQerrorMessage(conn));
+		note_failure(conn, res, why);
 	PQclear(res);
 	return ok;
 }
@@ -93,24 +112,23 @@ copy_rows(PGconn *conn, const char *data, size_t len, char **why)
 	PGresult   *res = PQexec(conn, "COPY astpg.inbox (doc) FROM STDIN (FORMAT binary)");
 	bool		ok = PQresultStatus(res) == PGRES_COPY_IN;
 
+	if (!ok)
+		note_failure(conn, res, why);
 	PQclear(res);
 	if (!ok)
-	{
-		*why = strdup(PQerrorMessage(conn));
 		return false;
-	}
 	if (PQputCopyData(conn, copy_header, sizeof(copy_header)) != 1 ||
 		PQputCopyData(conn, data, (int) len) != 1 ||
 		PQputCopyData(conn, copy_trailer, sizeof(copy_trailer)) != 1 ||
 		PQputCopyEnd(conn, NULL) != 1)
 	{
-		*why = strdup(PQerrorMessage(conn));
+		note_failure(conn, NULL, why);
 		return false;
 	}
 	res = PQgetResult(conn);
 	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	if (!ok)
-		*why = strdup(PQerrorMessage(conn));
+		note_failure(conn, res, why);
 	PQclear(res);
 	while ((res = PQgetResult(conn)) != NULL)
 		PQclear(res);
@@ -133,7 +151,7 @@ record_reject(PGconn *conn, const LineReject *reject, char **why)
 	bool		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 
 	if (!ok)
-		*why = strdup(PQerrorMessage(conn));
+		note_failure(conn, res, why);
 	PQclear(res);
 	return ok;
 }
@@ -159,6 +177,45 @@ send_batch(PGconn *conn, Batch *batch, char **why)
 		from = to;
 	}
 	return true;
+}
+
+/*
+ * A batch of more than one of the server's batches (astpg writes 500
+ * documents at a time) holds the locks of the first while it writes the
+ * next, so it can deadlock with another worker's writing files that import
+ * its files (README, "Guarantees"); a serialization failure can end it at
+ * REPEATABLE READ or SERIALIZABLE.  Either way it is sent again, a few
+ * times, after a pause.
+ */
+#define SEND_ATTEMPTS 5
+
+static bool
+retryable_failure(void)
+{
+	return strcmp(failed_sqlstate, "40P01") == 0 ||
+		strcmp(failed_sqlstate, "40001") == 0;
+}
+
+/* Send one batch in a transaction of its own and commit it. */
+static bool
+send_and_commit(PGconn *conn, Batch *batch, Counts *counts, char **why)
+{
+	for (int attempt = 1;; attempt++)
+	{
+		failed_sqlstate[0] = '\0';
+		if (run(conn, "BEGIN", why) &&
+			send_batch(conn, batch, why) &&
+			read_counts(conn, counts, why) &&
+			run(conn, "COMMIT", why))
+			return true;
+		if (!retryable_failure() || attempt == SEND_ATTEMPTS)
+			return false;
+		if (!run(conn, "ROLLBACK", why))
+			return false;
+		free(*why);
+		*why = NULL;
+		usleep(10000 * attempt + rand() % 10000);
+	}
 }
 
 /* Take the next batch; NULL when there is none left or we are stopping. */
@@ -263,23 +320,23 @@ worker_main(void *arg)
 
 	while ((batch = dequeue(loader)) != NULL)
 	{
-		if (nopen == 0 && !run(conn, "BEGIN", &why))
-			goto failed_batch;
 		open = realloc(open, (nopen + 1) * sizeof(Batch *));
 		open[nopen++] = batch;
-		if (!send_batch(conn, batch, &why))
-			goto failed_batch;
 		if (!opt->single_transaction)
 		{
 			Counts		counts;
 
-			if (!read_counts(conn, &counts, &why) || !run(conn, "COMMIT", &why))
+			if (!send_and_commit(conn, batch, &counts, &why))
 				goto failed_batch;
 			record_commit(loader, open, nopen, &counts);
-			for (int i = 0; i < nopen; i++)
-				batch_free(open[i]);
+			batch_free(batch);
 			nopen = 0;
+			continue;
 		}
+		if (nopen == 1 && !run(conn, "BEGIN", &why))
+			goto failed_batch;
+		if (!send_batch(conn, batch, &why))
+			goto failed_batch;
 	}
 	/*
 	 * --single-transaction: all or nothing, so not after the reader stopped

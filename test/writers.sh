@@ -33,12 +33,12 @@ fi
 status=0
 # Deadlocks: a writer sets other files' dependency rows (resolving them to
 # its file, or clearing them as it deletes its file), so transactions that
-# write files importing each other can deadlock; they are retried here as a
-# client retries them, and must stay under a quarter of attempts (README,
-# "Guarantees"; measured 1-10%).
+# write files importing each other can deadlock.  astpg retries a call of
+# one batch that is its transaction's first write itself, so none of those
+# may fail; a transaction of several calls or batches is retried here, as
+# its client must (README, "Guarantees").
 "$python" "$here/writers.py" --sessions 8 --ops "$ops" --isolation all \
-	--repos shared --seed "$seed" \
-	--max-deadlock-rate "${MAX_DEADLOCK_RATE:-25}" || status=1
+	--repos shared --seed "$seed" || status=1
 "$python" "$here/writers.py" --sessions 8 --ops "$ops" --isolation serializable \
 	--repos per-session --seed "$seed" \
 	--max-retry-rate "${MAX_RETRY_RATE:-75}" || status=1

@@ -307,6 +307,7 @@ typedef enum AstpgQuery
 	ASTPG_Q_ROUTED_SET_TARGETS,
 	/* from 1.4: a batch of documents, a statement per table (batch_writer.c) */
 	ASTPG_Q_BATCH_LOCK_FILES,
+	ASTPG_Q_BATCH_LOCK_FILES_1_4,
 	ASTPG_Q_BATCH_ROUTED_LOCK_FILES,
 	ASTPG_Q_BATCH_INSERT_FILES,
 	ASTPG_Q_BATCH_DELETE_CALLS,
@@ -321,6 +322,7 @@ typedef enum AstpgQuery
 	ASTPG_Q_BATCH_INSERT_METRICS,
 	ASTPG_Q_DEPENDENCY_TARGETS,
 	ASTPG_Q_BATCH_LOCK_DEPENDENTS,
+	ASTPG_Q_BATCH_LOCK_DEPENDENTS_1_4,
 	ASTPG_Q_BATCH_ROUTED_LOCK_DEPENDENTS,
 	ASTPG_Q_BATCH_SET_TARGETS,
 	ASTPG_Q_BATCH_INSERT_AUDIT,
@@ -332,6 +334,7 @@ extern void AstpgResetPlansIfStale(void);
 extern bool AstpgTablesDistributed(void);
 extern bool AstpgHistoryKept(void);
 extern bool AstpgBatchesWritten(void);
+extern bool AstpgKeyedByRepository(void);
 /* queries_1_1.c */
 extern const AstpgQueryDef AstpgQueriesV1_1[];
 /* queries.c */

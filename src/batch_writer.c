@@ -282,25 +282,63 @@ AstpgNewIds(int nclasses, int nfunctions, int64 **class_ids,
 	SPI_freetuptable(SPI_tuptable);
 }
 
+/*
+ * The keys of a value within a repository, as the indexes of 1.5 on paths
+ * and modules (file_hash) and on unresolved targets (dependency_hash) hold
+ * them (queries.c, FILE_HASH and DEPENDENCY_HASH): 32 bits of a hash of
+ * the repository, then 32 bits of hashtextextended() of the value.
+ */
+static uint64
+hash_text(text *value, int64 seed)
+{
+	return DatumGetUInt64(DirectFunctionCall2Coll(hashtextextended,
+												  DEFAULT_COLLATION_OID,
+												  PointerGetDatum(value),
+												  Int64GetDatum(seed)));
+}
+
+static int64
+file_hash(text *repository, text *value)
+{
+	return (int64) ((hash_text(repository, 0) & UINT64CONST(0xFFFFFFFF00000000)) |
+					(hash_text(value, 0) & UINT64CONST(0xFFFFFFFF)));
+}
+
+static int64
+dependency_hash(int64 repo_id, text *target)
+{
+	return (int64) (((uint64) repo_id & UINT64CONST(0xFFFFFFFF00000000)) |
+					(hash_text(target, repo_id) & UINT64CONST(0xFFFFFFFF)));
+}
+
 /* Step 1b: lock the stored files of the entries not inserted. */
 static void
 lock_stored_files(Entry **entries, int n, int64 repo_id)
 {
 	Datum	   *keys = palloc(mul_size(sizeof(Datum), n));
+	Datum	   *hashes = palloc(mul_size(sizeof(Datum), n));
 	int			nkeys = 0;
-	Datum		args[2];
+	Datum		args[3];
 	int			rows;
+	bool		hashed = AstpgKeyedByRepository();	/* 1.5 on */
 
 	for (int i = 0; i < n; i++)
 		if (!entries[i]->stored)
+		{
+			hashes[nkeys] = Int64GetDatum(file_hash(entries[i]->doc->repository,
+													entries[i]->doc->path));
 			keys[nkeys++] = PointerGetDatum(entries[i]->key);
+		}
 	if (nkeys == 0)
 		return;
 	args[0] = AstpgBuildArray(keys, NULL, nkeys, BYTEAOID);
 	args[1] = Int64GetDatum(repo_id);
+	args[2] = AstpgBuildArray(hashes, NULL, nkeys, INT8OID);
 	rows = AstpgExecute(AstpgTablesDistributed() ?
 						ASTPG_Q_BATCH_ROUTED_LOCK_FILES :
-						ASTPG_Q_BATCH_LOCK_FILES, args, NULL, SPI_OK_SELECT);
+						hashed ? ASTPG_Q_BATCH_LOCK_FILES :
+						ASTPG_Q_BATCH_LOCK_FILES_1_4,
+						args, NULL, SPI_OK_SELECT);
 	for (int r = 0; r < rows; r++)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[r];
@@ -312,6 +350,9 @@ lock_stored_files(Entry **entries, int n, int64 repo_id)
 		CHECK_FOR_INTERRUPTS();
 		e = entry_of_key(entries, n,
 						 DatumGetByteaPP(SPI_getbinval(tuple, tupdesc, 2, &isnull)));
+		/* a path that shares its key with one of the batch's (1.5 on) */
+		if (e == NULL && hashed && !AstpgTablesDistributed())
+			continue;
 		if (e == NULL)
 			elog(ERROR, "astpg locked a file that its batch does not hold");
 		if (!texts_equal(e->doc->repository,
@@ -836,6 +877,7 @@ retarget_dependents(Entry **changed, int n, int64 repo_id, text *repository,
 	Datum	   *tids;
 	Column		target_file;
 	int			nchanges = 0;
+	bool		hashed = AstpgKeyedByRepository();	/* 1.5 on */
 
 	for (int i = 0; i < n; i++)
 	{
@@ -846,11 +888,14 @@ retarget_dependents(Entry **changed, int n, int64 repo_id, text *repository,
 			if (own[j] == NULL)
 				continue;
 			names[nnames] = PointerGetDatum(own[j]);
-			/* seeded with the repository's key, as the index is */
-			hashes[nnames] = DirectFunctionCall2Coll(hashtextextended,
-													 DEFAULT_COLLATION_OID,
-													 names[nnames],
-													 Int64GetDatum(repo_id));
+			/* the key of the index on unresolved targets */
+			if (hashed)
+				hashes[nnames] = Int64GetDatum(dependency_hash(repo_id, own[j]));
+			else
+				hashes[nnames] = DirectFunctionCall2Coll(hashtextextended,
+														 DEFAULT_COLLATION_OID,
+														 names[nnames],
+														 Int64GetDatum(repo_id));
 			nnames++;
 		}
 		if (changed[i]->module_changed)
@@ -863,7 +908,9 @@ retarget_dependents(Entry **changed, int n, int64 repo_id, text *repository,
 	args[4] = Int64GetDatum(repo_id);
 	rows = AstpgExecute(AstpgTablesDistributed() ?
 						ASTPG_Q_BATCH_ROUTED_LOCK_DEPENDENTS :
-						ASTPG_Q_BATCH_LOCK_DEPENDENTS, args, NULL, SPI_OK_SELECT);
+						hashed ? ASTPG_Q_BATCH_LOCK_DEPENDENTS :
+						ASTPG_Q_BATCH_LOCK_DEPENDENTS_1_4,
+						args, NULL, SPI_OK_SELECT);
 	if (rows == 0)
 	{
 		SPI_freetuptable(SPI_tuptable);

@@ -50,6 +50,23 @@
 
 #define EQ " OPERATOR(pg_catalog.=) "
 
+/*
+ * From 1.5, the keys of a value (a path, a module, a target) within a
+ * repository, as the indexes of astpg--1.4--1.5.sql hold them: 32 bits of
+ * a hash of the repository, then 32 bits of a hash of the value.  Written
+ * as those indexes are, so that the planner matches them; batch_writer.c
+ * computes the same.
+ */
+#define FILE_HASH(repository, value) \
+	"((pg_catalog.hashtextextended(" repository ", 0)" \
+	" OPERATOR(pg_catalog.&) (-4294967296)::pg_catalog.int8)" \
+	" OPERATOR(pg_catalog.|) (pg_catalog.hashtextextended(" value ", 0)" \
+	" OPERATOR(pg_catalog.&) 4294967295::pg_catalog.int8))"
+#define DEPENDENCY_HASH(repo_id, target) \
+	"((" repo_id " OPERATOR(pg_catalog.&) (-4294967296)::pg_catalog.int8)" \
+	" OPERATOR(pg_catalog.|) (pg_catalog.hashtextextended(" target ", " repo_id ")" \
+	" OPERATOR(pg_catalog.&) 4294967295::pg_catalog.int8))"
+
 static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 	/*
 	 * Find and lock the stored file of (repository, path).  FOR NO KEY
@@ -522,8 +539,27 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 	 * The stored files of the batch, locked in the order of their paths
 	 * (the batch is of one repository), as the batch inserts them, so that
 	 * two sessions whose batches share paths cannot deadlock on them.
+	 *
+	 * From 1.5 they are found by the keys of their paths within the
+	 * repository ($3), whose index keeps a repository's paths on pages of
+	 * their own: at SERIALIZABLE this lookup's predicate locks are then on
+	 * pages where only this repository's files go in.  Paths may share a
+	 * key: the caller passes over a file whose file_key is none of the
+	 * batch's ($1), locked needlessly.  Neither repo_id nor file_key is
+	 * compared here, so that no other index can serve the lookup; file_key
+	 * tells the repository.
 	 */
 	[ASTPG_Q_BATCH_LOCK_FILES] = {
+		"SELECT f.file_id, @extschema@.file_key(f.repository, f.path),"
+		"       f.repository, f.path, f.content_hash, f.module"
+		"  FROM @extschema@.files f"
+		" WHERE " FILE_HASH("f.repository", "f.path") " OPERATOR(pg_catalog.=) ANY ($3)"
+		" ORDER BY f.path COLLATE pg_catalog.\"C\""
+		"   FOR NO KEY UPDATE OF f",
+		3, {BYTEAARRAYOID, INT8OID, INT8ARRAYOID}
+	},
+	/* the same by file_key, until ALTER EXTENSION astpg UPDATE TO '1.5' */
+	[ASTPG_Q_BATCH_LOCK_FILES_1_4] = {
 		"SELECT f.file_id, @extschema@.file_key(f.repository, f.path),"
 		"       f.repository, f.path, f.content_hash, f.module"
 		"  FROM @extschema@.files f"
@@ -645,14 +681,32 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 
 	/*
 	 * Stored dependencies that the batch may change: unresolved ones that
-	 * name one of its modules or paths ($2, with their hashes in $3 for the
-	 * index), and those resolved to a file whose module changed ($4).  Rows
-	 * a concurrent writer holds are skipped rather than waited for: that
-	 * writer is replacing or resolving them itself, and waiting could
+	 * name one of its modules or paths ($2, with their keys in $3 for the
+	 * index), and those resolved to a file whose module changed ($4).
+	 * Rows a concurrent writer holds are skipped rather than waited for:
+	 * that writer is replacing or resolving them itself, and waiting could
 	 * deadlock two sessions that write files importing each other;
 	 * resolve_dependencies() settles what such races leave.
+	 *
+	 * From 1.5 the unresolved ones are found by the keys of the names
+	 * within the repository ($3), whose index keeps a repository's
+	 * targets on pages of their own (see ASTPG_Q_BATCH_LOCK_FILES).
 	 */
 	[ASTPG_Q_BATCH_LOCK_DEPENDENTS] = {
+		"SELECT u.ctid, u.target, u.target_file_id"
+		"  FROM @extschema@.dependencies u"
+		" WHERE ((u.target_file_id IS NULL"
+		"         AND " DEPENDENCY_HASH("u.repo_id", "u.target") " OPERATOR(pg_catalog.=) ANY ($3)"
+		"         AND u.target OPERATOR(pg_catalog.=) ANY ($2))"
+		"        OR (u.target_file_id IS NOT NULL"
+		"            AND u.target_file_id OPERATOR(pg_catalog.=) ANY ($4)))"
+		"   AND (SELECT t.repository FROM @extschema@.files t"
+		"         WHERE t.file_id" EQ "u.file_id)" EQ "$1"
+		"   FOR NO KEY UPDATE OF u SKIP LOCKED",
+		5, {TEXTOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8OID}
+	},
+	/* the same, until ALTER EXTENSION astpg UPDATE TO '1.5' */
+	[ASTPG_Q_BATCH_LOCK_DEPENDENTS_1_4] = {
 		"SELECT u.ctid, u.target, u.target_file_id"
 		"  FROM @extschema@.dependencies u"
 		" WHERE ((u.target_file_id IS NULL"
@@ -803,6 +857,19 @@ AstpgBatchesWritten(void)
 									  CStringGetDatum("inbox_flush"),
 									  PointerGetDatum(buildoidvector(NULL, 0)),
 									  ObjectIdGetDatum(schema_oid)));
+}
+
+/*
+ * AstpgKeyedByRepository
+ *		Are paths, modules and unresolved targets indexed by their keys
+ *		within the repository (FILE_HASH, DEPENDENCY_HASH: 1.5 on)?
+ *		files_repository_path_idx tells, found through the catalog cache.
+ *		Valid after AstpgResetPlansIfStale.
+ */
+bool
+AstpgKeyedByRepository(void)
+{
+	return OidIsValid(get_relname_relid("files_repository_path_idx", schema_oid));
 }
 
 /*

@@ -44,7 +44,13 @@ unless --keep).
 
   test/writers.py [--sessions 8] [--ops 50] [--isolation all]
                   [--seed N] [--repos shared|per-session]
-                  [--max-retry-rate PERCENT] [--keep]
+                  [--max-retry-rate PERCENT] [--pool N] [--preload N] [--keep]
+
+--preload N first stores N more files in each repository (bulk/fK.py,
+in batches, committed and analyzed before the sessions start), so that
+the sessions write a few files of repositories of realistic size: at
+SERIALIZABLE, predicate locks are taken on index pages, and on small
+tables every repository shares the same few pages.
 """
 
 import argparse
@@ -240,7 +246,10 @@ class Session(threading.Thread):
         if x < 0.40:
             repo = self.rng.choice(self.repos)
             keep = self.rng.sample(range(POOL), POOL - 1 - self.rng.randrange(3))
-            return [("delete_files", repo, sorted(path_of(i) for i in keep))]
+            # the preloaded files are kept too: they are not the pool's
+            return [("delete_files", repo, sorted([path_of(i) for i in keep] +
+                                                  ["bulk/f%d.py" % k
+                                                   for k in range(self.args.preload)]))]
         ops = []
         for _ in range(min(1 + self.rng.randrange(3), budget)):
             key = self.pick()
@@ -612,6 +621,38 @@ def verify(conn, level, docs, stats, checks):
     conn.commit()
 
 
+def preload(conn, args, docs, stats):
+    """args.preload files in each repository the sessions write, stored
+    before they start; their modules and paths are not the pool's."""
+    repos = (["writers-%d" % n for n in range(args.sessions)]
+             if args.repos == "per-session" else ["alpha", "beta"])
+    cur = conn.cursor()
+    for repo in repos:
+        for first in range(0, args.preload, 200):
+            batch = []
+            for k in range(first, min(first + 200, args.preload)):
+                doc = docs.content(repo, POOL + k, 0, "bulk.f%d" % k)
+                doc["path"] = "bulk/f%d.py" % k
+                # imports of other bulk files, none of the pool's: a
+                # renamed pool module does not retarget hundreds of rows
+                for n, dep in enumerate(doc["dependencies"]):
+                    dep["target"] = "bulk.f%d" % ((k * 7 + n * 13) % args.preload)
+                doc["revision"] = "pre-%s-%d" % (repo, k)
+                docs.by_revision[doc["revision"]] = doc
+                batch.append(doc)
+            started = time.monotonic()
+            cur.execute("SELECT status FROM astpg.ingest_batch(%s::jsonb[])",
+                        ([json.dumps(d) for d in batch],))
+            statuses = [r[0] for r in cur.fetchall()]
+            conn.commit()
+            ended = time.monotonic()
+            for d, s in zip(batch, statuses):
+                stats.ops.append(("store", d["repository"], d["path"], d["revision"],
+                                  s, started, ended))
+    cur.execute("ANALYZE")
+    conn.commit()
+
+
 def run_level(args, level, checks):
     admin = psycopg2.connect(dbname="postgres")
     admin.autocommit = True
@@ -625,6 +666,8 @@ def run_level(args, level, checks):
     conn.commit()
 
     docs, stats = Docs(), Stats()
+    if args.preload:
+        preload(conn, args, docs, stats)
     sessions = []
     for n in range(args.sessions):
         repos = ["writers-%d" % n] if args.repos == "per-session" else ["alpha", "beta"]
@@ -687,6 +730,7 @@ def run_level(args, level, checks):
 
 
 def main():
+    global POOL
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=8)
     ap.add_argument("--ops", type=int, default=50,
@@ -703,8 +747,13 @@ def main():
                          "would, and fail if more than PERCENT of attempts end in one "
                          "(default: only transactions of several calls or several "
                          "batches are retried, and any other deadlock fails the run)")
+    ap.add_argument("--pool", type=int, default=POOL, metavar="N",
+                    help="files each session picks from, per repository (default %d)" % POOL)
+    ap.add_argument("--preload", type=int, default=0, metavar="N",
+                    help="store N more files in each repository before the sessions start")
     ap.add_argument("--keep", action="store_true", help="keep the database")
     args = ap.parse_args()
+    POOL = args.pool
     if args.seed is None:
         args.seed = random.randrange(1 << 31)
     print("# seed %d" % args.seed)

@@ -15,7 +15,8 @@
 -- defect 3; src/deadlocks.c says why this works).
 --
 -- Every write of a repository's files, by the writers in C and by
--- delete_file() and delete_files(), holds lock_repository(repo_id, false)
+-- delete_paths() (delete_file() and delete_files()), holds
+-- lock_repository(repo_id, false)
 -- until its transaction ends: writers do not wait for each other on it.
 -- A call that is the first to write in its transaction and is failed by a
 -- deadlock rolls its attempt back, which releases every lock it held, and
@@ -75,14 +76,18 @@ END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.delete_file_once(text, text) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION @extschema@.delete_file(repository text, path text)
-RETURNS boolean
-LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+-- Delete the stored files of paths, in that order, in one attempt, which
+-- a deadlock undoes and makes again, alone, as the writers in C do; the
+-- paths of the files deleted.
+CREATE FUNCTION @extschema@.delete_paths(repository text, paths text[])
+RETURNS text[]
+LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off
 AS $$
 DECLARE
-    deleted      boolean;
+    gone         text;
+    deleted      text[];
     attempt      integer := 1;
     first_writer boolean := pg_catalog.pg_current_xact_id_if_assigned() IS NULL;
 BEGIN
@@ -93,17 +98,23 @@ BEGIN
         SET LOCAL enable_seqscan = off;
     END IF;
     LOOP
+        deleted := '{}';
         BEGIN
-            PERFORM @extschema@.lock_repository(@extschema@.repo_id(delete_file.repository),
+            PERFORM @extschema@.lock_repository(@extschema@.repo_id(delete_paths.repository),
                                                 attempt > 1);
-            deleted := @extschema@.delete_file_once(delete_file.repository, delete_file.path);
-            EXIT;
+            FOREACH gone IN ARRAY paths LOOP
+                IF @extschema@.delete_file_once(delete_paths.repository, gone) THEN
+                    deleted := deleted || gone;
+                END IF;
+            END LOOP;
+            RETURN deleted;
         EXCEPTION
             WHEN deadlock_detected THEN
                 IF NOT first_writer OR attempt >= 3 THEN
                     RAISE;
                 END IF;
                 attempt := attempt + 1;
+                -- let the other transaction get ahead before locking again
                 PERFORM pg_catalog.pg_sleep(0.005 * attempt + 0.01 * pg_catalog.random());
             WHEN foreign_key_violation THEN
                 -- At REPEATABLE READ and SERIALIZABLE the UPDATE of
@@ -114,21 +125,23 @@ BEGIN
                 -- which the caller retries, not a fault.
                 IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
                     RAISE EXCEPTION 'could not serialize access due to a concurrent dependency on file "%"',
-                                    delete_file.path
+                                    gone
                         USING ERRCODE = 'serialization_failure';
                 END IF;
                 RAISE;
         END;
     END LOOP;
-    RETURN deleted;
 END
 $$;
+REVOKE ALL ON FUNCTION @extschema@.delete_paths(text, text[]) FROM PUBLIC;
 
--- The files are deleted in the order of their paths (bytes, as the
--- writers lock theirs), all in one attempt, which a deadlock undoes and
--- makes again alone, as delete_file() does.  The paths are returned once
--- all are deleted: rows returned by an attempt that is rolled back could
--- not be taken back.
+CREATE OR REPLACE FUNCTION @extschema@.delete_file(repository text, path text)
+RETURNS boolean
+LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.cardinality(@extschema@.delete_paths(repository, ARRAY[path])) > 0;
+
+-- The paths in byte order, as the writers lock theirs.
 CREATE OR REPLACE FUNCTION @extschema@.delete_files(repository text, keep_paths text[])
 RETURNS TABLE (path text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -136,59 +149,24 @@ SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
-DECLARE
-    gone         text;
-    deleted      text[];
-    attempt      integer := 1;
-    first_writer boolean := pg_catalog.pg_current_xact_id_if_assigned() IS NULL;
 BEGIN
     -- a NULL list would delete the whole repository: refuse it
     IF delete_files.repository IS NULL OR keep_paths IS NULL THEN
         RAISE EXCEPTION 'repository and keep_paths must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
-        SET LOCAL citus.propagate_set_commands = 'local';
-        SET LOCAL enable_seqscan = off;
-    END IF;
-    LOOP
-        deleted := '{}';
-        BEGIN
-            PERFORM @extschema@.lock_repository(@extschema@.repo_id(delete_files.repository),
-                                                attempt > 1);
-            FOR gone IN
-                SELECT f.path
-                  FROM @extschema@.files f
-                 WHERE f.repo_id = @extschema@.repo_id(delete_files.repository)
-                   AND f.repository = delete_files.repository
-                   AND NOT EXISTS (SELECT FROM pg_catalog.unnest(keep_paths) AS k(path)
-                                    WHERE k.path = f.path)
-                 ORDER BY f.path COLLATE "C"
-            LOOP
-                IF @extschema@.delete_file_once(delete_files.repository, gone) THEN
-                    deleted := deleted || gone;
-                END IF;
-            END LOOP;
-            EXIT;
-        EXCEPTION
-            WHEN deadlock_detected THEN
-                IF NOT first_writer OR attempt >= 3 THEN
-                    RAISE;
-                END IF;
-                attempt := attempt + 1;
-                PERFORM pg_catalog.pg_sleep(0.005 * attempt + 0.01 * pg_catalog.random());
-            WHEN foreign_key_violation THEN
-                -- as in delete_file()
-                IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
-                    RAISE EXCEPTION 'could not serialize access due to a concurrent dependency on file "%"',
-                                    gone
-                        USING ERRCODE = 'serialization_failure';
-                END IF;
-                RAISE;
-        END;
-    END LOOP;
-    RETURN QUERY SELECT d.path FROM pg_catalog.unnest(deleted) WITH ORDINALITY AS d(path, n)
-                  ORDER BY d.n;
+    RETURN QUERY
+    SELECT d.path
+      FROM pg_catalog.unnest(@extschema@.delete_paths(
+               delete_files.repository,
+               ARRAY(SELECT f.path
+                       FROM @extschema@.files f
+                      WHERE f.repo_id = @extschema@.repo_id(delete_files.repository)
+                        AND f.repository = delete_files.repository
+                        AND NOT EXISTS (SELECT FROM pg_catalog.unnest(keep_paths) AS k(path)
+                                         WHERE k.path = f.path)
+                      ORDER BY f.path COLLATE "C"))) WITH ORDINALITY AS d(path, n)
+     ORDER BY d.n;
 END
 $$;
 

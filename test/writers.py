@@ -308,7 +308,7 @@ class Session(threading.Thread):
                         if multi_call_deadlock:
                             self.stats.multi_call_deadlocks += 1
                     # a client backs off before it retries
-                    time.sleep(self.rng.uniform(0, min(0.05, 0.001 * 2 ** attempt)))
+                    time.sleep(self.rng.uniform(0, min(0.5, 0.001 * 2 ** attempt)))
                     continue
                 self.stats.fail(e.pgcode or "connection", what, e)
                 return

@@ -115,44 +115,110 @@ astpg_ingest(PG_FUNCTION_ARGS)
  * comes back as 'rejected' and the others are stored.  The documents are
  * written a batch at a time (batch.c).
  */
-Datum
-astpg_ingest_batch(PG_FUNCTION_ARGS)
+/* The documents of an ingest_batch call, and what became of them. */
+typedef struct BatchCall
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	AstpgOnError on_error;
 	ArrayType  *docs;
+	AstpgOnError on_error;
+	bool		first_writer;
+	bool		unguarded;		/* see AstpgBatchWriteUnguarded */
+	AstpgIngestResult *results;
+	int			count;			/* documents read */
+} BatchCall;
+
+static void
+ingest_documents(void *arg)
+{
+	BatchCall  *call = (BatchCall *) arg;
 	ArrayIterator iterator;
 	AstpgBatch *batch;
-	AstpgIngestResult *results;
 	Datum		element;
 	bool		isnull;
-	int			count;
-	int			position = 0;
 
-	SetSingleFuncCall(fcinfo, 0);
-	on_error = AstpgParseOnError(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-
-	docs = PG_GETARG_ARRAYTYPE_P(0);
-	count = ArrayGetNItems(ARR_NDIM(docs), ARR_DIMS(docs));
-	results = palloc0(mul_size(sizeof(AstpgIngestResult), Max(count, 1)));
-	batch = AstpgBatchCreate(CurrentMemoryContext, on_error, AstpgFirstWriter());
-	iterator = array_create_iterator(docs, 0, NULL);
+	call->count = 0;
+	batch = AstpgBatchCreate(CurrentMemoryContext, call->on_error,
+							 call->first_writer);
+	if (call->unguarded)
+		AstpgBatchWriteUnguarded(batch);
+	iterator = array_create_iterator(call->docs, 0, NULL);
 	while (array_iterate(iterator, &element, &isnull))
 	{
 		char		root[32];
-		AstpgOrigin origin = {"ingest_batch", root, position};
+		AstpgOrigin origin = {"ingest_batch", root, call->count};
 
 		CHECK_FOR_INTERRUPTS();
-		snprintf(root, sizeof(root), "documents[%d]", position);
+		snprintf(root, sizeof(root), "documents[%d]", call->count);
 		AstpgBatchAdd(batch, isnull ? NULL : DatumGetJsonbP(element), NULL,
-					  &origin, &results[position]);
-		position++;
+					  &origin, &call->results[call->count]);
+		call->count++;
 	}
 	array_free_iterator(iterator);
 	AstpgBatchFlush(batch);
 	AstpgBatchDestroy(batch);
+}
+
+/*
+ * A call that is the first write of its transaction is written in a
+ * subtransaction, its batches unguarded, and made again, alone, after a
+ * deadlock (deadlocks.c): documents of more than one batch (over 500, or a
+ * path given twice) are written holding the earlier batches' locks, which
+ * only this releases.  A document refused on the way, by the reader or at
+ * its write, sends the call to the usual way, a subtransaction a batch and
+ * a document at a time if one fails, which rejects it (skip) or names it
+ * (abort).
+ */
+static bool
+ingest_documents_retrying(BatchCall *call)
+{
+	for (int attempt = 1;; attempt++)
+	{
+		ErrorData  *edata;
+
+		call->unguarded = true;
+		edata = AstpgInSubtransaction(ingest_documents, call);
+		call->unguarded = false;
+		if (edata == NULL)
+			return true;
+		if (AstpgRefusalOfDocument(edata->sqlerrcode))
+		{
+			FreeErrorData(edata);
+			return false;
+		}
+		if (edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED ||
+			attempt == ASTPG_WRITE_ATTEMPTS)
+		{
+			AstpgWriteAlone(false);
+			ReThrowError(edata);
+		}
+		FreeErrorData(edata);
+		AstpgPauseBeforeRetry(attempt);
+	}
+}
+
+Datum
+astpg_ingest_batch(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	BatchCall	call = {0};
+	AstpgIngestResult *results;
+	int			position;
+
+	SetSingleFuncCall(fcinfo, 0);
+	call.on_error = AstpgParseOnError(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+
+	call.docs = PG_GETARG_ARRAYTYPE_P(0);
+	call.results = palloc0(mul_size(sizeof(AstpgIngestResult),
+									Max(ArrayGetNItems(ARR_NDIM(call.docs),
+													   ARR_DIMS(call.docs)), 1)));
+	call.first_writer = AstpgFirstWriter();
+	AstpgWriteAlone(false);
+	if (!call.first_writer || !ingest_documents_retrying(&call))
+		ingest_documents(&call);
+	AstpgWriteAlone(false);
+	results = call.results;
+	position = call.count;
 
 	for (int i = 0; i < position; i++)
 	{

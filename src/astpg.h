@@ -211,6 +211,7 @@ extern AstpgBatch *AstpgBatchCreate(MemoryContext parent, AstpgOnError on_error,
 extern void AstpgBatchAdd(AstpgBatch *batch, Jsonb *jb, text *json_text,
 						  const AstpgOrigin *origin, AstpgIngestResult *result);
 extern void AstpgBatchFlush(AstpgBatch *batch);
+extern void AstpgBatchWriteUnguarded(AstpgBatch *batch);
 extern void AstpgBatchDestroy(AstpgBatch *batch);
 
 /* document_reader.c */

@@ -53,6 +53,7 @@ struct AstpgBatch
 	AstpgOnError on_error;
 	bool		legacy;			/* database not at 1.4: one at a time */
 	bool		holds_nothing;	/* no lock taken by the transaction yet */
+	bool		unguarded;		/* written without a subtransaction */
 	int			count;
 	Size		bytes;
 	HTAB	   *paths;			/* file keys of the documents held */
@@ -93,6 +94,22 @@ AstpgBatchCreate(MemoryContext parent, AstpgOnError on_error, bool first_writer)
 	batch->holds_nothing = first_writer;
 	batch->paths = new_path_set(batch->context);
 	return batch;
+}
+
+/*
+ * AstpgBatchWriteUnguarded
+ *		From now on write the batch in the caller's (sub)transaction, not in
+ *		a subtransaction of its own, and let any error go up: for a caller
+ *		that runs the whole statement in a subtransaction and starts it
+ *		again after a deadlock.  Subtransactions of its own, committed into
+ *		the caller's, would make other sessions that waited for their rows
+ *		wait for the top transaction instead (XactLockTableWait), which no
+ *		retry releases.
+ */
+void
+AstpgBatchWriteUnguarded(AstpgBatch *batch)
+{
+	batch->unguarded = true;
 }
 
 /* AstpgBatchDestroy: free a batch that has been written (or is dropped). */
@@ -256,7 +273,14 @@ AstpgBatchFlush(AstpgBatch *batch)
 		return;
 	MemoryContextSwitchTo(batch->context);
 	was_alone = AstpgWritingAlone();
-	for (int attempt = 1;; attempt++)
+	if (batch->unguarded)
+	{
+		BatchWrite	write = {batch, -1};
+
+		write_with_spi(&write);
+		edata = NULL;
+	}
+	else for (int attempt = 1;; attempt++)
 	{
 		edata = write_whole_batch(batch);
 		if (edata != NULL && AstpgRefusalOfDocument(edata->sqlerrcode))

@@ -14,7 +14,7 @@ document a file holds.
 
 Errors are classified by SQLSTATE.  A serialization failure (40001) at
 REPEATABLE READ or SERIALIZABLE is retried, as a client must, and so is a
-deadlock (40P01) of a transaction of several calls or of a call that
+deadlock (40P01) of a transaction of several calls or of a COPY that
 writes several of astpg's batches (README, "Guarantees"); any other error
 (a deadlock of one call, a unique or foreign-key violation, ...) is a failure,
 and so is a 40001 at READ COMMITTED, and so is a valid document that a
@@ -77,9 +77,10 @@ EXAMPLES = 2              # error messages printed per SQLSTATE and call
 
 
 def several_batches(p):
-    """Does the operation write more than one of astpg's batches?  A batch
-    ends before a path it holds comes again (and at 500 documents)."""
-    return p[0] in ("batch", "inbox") and len(set(p[1])) < len(p[1])
+    """Is the operation a COPY of more than one of astpg's batches?  A batch
+    ends before a path it holds comes again (and at 500 documents).
+    (ingest_batch starts again from its first batch itself.)"""
+    return p[0] == "inbox" and len(set(p[1])) < len(p[1])
 
 
 def path_of(i):
@@ -292,11 +293,11 @@ class Session(threading.Thread):
                         conn.rollback()
             except psycopg2.Error as e:
                 conn.rollback()
-                # A transaction of several calls, or of one call that writes
+                # A transaction of several calls, or of a COPY that writes
                 # several of astpg's batches (a path given twice), that
                 # writes files importing others' may deadlock with another
                 # transaction (README, "Guarantees"): its client retries, as
-                # for 40001.  A transaction of one call of one batch never
+                # for 40001.  A transaction of one call otherwise never
                 # sees a deadlock: astpg retries it itself.
                 multi_call_deadlock = e.pgcode == "40P01" and (
                     len(plans) > 1 or several_batches(plans[0]) or

@@ -4,7 +4,8 @@
 \echo Use "ALTER EXTENSION astpg UPDATE TO '1.5'" to load this file. \quit
 
 --
--- 1.5: writers that never hand a client a deadlock of astpg's making.
+-- 1.5: writers that retry their deadlocks themselves, and SERIALIZABLE
+-- writers whose lookups stay on their own repository's index pages.
 --
 -- A fresh CREATE EXTENSION astpg runs 1.0 to 1.4 and this script in turn:
 -- it must work on empty tables as well as on full ones.
@@ -16,8 +17,8 @@
 --
 -- Every write of a repository's files, by the writers in C and by
 -- delete_paths() (delete_file() and delete_files()), holds
--- lock_repository(repo_id, false)
--- until its transaction ends: writers do not wait for each other on it.
+-- lock_repository(repo_id, false) until its transaction ends: writers do
+-- not wait for each other on it.
 -- A call that is the first to write in its transaction and is failed by a
 -- deadlock rolls its attempt back, which releases every lock it held, and
 -- tries again holding lock_repository(repo_id, true): exclusive, it waits

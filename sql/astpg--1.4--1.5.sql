@@ -142,7 +142,9 @@ LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 RETURN pg_catalog.cardinality(@extschema@.delete_paths(repository, ARRAY[path])) > 0;
 
--- The paths in byte order, as the writers lock theirs.
+-- The paths in byte order, as the writers lock theirs.  They are read by a
+-- statement of their own: on Citus, a query of a shard cannot also call
+-- delete_paths(), which queries shards.
 CREATE OR REPLACE FUNCTION @extschema@.delete_files(repository text, keep_paths text[])
 RETURNS TABLE (path text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -150,23 +152,25 @@ SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
+DECLARE
+    gone text[];
 BEGIN
     -- a NULL list would delete the whole repository: refuse it
     IF delete_files.repository IS NULL OR keep_paths IS NULL THEN
         RAISE EXCEPTION 'repository and keep_paths must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    SELECT pg_catalog.array_agg(f.path ORDER BY f.path COLLATE "C") INTO gone
+      FROM @extschema@.files f
+     WHERE f.repo_id = @extschema@.repo_id(delete_files.repository)
+       AND f.repository = delete_files.repository
+       AND NOT EXISTS (SELECT FROM pg_catalog.unnest(keep_paths) AS k(path)
+                        WHERE k.path = f.path);
     RETURN QUERY
     SELECT d.path
-      FROM pg_catalog.unnest(@extschema@.delete_paths(
-               delete_files.repository,
-               ARRAY(SELECT f.path
-                       FROM @extschema@.files f
-                      WHERE f.repo_id = @extschema@.repo_id(delete_files.repository)
-                        AND f.repository = delete_files.repository
-                        AND NOT EXISTS (SELECT FROM pg_catalog.unnest(keep_paths) AS k(path)
-                                         WHERE k.path = f.path)
-                      ORDER BY f.path COLLATE "C"))) WITH ORDINALITY AS d(path, n)
+      FROM pg_catalog.unnest(@extschema@.delete_paths(delete_files.repository,
+                                                      COALESCE(gone, '{}')))
+           WITH ORDINALITY AS d(path, n)
      ORDER BY d.n;
 END
 $$;

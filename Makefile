@@ -6,6 +6,7 @@
 EXTENSION = astpg
 MODULE_big = astpg
 OBJS = \
+	src/ast_index.o \
 	src/astpg.o \
 	src/batch.o \
 	src/batch_writer.o \
@@ -26,7 +27,7 @@ DATA = $(wildcard sql/astpg--*.sql)
 # pg_regress suites, one topic each; upgrade last, as it recreates astpg.
 REGRESS = ingest ingest_errors reader_limits fuzz_cases replace document dependencies \
 	privileges batch inbox unchanged search_path schema_trust plans analytics history \
-	sync cancel serializable upgrade
+	sync cancel ast_index serializable upgrade
 REGRESS_OPTS = --load-extension=pg_trgm --load-extension=astpg
 
 # isolation tests: concurrent sessions, step by step (test/isolation)

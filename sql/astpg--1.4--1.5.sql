@@ -297,3 +297,38 @@ BEGIN
              ON p.path = t.target;
 END
 $$;
+
+--
+-- files_ast_idx with keys a cancel can stop (issue 10: a cancel during the
+-- ingest of a 100 MB ast waited over a second for PostgreSQL's
+-- jsonb_path_ops to extract and sort the keys of every value).
+--
+-- astpg.ast_path_ops is jsonb_path_ops with an extractValue function of
+-- astpg's (src/ast_index.c) that makes the same keys, checking for
+-- interrupts, and hands them to GIN sorted and without duplicates; the
+-- query side is jsonb_path_ops' own, so ast @> '{...}', @? and @@ use the
+-- index as before.  The index is rebuilt with it: on a large database
+-- that reads every ast once.
+--
+CREATE FUNCTION @extschema@.gin_extract_ast(jsonb, internal, internal)
+RETURNS internal
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'astpg_gin_extract_ast';
+REVOKE ALL ON FUNCTION @extschema@.gin_extract_ast(jsonb, internal, internal) FROM PUBLIC;
+
+CREATE OPERATOR CLASS @extschema@.ast_path_ops FOR TYPE jsonb USING gin AS
+    OPERATOR 7 pg_catalog.@> (jsonb, jsonb),
+    OPERATOR 15 pg_catalog.@? (jsonb, jsonpath),
+    OPERATOR 16 pg_catalog.@@ (jsonb, jsonpath),
+    FUNCTION 1 pg_catalog.btint4cmp(integer, integer),
+    FUNCTION 2 @extschema@.gin_extract_ast(jsonb, internal, internal),
+    FUNCTION 3 pg_catalog.gin_extract_jsonb_query_path(jsonb, internal, smallint, internal,
+                                                       internal, internal, internal),
+    FUNCTION 4 pg_catalog.gin_consistent_jsonb_path(internal, smallint, jsonb, integer,
+                                                    internal, internal, internal, internal),
+    FUNCTION 6 pg_catalog.gin_triconsistent_jsonb_path(internal, smallint, jsonb, integer,
+                                                       internal, internal, internal),
+    STORAGE integer;
+
+DROP INDEX @extschema@.files_ast_idx;
+CREATE INDEX files_ast_idx ON @extschema@.files USING gin (ast @extschema@.ast_path_ops);

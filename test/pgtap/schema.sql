@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION astpg CASCADE;
-SELECT plan(264);
+SELECT plan(268);
 
 SELECT has_schema('astpg');
 SELECT tables_are('astpg',
@@ -238,7 +238,8 @@ SELECT functions_are('astpg', ARRAY['ingest', 'ingest_batch', 'inbox_ingest', 'i
     'class_ancestors', 'dependencies_of', 'dependents_of', 'callers', 'callees',
     'import_cycles', 'dependency_graph_dot', 'find_symbol',
     'stored_hashes', 'record_unchanged', 'delete_files', 'record_reject',
-    'dependency_targets', 'inbox_flush']);
+    'dependency_targets', 'inbox_flush',
+    'lock_repository', 'delete_file_once', 'delete_paths', 'gin_extract_ast']);
 SELECT function_returns('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text'], 'setof astpg.ingest_result');
 SELECT is_definer('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text']);
 SELECT is_definer('astpg', 'inbox_ingest', ARRAY[]::text[]);
@@ -256,6 +257,15 @@ SELECT function_privs_are('astpg', 'dependency_targets', ARRAY['text', 'text[]',
     'astpg_writer', ARRAY[]::text[]);
 SELECT function_privs_are('astpg', 'dependency_targets', ARRAY['text', 'text[]', 'boolean'],
     'public', ARRAY[]::text[]);
+-- 1.5: the repository lock, and deleting files with the owner's rights,
+-- are astpg's own: no writer calls them
+SELECT function_privs_are('astpg', 'lock_repository', ARRAY['bigint', 'boolean'],
+    'astpg_writer', ARRAY[]::text[]);
+SELECT function_privs_are('astpg', 'delete_paths', ARRAY['text', 'text[]'],
+    'astpg_writer', ARRAY[]::text[]);
+SELECT function_privs_are('astpg', 'delete_file_once', ARRAY['text', 'text'],
+    'astpg_writer', ARRAY[]::text[]);
+SELECT has_opclass('astpg', 'ast_path_ops', 'astpg.ast_path_ops exists (files_ast_idx uses it)');
 SELECT function_returns('astpg', 'ingest', ARRAY['jsonb'], 'astpg.ingest_result');
 SELECT function_returns('astpg', 'document', ARRAY['bigint'], 'jsonb');
 SELECT function_returns('astpg', 'delete_file', ARRAY['text', 'text'], 'boolean');

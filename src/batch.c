@@ -187,7 +187,6 @@ write_whole_batch(AstpgBatch *batch)
  * the document's fault: the document is written again, a few times, each
  * time with a new snapshot, before it is held against it.
  */
-
 static bool
 concurrent_violation(int sqlerrcode)
 {

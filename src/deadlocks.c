@@ -81,9 +81,8 @@ AstpgWritingAlone(void)
 }
 
 /*
- * AstpgLockRepository
- *		Lock the repository of repo_id until the transaction ends: in share
- *		mode, or in exclusive mode when writing alone.
+ * Lock the repository of repo_id until the transaction ends, in share or
+ * in exclusive mode.
  *
  * The share lock belongs to the subtransaction that takes it, and goes
  * when an attempt is rolled back: two writers that retry must not both
@@ -91,8 +90,8 @@ AstpgWritingAlone(void)
  * belongs to the top transaction: an attempt alone that is rolled back (a
  * rejected document) keeps it, and stays alone until the end.
  */
-void
-AstpgLockRepository(int64 repo_id)
+static void
+lock_repository(int64 repo_id, bool exclusive)
 {
 	ResourceOwner owner = CurrentResourceOwner;
 	LOCKTAG		tag;
@@ -100,7 +99,7 @@ AstpgLockRepository(int64 repo_id)
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, REPOSITORY_LOCK_CLASS,
 						 (uint32) (key ^ (key >> 32)), 2);
-	if (!writing_alone)
+	if (!exclusive)
 	{
 		(void) LockAcquire(&tag, ShareLock, false, false);
 		return;
@@ -115,6 +114,17 @@ AstpgLockRepository(int64 repo_id)
 		CurrentResourceOwner = owner;
 	}
 	PG_END_TRY();
+}
+
+/*
+ * AstpgLockRepository
+ *		Lock the repository of repo_id until the transaction ends: in share
+ *		mode, or in exclusive mode when writing alone.
+ */
+void
+AstpgLockRepository(int64 repo_id)
+{
+	lock_repository(repo_id, writing_alone);
 }
 
 /*
@@ -141,10 +151,6 @@ PG_FUNCTION_INFO_V1(astpg_lock_repository);
 Datum
 astpg_lock_repository(PG_FUNCTION_ARGS)
 {
-	bool		was_alone = writing_alone;
-
-	writing_alone = PG_GETARG_BOOL(1);
-	AstpgLockRepository(PG_GETARG_INT64(0));
-	writing_alone = was_alone;
+	lock_repository(PG_GETARG_INT64(0), PG_GETARG_BOOL(1));
 	PG_RETURN_VOID();
 }

@@ -162,8 +162,8 @@ ingest_documents(void *arg)
  * subtransaction, its batches unguarded, and made again, alone, after a
  * deadlock (deadlocks.c): documents of more than one batch (over 500, or a
  * path given twice) are written holding the earlier batches' locks, which
- * only this releases.  A document refused on the way, by the reader or at
- * its write, sends the call to the usual way, a subtransaction a batch and
+ * only this releases.  A document refused at its write (or, with skip, by
+ * the reader) sends the call to the usual way, a subtransaction a batch and
  * a document at a time if one fails, which rejects it (skip) or names it
  * (abort).
  */
@@ -179,6 +179,17 @@ ingest_documents_retrying(BatchCall *call)
 		call->unguarded = false;
 		if (edata == NULL)
 			return true;
+		/*
+		 * With on_error abort, a document the reader refused fails the call
+		 * with an error that names it already; one refused at its write is
+		 * named by the usual way.
+		 */
+		if (AstpgRefusalOfDocument(edata->sqlerrcode) &&
+			call->on_error == ASTPG_ON_ERROR_ABORT && !AstpgUnguardedWriteFailed())
+		{
+			AstpgWriteAlone(false);
+			ReThrowError(edata);
+		}
 		if (AstpgRefusalOfDocument(edata->sqlerrcode))
 		{
 			FreeErrorData(edata);

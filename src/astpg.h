@@ -212,6 +212,7 @@ extern void AstpgBatchAdd(AstpgBatch *batch, Jsonb *jb, text *json_text,
 						  const AstpgOrigin *origin, AstpgIngestResult *result);
 extern void AstpgBatchFlush(AstpgBatch *batch);
 extern void AstpgBatchWriteUnguarded(AstpgBatch *batch);
+extern bool AstpgUnguardedWriteFailed(void);
 extern void AstpgBatchDestroy(AstpgBatch *batch);
 
 /* document_reader.c */

@@ -96,6 +96,9 @@ AstpgBatchCreate(MemoryContext parent, AstpgOnError on_error, bool first_writer)
 	return batch;
 }
 
+/* Did an unguarded write fail?  (Rather than the reading of a document.) */
+static bool unguarded_write_failed = false;
+
 /*
  * AstpgBatchWriteUnguarded
  *		From now on write the batch in the caller's (sub)transaction, not in
@@ -110,6 +113,18 @@ void
 AstpgBatchWriteUnguarded(AstpgBatch *batch)
 {
 	batch->unguarded = true;
+	unguarded_write_failed = false;
+}
+
+/*
+ * AstpgUnguardedWriteFailed
+ *		Was the error that ended a statement of unguarded batches raised by a
+ *		batch's write, rather than by the reading of a document?
+ */
+bool
+AstpgUnguardedWriteFailed(void)
+{
+	return unguarded_write_failed;
 }
 
 /* AstpgBatchDestroy: free a batch that has been written (or is dropped). */
@@ -276,7 +291,9 @@ AstpgBatchFlush(AstpgBatch *batch)
 	{
 		BatchWrite	write = {batch, -1};
 
+		unguarded_write_failed = true;
 		write_with_spi(&write);
+		unguarded_write_failed = false;
 		edata = NULL;
 	}
 	else for (int attempt = 1;; attempt++)

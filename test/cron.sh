@@ -120,7 +120,26 @@ while :; do
 	[ "$(q postgres "SELECT now() > '$scheduled_at'::timestamptz + interval '$wait_seconds s'")" = t ] && break
 	sleep 5
 done
-check "a run of job $jobid succeeded within $wait_seconds s of scheduling" "${status:-no run ended}" succeeded
+# pg_cron has been seen, twice in some ten runs of test/run, to start no
+# run at all of a job scheduled just after the server started (an empty
+# cron.job_run_details three minutes later).  Say so, with what the
+# scheduler was doing, and give the job a second chance: altering it makes
+# pg_cron read its jobs again.
+if [ -z "$status" ]; then
+	echo "# no run of job $jobid ended within $wait_seconds s; the pg_cron scheduler:"
+	psql -X -d "$cron_db" -c "SELECT pid, state, wait_event_type, wait_event, backend_start
+	                           FROM pg_stat_activity WHERE backend_type = 'pg_cron scheduler'" | sed 's/^/# /'
+	q "$cron_db" "SELECT cron.alter_job($jobid, schedule := '* * * * *')" > /dev/null
+	retried_at=$(q postgres "SELECT now()")
+	while :; do
+		status=$(q "$cron_db" "$runs")
+		[ -n "$status" ] && break
+		[ "$(q postgres "SELECT now() > '$retried_at'::timestamptz + interval '75 s'")" = t ] && break
+		sleep 5
+	done
+	echo "# after the job was altered: ${status:-still no run ended}"
+fi
+check "a run of job $jobid succeeded within $wait_seconds s of scheduling (or 75 s of a second chance)" "${status:-no run ended}" succeeded
 # return_message: "7 rows" where pg_cron connects with libpq, "SELECT 7"
 # where it runs jobs in background workers
 check "it ran as $role, in $db, and refreshed seven views" \

@@ -170,40 +170,24 @@ ingest_documents(void *arg)
 static bool
 ingest_documents_retrying(BatchCall *call)
 {
-	for (int attempt = 1;; attempt++)
-	{
-		ErrorData  *edata;
+	ErrorData  *edata;
 
-		call->unguarded = true;
-		edata = AstpgInSubtransaction(ingest_documents, call);
-		call->unguarded = false;
-		if (edata == NULL)
-			return true;
-		/*
-		 * With on_error abort, a document the reader refused fails the call
-		 * with an error that names it already; one refused at its write is
-		 * named by the usual way.
-		 */
-		if (AstpgRefusalOfDocument(edata->sqlerrcode) &&
-			call->on_error == ASTPG_ON_ERROR_ABORT && !AstpgUnguardedWriteFailed())
-		{
-			AstpgWriteAlone(false);
-			ReThrowError(edata);
-		}
-		if (AstpgRefusalOfDocument(edata->sqlerrcode))
-		{
-			FreeErrorData(edata);
-			return false;
-		}
-		if (edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED ||
-			attempt == ASTPG_WRITE_ATTEMPTS)
-		{
-			AstpgWriteAlone(false);
-			ReThrowError(edata);
-		}
-		FreeErrorData(edata);
-		AstpgPauseBeforeRetry(attempt);
-	}
+	call->unguarded = true;
+	edata = AstpgWriteRetryingDeadlocks(ingest_documents, call);
+	call->unguarded = false;
+	if (edata == NULL)
+		return true;
+
+	/*
+	 * With on_error abort, a document the reader refused fails the call
+	 * with an error that names it already; one refused at its write is
+	 * named by the usual way.
+	 */
+	if (!AstpgRefusalOfDocument(edata->sqlerrcode) ||
+		(call->on_error == ASTPG_ON_ERROR_ABORT && !AstpgUnguardedWriteFailed()))
+		ReThrowError(edata);
+	FreeErrorData(edata);
+	return false;
 }
 
 Datum
@@ -224,10 +208,8 @@ astpg_ingest_batch(PG_FUNCTION_ARGS)
 									Max(ArrayGetNItems(ARR_NDIM(call.docs),
 													   ARR_DIMS(call.docs)), 1)));
 	call.first_writer = AstpgFirstWriter();
-	AstpgWriteAlone(false);
 	if (!call.first_writer || !ingest_documents_retrying(&call))
 		ingest_documents(&call);
-	AstpgWriteAlone(false);
 	results = call.results;
 	position = call.count;
 

@@ -191,6 +191,7 @@ extern void AstpgWriteAlone(bool alone);
 extern bool AstpgWritingAlone(void);
 extern void AstpgLockRepository(int64 repo_id);
 extern void AstpgPauseBeforeRetry(int attempt);
+extern ErrorData *AstpgWriteRetryingDeadlocks(void (*fn) (void *arg), void *arg);
 
 extern void AstpgCountResult(const AstpgIngestResult *result);
 extern bool AstpgRefusalOfDocument(int sqlerrcode);

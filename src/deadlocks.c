@@ -141,6 +141,32 @@ AstpgPauseBeforeRetry(int attempt)
 }
 
 /*
+ * AstpgWriteRetryingDeadlocks
+ *		Run fn(arg), a first writer's whole call, in a subtransaction; when
+ *		a deadlock fails it, again, alone, a few times.  Returns NULL, or
+ *		the error that ended the last attempt.  Writing alone ends with it.
+ */
+ErrorData *
+AstpgWriteRetryingDeadlocks(void (*fn) (void *arg), void *arg)
+{
+	ErrorData  *edata;
+
+	writing_alone = false;
+	for (int attempt = 1;; attempt++)
+	{
+		edata = AstpgInSubtransaction(fn, arg);
+		if (edata == NULL ||
+			edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED ||
+			attempt == ASTPG_WRITE_ATTEMPTS)
+			break;
+		FreeErrorData(edata);
+		AstpgPauseBeforeRetry(attempt);
+	}
+	writing_alone = false;
+	return edata;
+}
+
+/*
  * astpg.lock_repository(repo_id bigint, alone boolean) RETURNS void
  *
  * What the writers in C do before they write a repository's files, for

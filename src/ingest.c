@@ -498,7 +498,6 @@ AstpgIngestDocument(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 	 * (deadlocks.c); a later one, with on_error abort, needs none.
 	 */
 	first_writer = AstpgFirstWriter();
-	AstpgWriteAlone(false);
 	if (on_error == ASTPG_ON_ERROR_ABORT && !first_writer)
 	{
 		MemoryContextSwitchTo(document_context);
@@ -509,19 +508,13 @@ AstpgIngestDocument(Jsonb *jb, text *json_text, const AstpgOrigin *origin,
 		return true;
 	}
 
-	for (int attempt = 1;; attempt++)
 	{
 		IngestCall	call = {jb, json_text, origin, parsed, result};
 
-		edata = AstpgInSubtransaction(ingest_call, &call);
-		if (edata == NULL || !first_writer ||
-			edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED ||
-			attempt == ASTPG_WRITE_ATTEMPTS)
-			break;
-		FreeErrorData(edata);
-		AstpgPauseBeforeRetry(attempt);
+		edata = first_writer ?
+			AstpgWriteRetryingDeadlocks(ingest_call, &call) :
+			AstpgInSubtransaction(ingest_call, &call);
 	}
-	AstpgWriteAlone(false);
 
 	if (edata != NULL && on_error == ASTPG_ON_ERROR_ABORT)
 		ReThrowError(edata);

@@ -67,6 +67,22 @@
 	" OPERATOR(pg_catalog.|) (pg_catalog.hashtextextended(" target ", " repo_id ")" \
 	" OPERATOR(pg_catalog.&) 4294967295::pg_catalog.int8))"
 
+/*
+ * Stored dependencies that a batch may change (ASTPG_Q_BATCH_LOCK_DEPENDENTS),
+ * the unresolved ones found by the key unresolved_key of their target.
+ */
+#define LOCK_DEPENDENTS(unresolved_key) \
+	"SELECT u.ctid, u.target, u.target_file_id" \
+	"  FROM @extschema@.dependencies u" \
+	" WHERE ((u.target_file_id IS NULL" \
+	"         AND " unresolved_key " OPERATOR(pg_catalog.=) ANY ($3)" \
+	"         AND u.target OPERATOR(pg_catalog.=) ANY ($2))" \
+	"        OR (u.target_file_id IS NOT NULL" \
+	"            AND u.target_file_id OPERATOR(pg_catalog.=) ANY ($4)))" \
+	"   AND (SELECT t.repository FROM @extschema@.files t" \
+	"         WHERE t.file_id" EQ "u.file_id)" EQ "$1" \
+	"   FOR NO KEY UPDATE OF u SKIP LOCKED"
+
 static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 	/*
 	 * Find and lock the stored file of (repository, path).  FOR NO KEY
@@ -693,30 +709,12 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 	 * targets on pages of their own (see ASTPG_Q_BATCH_LOCK_FILES).
 	 */
 	[ASTPG_Q_BATCH_LOCK_DEPENDENTS] = {
-		"SELECT u.ctid, u.target, u.target_file_id"
-		"  FROM @extschema@.dependencies u"
-		" WHERE ((u.target_file_id IS NULL"
-		"         AND " DEPENDENCY_HASH("u.repo_id", "u.target") " OPERATOR(pg_catalog.=) ANY ($3)"
-		"         AND u.target OPERATOR(pg_catalog.=) ANY ($2))"
-		"        OR (u.target_file_id IS NOT NULL"
-		"            AND u.target_file_id OPERATOR(pg_catalog.=) ANY ($4)))"
-		"   AND (SELECT t.repository FROM @extschema@.files t"
-		"         WHERE t.file_id" EQ "u.file_id)" EQ "$1"
-		"   FOR NO KEY UPDATE OF u SKIP LOCKED",
+		LOCK_DEPENDENTS(DEPENDENCY_HASH("u.repo_id", "u.target")),
 		5, {TEXTOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8OID}
 	},
 	/* the same, until ALTER EXTENSION astpg UPDATE TO '1.5' */
 	[ASTPG_Q_BATCH_LOCK_DEPENDENTS_1_4] = {
-		"SELECT u.ctid, u.target, u.target_file_id"
-		"  FROM @extschema@.dependencies u"
-		" WHERE ((u.target_file_id IS NULL"
-		"         AND pg_catalog.hashtextextended(u.target, u.repo_id) OPERATOR(pg_catalog.=) ANY ($3)"
-		"         AND u.target OPERATOR(pg_catalog.=) ANY ($2))"
-		"        OR (u.target_file_id IS NOT NULL"
-		"            AND u.target_file_id OPERATOR(pg_catalog.=) ANY ($4)))"
-		"   AND (SELECT t.repository FROM @extschema@.files t"
-		"         WHERE t.file_id" EQ "u.file_id)" EQ "$1"
-		"   FOR NO KEY UPDATE OF u SKIP LOCKED",
+		LOCK_DEPENDENTS("pg_catalog.hashtextextended(u.target, u.repo_id)"),
 		5, {TEXTOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8OID}
 	},
 	[ASTPG_Q_BATCH_ROUTED_LOCK_DEPENDENTS] = {

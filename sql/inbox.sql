@@ -43,6 +43,33 @@ COPY astpg.inbox (doc) FROM STDIN WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\
 \.
 SELECT count(*) FROM astpg.rejects WHERE document_text = '';
 
+-- a COPY whose statement trigger does not fire: its documents were read but
+-- never written, and the commit fails rather than drop them
+ALTER TABLE astpg.inbox DISABLE TRIGGER inbox_flush;
+SELECT count(*) AS files_before FROM astpg.files \gset
+\copy astpg.inbox (doc) FROM 'test/fixtures/stdlib-sample.ndjson' WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\x02')
+SELECT count(*) - :files_before AS stored FROM astpg.files;
+BEGIN;
+COPY astpg.inbox (doc) FROM STDIN WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\x02');
+{"repository": "lost", "path": "a.py", "language": "python"}
+{"repository": "lost", "path": "b.py", "language": "python"}
+{"repository": "lost", "path": "c.py", "language": "python"}
+\.
+SELECT documents FROM astpg.ingest_counts();
+COMMIT;
+SELECT count(*) AS stored FROM astpg.files WHERE repository = 'lost';
+-- a later statement that fires it writes what earlier ones left
+BEGIN;
+COPY astpg.inbox (doc) FROM STDIN WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\x02');
+{"repository": "lost", "path": "a.py", "language": "python"}
+\.
+ALTER TABLE astpg.inbox ENABLE TRIGGER inbox_flush;
+COPY astpg.inbox (doc) FROM STDIN WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\x02');
+{"repository": "lost", "path": "b.py", "language": "python"}
+\.
+COMMIT;
+SELECT path FROM astpg.files WHERE repository = 'lost' ORDER BY path;
+
 -- plain INSERT works too, jsonb included
 INSERT INTO astpg.inbox (doc)
 SELECT jsonb_build_object('repository', 'in', 'path', 'ins' || i || '.c', 'language', 'c')

@@ -235,11 +235,28 @@ astpg_ingest_batch(PG_FUNCTION_ARGS)
 static AstpgBatch *inbox_batch = NULL;
 static SubTransactionId inbox_batch_subid = InvalidSubTransactionId;
 
+/*
+ * A transaction that commits with documents still in the inbox's batch
+ * would lose them without a word: its statement trigger did not fire (it
+ * was disabled, say).  The commit fails instead, and nothing of the
+ * transaction is stored.
+ */
 static void
 inbox_xact_callback(XactEvent event, void *arg)
 {
-	/* TopTransactionContext goes, and the batch with it */
-	inbox_batch = NULL;
+	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE ||
+		 event == XACT_EVENT_PARALLEL_PRE_COMMIT) &&
+		inbox_batch != NULL && AstpgBatchCount(inbox_batch) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("astpg.inbox holds %d documents that were never stored",
+						AstpgBatchCount(inbox_batch)),
+				 errdetail("The inbox's statement trigger inbox_flush did not fire after the rows were inserted, so the transaction is rolled back."),
+				 errhint("Enable the trigger: ALTER TABLE astpg.inbox ENABLE TRIGGER inbox_flush.")));
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		inbox_batch = NULL;		/* TopTransactionContext goes, and the batch with it */
 }
 
 static void

@@ -214,6 +214,7 @@ extern void AstpgBatchAdd(AstpgBatch *batch, Jsonb *jb, text *json_text,
 extern void AstpgBatchFlush(AstpgBatch *batch);
 extern void AstpgBatchWriteUnguarded(AstpgBatch *batch);
 extern bool AstpgUnguardedWriteFailed(void);
+extern int	AstpgBatchCount(AstpgBatch *batch);
 extern void AstpgBatchDestroy(AstpgBatch *batch);
 
 /* document_reader.c */

@@ -127,6 +127,13 @@ AstpgUnguardedWriteFailed(void)
 	return unguarded_write_failed;
 }
 
+/* AstpgBatchCount: how many documents the batch holds, not yet written. */
+int
+AstpgBatchCount(AstpgBatch *batch)
+{
+	return batch->count;
+}
+
 /* AstpgBatchDestroy: free a batch that has been written (or is dropped). */
 void
 AstpgBatchDestroy(AstpgBatch *batch)

@@ -10,28 +10,33 @@ OBJS = \
 	src/astpg.o \
 	src/batch.o \
 	src/batch_writer.o \
+	src/class_links.o \
+	src/counts.o \
 	src/deadlocks.o \
 	src/document_reader.o \
-	src/document_writer.o \
 	src/extension.o \
 	src/history.o \
 	src/import_cycles.o \
-	src/ingest.o \
 	src/json_text.o \
 	src/queries.o \
-	src/queries_1_1.o \
-	src/routed_writer.o
+	src/rejects.o \
+	src/util.o
+
+# The library serves one version of the extension, default_version of
+# astpg.control, and refuses to write into any other (src/queries.c).
+EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" astpg.control)
+PG_CPPFLAGS = -DASTPG_VERSION='"$(EXTVERSION)"'
 
 DATA = $(wildcard sql/astpg--*.sql)
 
 # pg_regress suites, one topic each; upgrade last, as it recreates astpg.
 REGRESS = ingest ingest_errors reader_limits fuzz_cases replace document dependencies \
 	privileges batch inbox unchanged search_path schema_trust plans analytics history \
-	sync cancel ast_index serializable upgrade
+	sync cancel ast_index serializable idle_cost version upgrade
 REGRESS_OPTS = --load-extension=pg_trgm --load-extension=astpg
 
 # isolation tests: concurrent sessions, step by step (test/isolation)
-ISOLATION = delete_target module_race deadlock_retry
+ISOLATION = delete_target module_race deadlock_retry user_locks
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=pg_trgm \
 	--load-extension=astpg
 
@@ -39,8 +44,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# PGXS does not track headers: every object depends on the shared one.
-$(OBJS): src/astpg.h src/columns.h
+# PGXS does not track headers: every object depends on the shared one,
+# and on the version it is built for.
+$(OBJS): src/astpg.h src/columns.h astpg.control
 
 # The bulk loader, a client program with a Makefile of its own: built,
 # installed and cleaned with the extension.

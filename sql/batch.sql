@@ -72,7 +72,7 @@ SELECT count(*) FROM astpg.ingest_batch((SELECT docs FROM mixed), 'skip');
 SELECT * FROM astpg.ingest_counts();
 ROLLBACK;
 
--- work rolled back to a savepoint is not counted (issue 10, defect 11)
+-- work rolled back to a savepoint is not counted
 BEGIN;
 SELECT status FROM astpg.ingest('{"repository": "counted", "path": "kept.py", "language": "python"}');
 SAVEPOINT before_undone;
@@ -84,6 +84,21 @@ SELECT documents, inserted, rejected FROM astpg.ingest_counts();
 SAVEPOINT kept;
 SELECT status FROM astpg.ingest('{"repository": "counted", "path": "also_kept.py", "language": "python"}');
 RELEASE SAVEPOINT kept;
+SELECT documents, inserted, rejected FROM astpg.ingest_counts();
+-- counted in a savepoint released into one that is then rolled back
+SAVEPOINT outer_undone;
+SAVEPOINT inner_released;
+SELECT status FROM astpg.ingest('{"repository": "counted", "path": "inner.py", "language": "python"}');
+RELEASE SAVEPOINT inner_released;
+SELECT documents, inserted, rejected FROM astpg.ingest_counts();
+ROLLBACK TO SAVEPOINT outer_undone;
+SELECT documents, inserted, rejected FROM astpg.ingest_counts();
+ROLLBACK;
+-- a transaction whose first count is made in a savepoint, which is undone
+BEGIN;
+SAVEPOINT first_count;
+SELECT status FROM astpg.ingest('{"repository": "counted", "path": "first.py", "language": "python"}');
+ROLLBACK TO SAVEPOINT first_count;
 SELECT documents, inserted, rejected FROM astpg.ingest_counts();
 ROLLBACK;
 

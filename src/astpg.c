@@ -1,11 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * astpg.c
- *	  Module magic and the SQL-callable entry points of astpg.
+ *	  Module magic, the GUCs, and every SQL-callable entry point of astpg.
  *
- * Each entry point is thin: it says where its documents come from and what
- * to do with a refused one, hands each to AstpgIngestDocument (ingest.c)
- * or to a batch (batch.c), and returns what was done.
+ * Each entry point is thin.  A writing one checks first that the installed
+ * extension is the library's own version (queries.c), says where its
+ * documents come from and what to do with a refused one, hands them to a
+ * batch (batch.c), and returns what was done.  Its state is its own: modes
+ * travel as arguments, not as flags other files set.
  *
  * IDENTIFICATION
  *	  src/astpg.c
@@ -14,16 +16,13 @@
  */
 #include "postgres.h"
 
-#include "astpg.h"
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "astpg.h"
 #include "commands/trigger.h"
-#include "common/cryptohash.h"
-#include "common/sha2.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "port/pg_bswap.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -37,8 +36,11 @@ PG_FUNCTION_INFO_V1(astpg_ingest_batch);
 PG_FUNCTION_INFO_V1(astpg_inbox_ingest);
 PG_FUNCTION_INFO_V1(astpg_inbox_flush);
 PG_FUNCTION_INFO_V1(astpg_ingest_counts);
+PG_FUNCTION_INFO_V1(astpg_record_reject);
 PG_FUNCTION_INFO_V1(astpg_file_key);
 PG_FUNCTION_INFO_V1(astpg_repo_id);
+PG_FUNCTION_INFO_V1(astpg_lock_repository);
+PG_FUNCTION_INFO_V1(astpg_import_cycles);
 
 void		_PG_init(void);
 
@@ -71,7 +73,6 @@ _PG_init(void)
 static void
 ingest_result_values(AstpgIngestResult *result, Datum *values, bool *nulls)
 {
-
 	values[0] = Int64GetDatum(result->file_id);
 	nulls[0] = result->status == ASTPG_REJECTED;
 	values[1] = CStringGetTextDatum(AstpgStatusName(result->status));
@@ -82,26 +83,136 @@ ingest_result_values(AstpgIngestResult *result, Datum *values, bool *nulls)
 	values[6] = Int32GetDatum(result->metrics);
 }
 
+static AstpgOnError
+parse_on_error(text *value)
+{
+	char	   *s = value == NULL ? "abort" : text_to_cstring(value);
+
+	if (strcmp(s, "abort") == 0)
+		return ASTPG_ON_ERROR_ABORT;
+	if (strcmp(s, "skip") == 0)
+		return ASTPG_ON_ERROR_SKIP;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("on_error must be \"abort\" or \"skip\", not \"%s\"", s)));
+	return ASTPG_ON_ERROR_ABORT;	/* keep compiler quiet */
+}
+
+/*
+ * The documents of an ingest() or ingest_batch() call, and what became of
+ * them.
+ */
+typedef struct IngestCall
+{
+	const char *source;			/* "ingest" or "ingest_batch" */
+	Datum	   *docs;			/* jsonb, detoasted */
+	bool	   *nulls;
+	int			ndocs;
+	AstpgOnError on_error;
+	bool		first_writer;
+	bool		unguarded;		/* see AstpgBatchWriteUnguarded */
+	bool		write_failed;
+	AstpgIngestResult *results;
+} IngestCall;
+
+static void
+ingest_documents(void *arg, bool alone)
+{
+	IngestCall *call = (IngestCall *) arg;
+	AstpgBatch *batch;
+
+	batch = AstpgBatchCreate(CurrentMemoryContext, call->on_error,
+							 call->first_writer, alone);
+	if (call->unguarded)
+		AstpgBatchWriteUnguarded(batch, &call->write_failed);
+	for (int i = 0; i < call->ndocs; i++)
+	{
+		char		root[32];
+		AstpgOrigin origin = {call->source, root, i};
+
+		CHECK_FOR_INTERRUPTS();
+		if (strcmp(call->source, "ingest") == 0)
+			strlcpy(root, "document", sizeof(root));
+		else
+			snprintf(root, sizeof(root), "documents[%d]", i);
+		AstpgBatchAdd(batch, call->nulls[i] ? NULL : DatumGetJsonbP(call->docs[i]),
+					  NULL, &origin, &call->results[i]);
+	}
+	AstpgBatchFlush(batch);
+	AstpgBatchDestroy(batch);
+}
+
+/*
+ * Store the call's documents.  A call that is the first write of its
+ * transaction is written in a subtransaction, its batches unguarded, and
+ * made again, alone, after a deadlock (deadlocks.c): documents of more than
+ * one batch (over 500, or a path given twice) are written holding the
+ * earlier batches' locks, which only this releases.  A document refused at
+ * its write (or, with skip, by the reader) sends the call to the usual
+ * way, a subtransaction a batch and a document at a time if one fails,
+ * which rejects it (skip) or names it (abort).
+ */
+static void
+ingest_call(IngestCall *call)
+{
+	ErrorData  *edata;
+
+	call->first_writer = AstpgFirstWriter();
+	if (call->first_writer)
+	{
+		call->unguarded = true;
+		edata = AstpgWriteRetryingDeadlocks(ingest_documents, call);
+		call->unguarded = false;
+		if (edata == NULL)
+			return;
+
+		/*
+		 * With on_error abort, a document the reader refused fails the call
+		 * with an error that names it already, as does one document refused
+		 * at its write; one of several refused at their write is named by
+		 * the usual way.
+		 */
+		if (!AstpgRefusalOfDocument(edata->sqlerrcode) ||
+			(call->on_error == ASTPG_ON_ERROR_ABORT &&
+			 (!call->write_failed || call->ndocs == 1)))
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		/* the usual way below may retry too: its subtransactions hold all */
+	}
+	ingest_documents(call, false);
+}
+
 /*
  * astpg.ingest(doc jsonb) RETURNS astpg.ingest_result
  *
- * Validate the whole document, then write it in the caller's transaction.
+ * Validate the whole document, then write it in the caller's transaction:
+ * a batch of one.
  */
 Datum
 astpg_ingest(PG_FUNCTION_ARGS)
 {
-	AstpgOrigin origin = {"ingest", "document", 0};
+	IngestCall	call = {0};
 	AstpgIngestResult result;
+	Datum		doc;
+	bool		isnull = PG_ARGISNULL(0);
 	TupleDesc	tupdesc;
 	Datum		values[7];
 	bool		nulls[7] = {0};
 
+	AstpgCheckInstalledVersion();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
-	AstpgIngestDocument(PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0), NULL,
-						&origin, ASTPG_ON_ERROR_ABORT, &result);
+	doc = isnull ? (Datum) 0 : PointerGetDatum(PG_GETARG_JSONB_P(0));
+	call.source = "ingest";
+	call.docs = &doc;
+	call.nulls = &isnull;
+	call.ndocs = 1;
+	call.on_error = ASTPG_ON_ERROR_ABORT;
+	call.results = &result;
+	ingest_call(&call);
+
 	ingest_result_values(&result, values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
@@ -115,111 +226,34 @@ astpg_ingest(PG_FUNCTION_ARGS)
  * comes back as 'rejected' and the others are stored.  The documents are
  * written a batch at a time (batch.c).
  */
-/* The documents of an ingest_batch call, and what became of them. */
-typedef struct BatchCall
-{
-	ArrayType  *docs;
-	AstpgOnError on_error;
-	bool		first_writer;
-	bool		unguarded;		/* see AstpgBatchWriteUnguarded */
-	AstpgIngestResult *results;
-	int			count;			/* documents read */
-} BatchCall;
-
-static void
-ingest_documents(void *arg)
-{
-	BatchCall  *call = (BatchCall *) arg;
-	ArrayIterator iterator;
-	AstpgBatch *batch;
-	Datum		element;
-	bool		isnull;
-
-	call->count = 0;
-	batch = AstpgBatchCreate(CurrentMemoryContext, call->on_error,
-							 call->first_writer);
-	if (call->unguarded)
-		AstpgBatchWriteUnguarded(batch);
-	iterator = array_create_iterator(call->docs, 0, NULL);
-	while (array_iterate(iterator, &element, &isnull))
-	{
-		char		root[32];
-		AstpgOrigin origin = {"ingest_batch", root, call->count};
-
-		CHECK_FOR_INTERRUPTS();
-		snprintf(root, sizeof(root), "documents[%d]", call->count);
-		AstpgBatchAdd(batch, isnull ? NULL : DatumGetJsonbP(element), NULL,
-					  &origin, &call->results[call->count]);
-		call->count++;
-	}
-	array_free_iterator(iterator);
-	AstpgBatchFlush(batch);
-	AstpgBatchDestroy(batch);
-}
-
-/*
- * A call that is the first write of its transaction is written in a
- * subtransaction, its batches unguarded, and made again, alone, after a
- * deadlock (deadlocks.c): documents of more than one batch (over 500, or a
- * path given twice) are written holding the earlier batches' locks, which
- * only this releases.  A document refused at its write (or, with skip, by
- * the reader) sends the call to the usual way, a subtransaction a batch and
- * a document at a time if one fails, which rejects it (skip) or names it
- * (abort).
- */
-static bool
-ingest_documents_retrying(BatchCall *call)
-{
-	ErrorData  *edata;
-
-	call->unguarded = true;
-	edata = AstpgWriteRetryingDeadlocks(ingest_documents, call);
-	call->unguarded = false;
-	if (edata == NULL)
-		return true;
-
-	/*
-	 * With on_error abort, a document the reader refused fails the call
-	 * with an error that names it already; one refused at its write is
-	 * named by the usual way.
-	 */
-	if (!AstpgRefusalOfDocument(edata->sqlerrcode) ||
-		(call->on_error == ASTPG_ON_ERROR_ABORT && !AstpgUnguardedWriteFailed()))
-		ReThrowError(edata);
-	FreeErrorData(edata);
-	return false;
-}
-
 Datum
 astpg_ingest_batch(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	BatchCall	call = {0};
-	AstpgIngestResult *results;
-	int			position;
+	IngestCall	call = {0};
+	ArrayType  *docs;
 
-	SetSingleFuncCall(fcinfo, 0);
-	call.on_error = AstpgParseOnError(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
+	AstpgCheckInstalledVersion();
+	InitMaterializedSRF(fcinfo, 0);
+	call.on_error = parse_on_error(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 
-	call.docs = PG_GETARG_ARRAYTYPE_P(0);
+	docs = PG_GETARG_ARRAYTYPE_P(0);
+	deconstruct_array(docs, JSONBOID, -1, false, TYPALIGN_INT, &call.docs,
+					  &call.nulls, &call.ndocs);
+	call.source = "ingest_batch";
 	call.results = palloc0(mul_size(sizeof(AstpgIngestResult),
-									Max(ArrayGetNItems(ARR_NDIM(call.docs),
-													   ARR_DIMS(call.docs)), 1)));
-	call.first_writer = AstpgFirstWriter();
-	if (!call.first_writer || !ingest_documents_retrying(&call))
-		ingest_documents(&call);
-	results = call.results;
-	position = call.count;
+									Max(call.ndocs, 1)));
+	ingest_call(&call);
 
-	for (int i = 0; i < position; i++)
+	for (int i = 0; i < call.ndocs; i++)
 	{
 		Datum		values[7];
 		bool		nulls[7] = {0};
 
 		CHECK_FOR_INTERRUPTS();
-		ingest_result_values(&results[i], values, nulls);
+		ingest_result_values(&call.results[i], values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_NULL();
@@ -228,9 +262,9 @@ astpg_ingest_batch(PG_FUNCTION_ARGS)
 /*
  * The inbox's batch: documents read by the row trigger of the statement
  * that is running, written by its statement trigger.  It lives in the
- * transaction's memory, and is forgotten when the transaction or the
- * subtransaction that began it ends without reaching the statement
- * trigger (an error).
+ * transaction's memory, and is forgotten when the subtransaction that
+ * began it is rolled back.  A transaction that would commit with
+ * documents still in it fails instead (inbox_xact_callback).
  */
 static AstpgBatch *inbox_batch = NULL;
 static SubTransactionId inbox_batch_subid = InvalidSubTransactionId;
@@ -295,6 +329,7 @@ astpg_inbox_ingest(PG_FUNCTION_ARGS)
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		elog(ERROR, "astpg_inbox_ingest must be fired BEFORE INSERT FOR EACH ROW");
+	AstpgCheckInstalledVersion();
 
 	if (!callbacks_registered)
 	{
@@ -306,7 +341,7 @@ astpg_inbox_ingest(PG_FUNCTION_ARGS)
 	{
 		inbox_batch = AstpgBatchCreate(TopTransactionContext,
 									   (AstpgOnError) astpg_on_error,
-									   AstpgFirstWriter());
+									   AstpgFirstWriter(), false);
 		inbox_batch_subid = GetCurrentSubTransactionId();
 	}
 
@@ -320,8 +355,7 @@ astpg_inbox_ingest(PG_FUNCTION_ARGS)
 
 /*
  * astpg.inbox_flush(): AFTER INSERT FOR EACH STATEMENT trigger of
- * astpg.inbox (from 1.4).  Writes what the statement's rows left in the
- * inbox's batch.
+ * astpg.inbox.  Writes what the statement's rows left in the inbox's batch.
  */
 Datum
 astpg_inbox_flush(PG_FUNCTION_ARGS)
@@ -335,6 +369,7 @@ astpg_inbox_flush(PG_FUNCTION_ARGS)
 		elog(ERROR, "astpg_inbox_flush must be fired AFTER INSERT FOR EACH STATEMENT");
 	if (batch != NULL)
 	{
+		AstpgCheckInstalledVersion();
 		AstpgBatchFlush(batch);
 		inbox_batch = NULL;
 		AstpgBatchDestroy(batch);
@@ -359,77 +394,57 @@ astpg_ingest_counts(PG_FUNCTION_ARGS)
 }
 
 /*
- * SHA-256 of the given parts, one after another, into digest.  Each part is
- * a pointer and a length.
+ * astpg.record_reject(document_text, sqlstate, message, detail) RETURNS bigint
+ *
+ * A document that a client could not send as text (astpg-load: a line that
+ * is not UTF-8 or holds a NUL byte), stored in astpg.rejects as the inbox
+ * stores what it refuses: numbered and counted as a document of the
+ * transaction, in its place among the inbox's.  Returns its position.
  */
-static void
-sha256_of(uint8 *digest, int nparts, const void *const *parts,
-		  const size_t *lengths)
+Datum
+astpg_record_reject(PG_FUNCTION_ARGS)
 {
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	AstpgOrigin origin = {"inbox", "document", 0};
+	ErrorData	edata;
+	AstpgIngestResult result;
+	char	   *sqlstate;
 
-	if (pg_cryptohash_init(ctx) < 0)
-		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ctx));
-	for (int i = 0; i < nparts; i++)
-		if (pg_cryptohash_update(ctx, parts[i], lengths[i]) < 0)
-			elog(ERROR, "could not compute SHA-256: %s",
-				 pg_cryptohash_error(ctx));
-	if (pg_cryptohash_final(ctx, digest, PG_SHA256_DIGEST_LENGTH) < 0)
-		elog(ERROR, "could not compute SHA-256: %s", pg_cryptohash_error(ctx));
-	pg_cryptohash_free(ctx);
+	AstpgCheckInstalledVersion();
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("document_text, sqlstate and message must not be null")));
+	sqlstate = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	/* what the inbox itself rejects: classes 22, 23 and 54 */
+	if (strlen(sqlstate) != 5 ||
+		strspn(sqlstate, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 5 ||
+		!AstpgRefusalOfDocument(MAKE_SQLSTATE(sqlstate[0], sqlstate[1],
+											  sqlstate[2], sqlstate[3],
+											  sqlstate[4])))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sqlstate must be of class 22, 23 or 54, not \"%s\"",
+						sqlstate)));
+
+	memset(&edata, 0, sizeof(edata));
+	edata.sqlerrcode = MAKE_SQLSTATE(sqlstate[0], sqlstate[1], sqlstate[2],
+									 sqlstate[3], sqlstate[4]);
+	edata.message = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	edata.detail = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	origin.position = AstpgNextInboxPosition();
+	AstpgRecordReject(NULL, PG_GETARG_TEXT_PP(0), &origin, &edata);
+
+	memset(&result, 0, sizeof(result));
+	result.status = ASTPG_REJECTED;
+	AstpgCountResult(&result);
+	PG_RETURN_INT64(origin.position);
 }
 
-/*
- * astpg.file_key(repository text, path text) RETURNS bytea
- *
- * SHA-256 of the length of repository, repository and path, as stored (in
- * the database encoding).  The unique index on (repository, path) is built
- * on this key because a btree entry holds at most about 2700 bytes, and a
- * path may have 4096 characters, several bytes each.
- */
+/* astpg.file_key(repository text, path text) RETURNS bytea: see AstpgFileKey */
 Datum
 astpg_file_key(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BYTEA_P(AstpgFileKey(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1)));
-}
-
-/* AstpgFileKey: astpg.file_key(repository, path), for the writer's lookups. */
-bytea *
-AstpgFileKey(text *repository, text *path)
-{
-	uint32		repository_len = pg_hton32(VARSIZE_ANY_EXHDR(repository));
-	bytea	   *result = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
-	const void *parts[3] = {&repository_len, VARDATA_ANY(repository),
-	VARDATA_ANY(path)};
-	size_t		lengths[3] = {sizeof(repository_len),
-		VARSIZE_ANY_EXHDR(repository), VARSIZE_ANY_EXHDR(path)};
-
-	sha256_of((uint8 *) VARDATA(result), 3, parts, lengths);
-	SET_VARSIZE(result, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
-	return result;
-}
-
-/*
- * AstpgRepoId
- *		The key of a repository: the first 8 bytes of the SHA-256 of its name
- *		(as stored, in the database encoding), read as a big-endian bigint.
- *
- * Every table leads its keys with it, and it is what astpg is distributed
- * by on Citus: fixed-size whatever the name's length, and the same on every
- * node.  Two names share a key with a probability of about n^2 / 2^65.
- */
-int64
-AstpgRepoId(text *repository)
-{
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-	const void *parts[1] = {VARDATA_ANY(repository)};
-	size_t		lengths[1] = {VARSIZE_ANY_EXHDR(repository)};
-	uint64		key = 0;
-
-	sha256_of(digest, 1, parts, lengths);
-	for (int i = 0; i < 8; i++)
-		key = (key << 8) | digest[i];
-	return (int64) key;
 }
 
 /* astpg.repo_id(repository text) RETURNS bigint: see AstpgRepoId */
@@ -437,4 +452,30 @@ Datum
 astpg_repo_id(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64(AstpgRepoId(PG_GETARG_TEXT_PP(0)));
+}
+
+/*
+ * astpg.lock_repository(repo_id bigint, alone boolean) RETURNS void
+ *
+ * What the writers in C do before they write a repository's files, for
+ * delete_file() and delete_files() (deadlocks.c).
+ */
+Datum
+astpg_lock_repository(PG_FUNCTION_ARGS)
+{
+	AstpgLockRepository(PG_GETARG_INT64(0), PG_GETARG_BOOL(1));
+	PG_RETURN_VOID();
+}
+
+/*
+ * astpg.import_cycles(repository text) RETURNS TABLE(component integer,
+ *	   size integer, file_ids bigint[], paths text[], cycle text[])
+ *
+ * The import cycles of a repository (import_cycles.c).
+ */
+Datum
+astpg_import_cycles(PG_FUNCTION_ARGS)
+{
+	AstpgImportCycles(fcinfo, AstpgRepoId(PG_GETARG_TEXT_PP(0)));
+	return (Datum) 0;
 }

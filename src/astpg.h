@@ -4,22 +4,26 @@
  *	  Shared declarations of the astpg extension: the in-memory form of one
  *	  document, and the prototypes of each source file, grouped by file.
  *
- * A document travels through these stages, one source file each:
- *	  astpg.c            SQL-callable entry points (ingest, ingest_batch,
- *	                     the inbox trigger), GUCs
- *	  ingest.c           one document: read, refused (astpg.rejects) or
- *	                     written; the counts of a transaction
- *	  batch.c            documents kept and written a batch at a time
- *	  extension.c        where astpg's objects are, and whether to trust them
+ * A document travels down these layers, and nothing calls back up:
+ *	  astpg.c            every SQL-callable entry point, and the GUCs
+ *	  batch.c            documents read one at a time, written a batch at a
+ *	                     time; a refused one rejected or raised
  *	  document_reader.c  jsonb -> AstpgDocument (validation, no SPI)
+ *	  class_links.c      a read document's classes and functions linked to
+ *	                     their enclosing classes (no SPI)
+ *	  json_text.c        JSON text -> jsonb, cancellable (the inbox's text)
  *	  batch_writer.c     AstpgDocuments -> rows, a statement per table for
- *	                     a whole batch (from 1.4)
- *	  document_writer.c  AstpgDocument -> rows, for databases at 1.0 to 1.3
- *	  routed_writer.c    the same on Citus at 1.2 and 1.3
- *	  history.c          a stored version's metrics -> astpg.metric_history
- *	  import_cycles.c    astpg.import_cycles(): components of the import graph
- *	  queries.c          the SQL text of every statement and the plan cache
- *	  queries_1_1.c      the statements for the tables of 1.0 and 1.1
+ *	                     a whole batch
+ *	  history.c          a stored version's figures for astpg.metric_history
+ *	  rejects.c          a refused document -> astpg.rejects
+ *	  counts.c           what a transaction ingested (astpg.ingest_counts)
+ *	  deadlocks.c        repository locks, and retries after a deadlock
+ *	  queries.c          the SQL text of every statement, the plan cache, and
+ *	                     the installed version check
+ *	  extension.c        where astpg's objects are, and whether to trust them
+ *	  util.c             helpers that call nothing of astpg's
+ * and beside them, read-only: import_cycles.c (astpg.import_cycles) and
+ * ast_index.c (the ast_path_ops operator class).
  *
  * IDENTIFICATION
  *	  src/astpg.h
@@ -32,8 +36,14 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
+
+/* the version of the extension this library writes, from astpg.control */
+#ifndef ASTPG_VERSION
+#error "ASTPG_VERSION must be defined (the Makefile takes it from astpg.control)"
+#endif
 
 /*
  * Strings that a row keeps as a text[] column (bases, decorators, names).
@@ -168,66 +178,40 @@ typedef struct AstpgOrigin
 	int64		position;		/* 0-based, in its batch or transaction */
 } AstpgOrigin;
 
+/* One document of a batch, as the writer takes it. */
+typedef struct AstpgBatchDocument
+{
+	AstpgDocument *doc;
+	TimestampTz started;		/* when its ingest began: the audit's duration */
+	AstpgIngestResult result;	/* what the writer did with it */
+} AstpgBatchDocument;
+
 /* astpg.c */
 extern int	astpg_on_error;
-extern int64 AstpgRepoId(text *repository);
-extern bytea *AstpgFileKey(text *repository, text *path);
-
-/* ingest.c */
-extern bool AstpgIngestDocument(Jsonb *jb, text *json_text,
-								const AstpgOrigin *origin,
-								AstpgOnError on_error,
-								AstpgIngestResult *result);
-extern AstpgOnError AstpgParseOnError(text *value);
-extern Datum AstpgIngestCountsDatum(TupleDesc tupdesc);
-extern int64 AstpgNextInboxPosition(void);
-extern void AstpgInitCounts(void);
-extern ErrorData *AstpgInSubtransaction(void (*fn) (void *arg), void *arg);
-
-/* deadlocks.c */
-#define ASTPG_WRITE_ATTEMPTS 5	/* of a write that meets a deadlock */
-extern bool AstpgFirstWriter(void);
-extern void AstpgWriteAlone(bool alone);
-extern bool AstpgWritingAlone(void);
-extern void AstpgLockRepository(int64 repo_id);
-extern void AstpgPauseBeforeRetry(int attempt);
-extern ErrorData *AstpgWriteRetryingDeadlocks(void (*fn) (void *arg), void *arg);
-
-extern void AstpgCountResult(const AstpgIngestResult *result);
-extern bool AstpgRefusalOfDocument(int sqlerrcode);
-extern void AstpgRecordReject(Jsonb *jb, text *json_text,
-							  const AstpgOrigin *origin, ErrorData *edata);
-extern AstpgDocument *AstpgReadOrReject(Jsonb *jb, text *json_text,
-										const AstpgOrigin *origin,
-										AstpgOnError on_error,
-										Jsonb **parsed);
-extern void AstpgWriteOne(AstpgDocument *doc, const AstpgOrigin *origin,
-						  TimestampTz started, AstpgIngestResult *result);
 
 /* batch.c */
 typedef struct AstpgBatch AstpgBatch;
 
 extern AstpgBatch *AstpgBatchCreate(MemoryContext parent, AstpgOnError on_error,
-									 bool first_writer);
+									 bool first_writer, bool alone);
+extern void AstpgBatchWriteUnguarded(AstpgBatch *batch, bool *write_failed);
 extern void AstpgBatchAdd(AstpgBatch *batch, Jsonb *jb, text *json_text,
 						  const AstpgOrigin *origin, AstpgIngestResult *result);
 extern void AstpgBatchFlush(AstpgBatch *batch);
-extern void AstpgBatchWriteUnguarded(AstpgBatch *batch);
-extern bool AstpgUnguardedWriteFailed(void);
 extern int	AstpgBatchCount(AstpgBatch *batch);
 extern void AstpgBatchDestroy(AstpgBatch *batch);
 
 /* document_reader.c */
 extern AstpgDocument *AstpgReadDocument(Jsonb *jb, const char *root);
 
+/* class_links.c */
+extern void AstpgLinkClasses(AstpgDocument *doc, const char *root);
+
 /* json_text.c */
 extern Jsonb *AstpgJsonTextToJsonb(text *json_text);
 
-/* document_writer.c */
-extern void AstpgWriteDocument(AstpgDocument *doc, TimestampTz started,
-							   AstpgIngestResult *result);
-extern const char *AstpgStatusName(AstpgIngestStatus status);
-extern Datum AstpgBuildArray(Datum *values, bool *nulls, int n, Oid elemtype);
+/* batch_writer.c */
+extern void AstpgWriteBatch(AstpgBatchDocument *documents, int n, bool alone);
 
 /* history.c */
 typedef struct AstpgHistoryFigures
@@ -239,38 +223,28 @@ typedef struct AstpgHistoryFigures
 
 extern void AstpgHistoryOf(const AstpgDocument *doc,
 						   AstpgHistoryFigures *figures);
-extern void AstpgRecordHistory(const AstpgDocument *doc,
-							   const AstpgIngestResult *result);
 
-/* batch_writer.c */
-extern void AstpgWriteBatch(AstpgDocument **documents,
-							const TimestampTz *started,
-							AstpgIngestResult *results, int n);
-extern void AstpgGroupStrings(const AstpgStringList *list, int nrows,
-							  Datum *rows);
-extern void AstpgNewIds(int nclasses, int nfunctions, int64 **class_ids,
-						int64 **function_ids);
+/* rejects.c */
+extern void AstpgRecordReject(Jsonb *jb, text *json_text,
+							  const AstpgOrigin *origin, ErrorData *edata);
 
-/* routed_writer.c */
-extern void AstpgRoutedSettings(void);
-extern void AstpgRoutedReplaceFile(int64 repo_id, int64 file_id,
-								   Datum *file_args, const char *file_nulls);
-extern void AstpgRoutedWriteDocument(AstpgDocument *doc, int64 repo_id,
-									 int64 file_id, bool module_changed);
+/* counts.c */
+extern void AstpgInitCounts(void);
+extern void AstpgCountResult(const AstpgIngestResult *result);
+extern int64 AstpgNextInboxPosition(void);
+extern Datum AstpgIngestCountsDatum(TupleDesc tupdesc);
 
-/* extension.c */
-typedef struct AstpgExtension
-{
-	Oid			schema_oid;
-	char	   *schema_name;
-	char	   *version;		/* extversion */
-} AstpgExtension;
-
-extern void AstpgCheckExtension(AstpgExtension *ext);
+/* deadlocks.c */
+#define ASTPG_WRITE_ATTEMPTS 5	/* of a write that meets a deadlock */
+extern bool AstpgFirstWriter(void);
+extern void AstpgLockRepository(int64 repo_id, bool alone);
+extern ErrorData *AstpgRetryDeadlocks(ErrorData *(*attempt) (void *arg, bool alone),
+									  void *arg, bool may_retry);
+extern ErrorData *AstpgWriteRetryingDeadlocks(void (*fn) (void *arg, bool alone),
+											  void *arg);
 
 /* queries.c */
-#define ASTPG_TABLES_VERSION "1.5"	/* the version queries.c is written for */
-#define ASTPG_MAX_QUERY_ARGS 64
+#define ASTPG_MAX_QUERY_ARGS 16
 
 typedef struct AstpgQueryDef
 {
@@ -283,66 +257,61 @@ typedef struct AstpgQueryDef
 
 typedef enum AstpgQuery
 {
-	ASTPG_Q_LOCK_FILE,
-	ASTPG_Q_INSERT_FILE,
-	ASTPG_Q_REPLACE_FILE,
-	ASTPG_Q_WRITE_DOCUMENT,
-	ASTPG_Q_INSERT_AUDIT,
-	ASTPG_Q_INSERT_REJECT,
-	ASTPG_Q_INSERT_HISTORY,		/* from 1.3 */
-	/* on Citus: one table a statement, each on one shard (routed_writer.c) */
-	ASTPG_Q_ROUTED_LOCK_FILE,
-	ASTPG_Q_ROUTED_NEW_IDS,
-	ASTPG_Q_ROUTED_UPDATE_FILE,
-	ASTPG_Q_ROUTED_DELETE_CALLS,
-	ASTPG_Q_ROUTED_DELETE_FUNCTIONS,
-	ASTPG_Q_ROUTED_DELETE_CLASSES,
-	ASTPG_Q_ROUTED_DELETE_DEPENDENCIES,
-	ASTPG_Q_ROUTED_DELETE_METRICS,
-	ASTPG_Q_ROUTED_INSERT_CLASSES,
-	ASTPG_Q_ROUTED_INSERT_FUNCTIONS,
-	ASTPG_Q_ROUTED_INSERT_CALLS,
-	ASTPG_Q_ROUTED_FIND_MODULES,
-	ASTPG_Q_ROUTED_FIND_PATHS,
-	ASTPG_Q_ROUTED_INSERT_DEPENDENCIES,
-	ASTPG_Q_ROUTED_INSERT_METRICS,
-	ASTPG_Q_ROUTED_LOCK_WAITING,
-	ASTPG_Q_ROUTED_LOCK_STALE,
-	ASTPG_Q_ROUTED_SET_TARGETS,
-	/* from 1.4: a batch of documents, a statement per table (batch_writer.c) */
-	ASTPG_Q_BATCH_LOCK_FILES,
-	ASTPG_Q_BATCH_LOCK_FILES_1_4,
-	ASTPG_Q_BATCH_ROUTED_LOCK_FILES,
-	ASTPG_Q_BATCH_INSERT_FILES,
-	ASTPG_Q_BATCH_DELETE_CALLS,
-	ASTPG_Q_BATCH_DELETE_FUNCTIONS,
-	ASTPG_Q_BATCH_DELETE_CLASSES,
-	ASTPG_Q_BATCH_DELETE_DEPENDENCIES,
-	ASTPG_Q_BATCH_DELETE_METRICS,
-	ASTPG_Q_BATCH_INSERT_CLASSES,
-	ASTPG_Q_BATCH_INSERT_FUNCTIONS,
-	ASTPG_Q_BATCH_INSERT_CALLS,
-	ASTPG_Q_BATCH_INSERT_DEPENDENCIES,
-	ASTPG_Q_BATCH_INSERT_METRICS,
+	ASTPG_Q_LOCK_FILES,
+	ASTPG_Q_LOCK_FILES_DISTRIBUTED,
+	ASTPG_Q_INSERT_FILES,
+	ASTPG_Q_UPDATE_FILE,
+	ASTPG_Q_NEW_IDS,
+	ASTPG_Q_DELETE_CALLS,
+	ASTPG_Q_DELETE_FUNCTIONS,
+	ASTPG_Q_DELETE_CLASSES,
+	ASTPG_Q_DELETE_DEPENDENCIES,
+	ASTPG_Q_DELETE_METRICS,
+	ASTPG_Q_INSERT_CLASSES,
+	ASTPG_Q_INSERT_FUNCTIONS,
+	ASTPG_Q_INSERT_CALLS,
+	ASTPG_Q_INSERT_DEPENDENCIES,
+	ASTPG_Q_INSERT_METRICS,
 	ASTPG_Q_DEPENDENCY_TARGETS,
-	ASTPG_Q_BATCH_LOCK_DEPENDENTS,
-	ASTPG_Q_BATCH_LOCK_DEPENDENTS_1_4,
-	ASTPG_Q_BATCH_ROUTED_LOCK_DEPENDENTS,
-	ASTPG_Q_BATCH_SET_TARGETS,
-	ASTPG_Q_BATCH_INSERT_AUDIT,
-	ASTPG_Q_BATCH_INSERT_HISTORY,
+	ASTPG_Q_LOCK_DEPENDENTS,
+	ASTPG_Q_LOCK_DEPENDENTS_DISTRIBUTED,
+	ASTPG_Q_SET_TARGETS,
+	ASTPG_Q_SET_TARGETS_DISTRIBUTED,
+	ASTPG_Q_INSERT_AUDIT,
+	ASTPG_Q_INSERT_HISTORY,
+	ASTPG_Q_INSERT_REJECT,
 	ASTPG_NUM_QUERIES
 } AstpgQuery;
 
-extern void AstpgResetPlansIfStale(void);
+extern void AstpgCheckInstalledVersion(void);
+extern void AstpgSPIConnect(void);
+extern void AstpgSPIFinish(void);
 extern bool AstpgTablesDistributed(void);
-extern bool AstpgHistoryKept(void);
-extern bool AstpgBatchesWritten(void);
-extern bool AstpgKeyedByRepository(void);
-/* queries_1_1.c */
-extern const AstpgQueryDef AstpgQueriesV1_1[];
-/* queries.c */
 extern int	AstpgExecute(AstpgQuery query, Datum *values, const char *nulls,
 						 int expected);
+
+/* extension.c */
+typedef struct AstpgExtension
+{
+	Oid			oid;
+	Oid			schema_oid;
+	char	   *schema_name;
+	char	   *version;		/* extversion */
+} AstpgExtension;
+
+extern void AstpgCheckExtension(AstpgExtension *ext);
+
+/* import_cycles.c */
+extern void AstpgImportCycles(FunctionCallInfo fcinfo, int64 repo_id);
+
+/* util.c */
+extern bytea *AstpgFileKey(text *repository, text *path);
+extern int64 AstpgRepoId(text *repository);
+extern Datum AstpgBuildArray(Datum *values, bool *nulls, int n, Oid elemtype);
+extern int	AstpgCompareBytes(const text *a, const text *b);
+extern bool AstpgTextsEqual(const text *a, const text *b);
+extern const char *AstpgStatusName(AstpgIngestStatus status);
+extern bool AstpgRefusalOfDocument(int sqlerrcode);
+extern ErrorData *AstpgInSubtransaction(void (*fn) (void *arg), void *arg);
 
 #endif							/* ASTPG_H */

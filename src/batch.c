@@ -1,24 +1,34 @@
 /*-------------------------------------------------------------------------
  *
  * batch.c
- *	  Documents read one at a time and written a batch at a time: the path
- *	  of ingest_batch() and of COPY into astpg.inbox.
+ *	  Documents read one at a time and written a batch at a time: the one
+ *	  path of ingest(), ingest_batch() and COPY into astpg.inbox.
  *
- * Each document is read and checked as it arrives (ingest.c); one the
- * reader refuses is refused at once, alone.  The documents it accepts are
- * kept until the batch is full, until a document comes for a path the
- * batch already holds, or until the caller's statement ends, and are then
- * written by batch_writer.c, a statement per table.
+ * Each document is read and checked as it arrives (document_reader.c);
+ * one the reader refuses is refused at once, alone: its error is raised
+ * (on_error abort) or it is kept in astpg.rejects (skip).  The documents it
+ * accepts are kept until the batch is full, until a document comes for a
+ * path the batch already holds, or until the caller's statement ends, and
+ * are then written by batch_writer.c, a statement per table.
  *
- * Transaction contract: per-document atomicity is as documented for each
- * entry point.  The batch is written in a subtransaction; if that fails
- * for a reason that lies in a document (SQLSTATE classes 22, 23, 54), it is
- * rolled back and its documents are written again one at a time, so that
- * the error names the document that caused it (on_error = abort) or so
- * that only that document is rejected (skip); a unique or foreign-key
- * violation is tried again first, as a concurrent writer may have caused
- * it.  Any other error is raised as it is.  So a skip batch opens one subtransaction per batch, not one
- * per document, unless a write fails.
+ * Transaction contract: a batch is written in a subtransaction; if that
+ * fails for a reason that lies in a document (SQLSTATE classes 22, 23,
+ * 54), it is rolled back and its documents are written again one at a
+ * time, each in a subtransaction, so that the error names the document
+ * that caused it (abort) or so that only that document is rejected (skip);
+ * a unique or foreign-key violation is tried again first, as a concurrent
+ * writer may have caused it.  So a skip batch opens one subtransaction per
+ * batch, not one per document, unless a write fails.  A deadlock is not
+ * the documents' fault either: the batch of a caller that held no lock
+ * before it is written again, alone (deadlocks.c).  Any other error is
+ * raised as it is.
+ *
+ * A caller that runs its whole statement in a subtransaction of its own and
+ * starts it again after a deadlock (ingest_batch, ingest) writes its
+ * batches unguarded instead: in its subtransaction, with no subtransaction
+ * of their own.  Subtransactions committed into the caller's would make
+ * other sessions that waited for their rows wait for the top transaction
+ * instead (XactLockTableWait), which no retry releases.
  *
  * Memory contract: documents live in the batch's context, emptied after
  * each write, so that a COPY of millions of documents stays flat.
@@ -32,7 +42,6 @@
 
 #include "access/xact.h"
 #include "astpg.h"
-#include "common/hashfn.h"
 #include "common/sha2.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -47,84 +56,66 @@
 #define BATCH_DOCUMENTS 500
 #define BATCH_BYTES (64 * 1024 * 1024)
 
+/* Up to this many documents, a path given twice is found by comparing keys. */
+#define PATHS_WITHOUT_HASH 16
+
+/* What the batch keeps of a document besides what the writer takes. */
+typedef struct Held
+{
+	Jsonb	   *jsonb;			/* as given, for astpg.rejects */
+	bytea	   *key;			/* file_key(repository, path) */
+	AstpgOrigin origin;
+	AstpgIngestResult *result;	/* the caller's, or NULL */
+} Held;
+
 struct AstpgBatch
 {
 	MemoryContext context;		/* the documents, until written */
 	AstpgOnError on_error;
-	bool		legacy;			/* database not at 1.4: one at a time */
-	bool		holds_nothing;	/* no lock taken by the transaction yet */
-	bool		unguarded;		/* written without a subtransaction */
+	bool		first_writer;	/* its transaction held no lock before it */
+	bool		alone;			/* written holding its repositories exclusively */
+	bool	   *write_failed;	/* unguarded: set while its write runs */
 	int			count;
+	int			capacity;
 	Size		bytes;
-	HTAB	   *paths;			/* file keys of the documents held */
-	AstpgDocument *documents[BATCH_DOCUMENTS];
-	Jsonb	   *jsonb[BATCH_DOCUMENTS]; /* as given, for astpg.rejects */
-	AstpgOrigin origins[BATCH_DOCUMENTS];
-	TimestampTz started[BATCH_DOCUMENTS];
-	AstpgIngestResult *results[BATCH_DOCUMENTS];	/* the caller's */
-	AstpgIngestResult written[BATCH_DOCUMENTS];
+	HTAB	   *paths;			/* file keys held, once there are many */
+	AstpgBatchDocument *documents;
+	Held	   *held;
 };
-
-static HTAB *
-new_path_set(MemoryContext context)
-{
-	HASHCTL		ctl;
-
-	ctl.keysize = PG_SHA256_DIGEST_LENGTH;
-	ctl.entrysize = PG_SHA256_DIGEST_LENGTH;
-	ctl.hcxt = context;
-	return hash_create("astpg batch paths", BATCH_DOCUMENTS, &ctl,
-					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-}
 
 /*
  * AstpgBatchCreate
  *		An empty batch, in a context of its own below parent.  first_writer
- *		says that the caller's transaction has written nothing before the
- *		batch (deadlocks.c).
+ *		says that the caller's transaction held no lock before the batch
+ *		(deadlocks.c); alone, that its writes hold their repositories'
+ *		locks in exclusive mode (a retry after a deadlock).
  */
 AstpgBatch *
-AstpgBatchCreate(MemoryContext parent, AstpgOnError on_error, bool first_writer)
+AstpgBatchCreate(MemoryContext parent, AstpgOnError on_error,
+				 bool first_writer, bool alone)
 {
 	AstpgBatch *batch = MemoryContextAllocZero(parent, sizeof(AstpgBatch));
 
 	batch->context = AllocSetContextCreate(parent, "astpg batch",
 										   ALLOCSET_DEFAULT_SIZES);
 	batch->on_error = on_error;
-	batch->holds_nothing = first_writer;
-	batch->paths = new_path_set(batch->context);
+	batch->first_writer = first_writer;
+	batch->alone = alone;
 	return batch;
 }
 
-/* Did an unguarded write fail?  (Rather than the reading of a document.) */
-static bool unguarded_write_failed = false;
-
 /*
  * AstpgBatchWriteUnguarded
- *		From now on write the batch in the caller's (sub)transaction, not in
- *		a subtransaction of its own, and let any error go up: for a caller
- *		that runs the whole statement in a subtransaction and starts it
- *		again after a deadlock.  Subtransactions of its own, committed into
- *		the caller's, would make other sessions that waited for their rows
- *		wait for the top transaction instead (XactLockTableWait), which no
- *		retry releases.
+ *		Write the batch in the caller's (sub)transaction, with no
+ *		subtransaction of its own, and let any error go up; *write_failed is
+ *		true when the error was raised by a write rather than by the reading
+ *		of a document.
  */
 void
-AstpgBatchWriteUnguarded(AstpgBatch *batch)
+AstpgBatchWriteUnguarded(AstpgBatch *batch, bool *write_failed)
 {
-	batch->unguarded = true;
-	unguarded_write_failed = false;
-}
-
-/*
- * AstpgUnguardedWriteFailed
- *		Was the error that ended a statement of unguarded batches raised by a
- *		batch's write, rather than by the reading of a document?
- */
-bool
-AstpgUnguardedWriteFailed(void)
-{
-	return unguarded_write_failed;
+	batch->write_failed = write_failed;
+	*write_failed = false;
 }
 
 /* AstpgBatchCount: how many documents the batch holds, not yet written. */
@@ -149,59 +140,78 @@ storing_batch_callback(void *arg)
 	AstpgBatch *batch = (AstpgBatch *) arg;
 
 	errcontext("while storing %s to %s of %s, a batch of %d documents",
-			   batch->origins[0].root, batch->origins[batch->count - 1].root,
-			   batch->origins[0].source, batch->count);
+			   batch->held[0].origin.root,
+			   batch->held[batch->count - 1].origin.root,
+			   batch->held[0].origin.source, batch->count);
+}
+
+/* The context of an error raised while document i is written alone. */
+typedef struct StoringDocument
+{
+	const AstpgOrigin *origin;
+	const AstpgDocument *doc;
+} StoringDocument;
+
+static void
+storing_one_callback(void *arg)
+{
+	StoringDocument *storing = (StoringDocument *) arg;
+
+	/* the inbox's documents are numbered in the transaction */
+	if (strcmp(storing->origin->source, "inbox") == 0)
+		errcontext("while storing document %lld (repository \"%s\", path \"%s\") of inbox",
+				   (long long) storing->origin->position,
+				   text_to_cstring(storing->doc->repository),
+				   text_to_cstring(storing->doc->path));
+	else
+		errcontext("while storing %s (repository \"%s\", path \"%s\") of %s",
+				   storing->origin->root,
+				   text_to_cstring(storing->doc->repository),
+				   text_to_cstring(storing->doc->path),
+				   storing->origin->source);
 }
 
 /*
- * What one write of the batch stores: all of its documents (document -1),
- * or one alone.  SPI is connected for it, and an error raised meanwhile
- * names the batch (a document alone names itself: AstpgWriteOne).
+ * Write documents [first, first + n) of the batch, with SPI connected and
+ * an error raised meanwhile naming what was being stored: the batch, or a
+ * document written alone.
  */
+static void
+write_documents(AstpgBatch *batch, int first, int n, bool alone)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	StoringDocument storing = {&batch->held[first].origin,
+	batch->documents[first].doc};
+	ErrorContextCallback callback;
+
+	callback.previous = error_context_stack;
+	callback.callback = n == 1 ? storing_one_callback : storing_batch_callback;
+	callback.arg = n == 1 ? (void *) &storing : (void *) batch;
+	error_context_stack = &callback;
+	AstpgSPIConnect();
+	AstpgWriteBatch(&batch->documents[first], n, alone);
+	AstpgSPIFinish();
+	error_context_stack = callback.previous;
+	MemoryContextSwitchTo(caller_context);
+}
+
+/* One write of the batch in a subtransaction: all of it, or one document. */
 typedef struct BatchWrite
 {
 	AstpgBatch *batch;
-	int			document;
+	int			document;		/* -1: all */
+	bool		alone;
 } BatchWrite;
 
 static void
-write_with_spi(void *arg)
+write_in_subtransaction(void *arg)
 {
 	BatchWrite *write = (BatchWrite *) arg;
-	AstpgBatch *batch = write->batch;
-	MemoryContext caller_context = CurrentMemoryContext;
-	ErrorContextCallback callback;
 
-	callback.callback = storing_batch_callback;
-	callback.arg = batch;
-	callback.previous = error_context_stack;
 	if (write->document < 0)
-		error_context_stack = &callback;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	MemoryContextSwitchTo(caller_context);
-	AstpgResetPlansIfStale();
-	if (write->document < 0)
-		AstpgWriteBatch(batch->documents, batch->started, batch->written,
-						batch->count);
+		write_documents(write->batch, 0, write->batch->count, write->alone);
 	else
-		AstpgWriteOne(batch->documents[write->document],
-					  &batch->origins[write->document],
-					  batch->started[write->document],
-					  &batch->written[write->document]);
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
-	MemoryContextSwitchTo(caller_context);
-	error_context_stack = callback.previous;
-}
-
-/* Write the whole batch in a subtransaction; the error if it fails. */
-static ErrorData *
-write_whole_batch(AstpgBatch *batch)
-{
-	BatchWrite	write = {batch, -1};
-
-	return AstpgInSubtransaction(write_with_spi, &write);
+		write_documents(write->batch, write->document, 1, write->alone);
 }
 
 /*
@@ -222,15 +232,15 @@ concurrent_violation(int sqlerrcode)
  * raised, naming it.
  */
 static void
-write_alone(AstpgBatch *batch, int i)
+write_alone(AstpgBatch *batch, int i, bool alone)
 {
-	BatchWrite	write = {batch, i};
-	AstpgIngestResult *result = &batch->written[i];
+	BatchWrite	write = {batch, i, alone};
+	AstpgIngestResult *result = &batch->documents[i].result;
 	ErrorData  *edata;
 
 	for (int attempt = 1;; attempt++)
 	{
-		edata = AstpgInSubtransaction(write_with_spi, &write);
+		edata = AstpgInSubtransaction(write_in_subtransaction, &write);
 		if (edata == NULL)
 			return;
 		if (!concurrent_violation(edata->sqlerrcode) ||
@@ -244,7 +254,8 @@ write_alone(AstpgBatch *batch, int i)
 	if (batch->on_error == ASTPG_ON_ERROR_ABORT ||
 		!AstpgRefusalOfDocument(edata->sqlerrcode))
 		ReThrowError(edata);
-	AstpgRecordReject(batch->jsonb[i], NULL, &batch->origins[i], edata);
+	AstpgRecordReject(batch->held[i].jsonb, NULL, &batch->held[i].origin,
+					  edata);
 	FreeErrorData(edata);
 	memset(result, 0, sizeof(AstpgIngestResult));
 	result->status = ASTPG_REJECTED;
@@ -255,16 +266,44 @@ write_alone(AstpgBatch *batch, int i)
  * own, so that a deadlock met by any of them undoes all of them: the
  * locks of those written before it may be part of the cycle.
  */
+typedef struct OneAtATime
+{
+	AstpgBatch *batch;
+	bool		alone;
+} OneAtATime;
+
 static void
 write_one_at_a_time(void *arg)
 {
-	AstpgBatch *batch = (AstpgBatch *) arg;
+	OneAtATime *call = (OneAtATime *) arg;
 
-	for (int i = 0; i < batch->count; i++)
+	for (int i = 0; i < call->batch->count; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		write_alone(batch, i);
+		write_alone(call->batch, i, call->alone);
 	}
+}
+
+/*
+ * One attempt at writing the batch: whole, in a subtransaction; if a
+ * document in it is refused, a document at a time.  Returns the error that
+ * ended it, its subtransaction rolled back, or NULL.
+ */
+static ErrorData *
+write_guarded(void *arg, bool alone)
+{
+	AstpgBatch *batch = (AstpgBatch *) arg;
+	BatchWrite	whole = {batch, -1, alone || batch->alone};
+	OneAtATime	each = {batch, alone || batch->alone};
+	ErrorData  *edata;
+
+	edata = AstpgInSubtransaction(write_in_subtransaction, &whole);
+	if (edata != NULL && AstpgRefusalOfDocument(edata->sqlerrcode))
+	{
+		FreeErrorData(edata);
+		edata = AstpgInSubtransaction(write_one_at_a_time, &each);
+	}
+	return edata;
 }
 
 /*
@@ -272,71 +311,176 @@ write_one_at_a_time(void *arg)
  *		Write the documents the batch holds, report each one's result to its
  *		caller, and empty the batch.
  *
- * The batch is written whole, in a subtransaction; if a document in it is
- * refused, the batch is written again a document at a time, so that only
- * that document is rejected (on_error skip) or the error names it (abort).
- *
- * A deadlock is not the documents' fault either.  If the transaction held
- * no lock before the batch, the subtransaction is rolled back, which
- * releases every lock it held, and the batch is written again, alone in its
- * repositories (deadlocks.c).  A deadlock that takes in locks held before
- * (an earlier statement's or batch's, which no retry here can release) is
- * raised.
+ * A document of a batch of one with on_error abort is written directly:
+ * its error names it already, and there is nothing to redo.
  */
 void
 AstpgBatchFlush(AstpgBatch *batch)
 {
 	MemoryContext caller_context = CurrentMemoryContext;
-	ErrorData  *edata;
-	bool		was_alone;
+	ErrorData  *edata = NULL;
 
 	if (batch->count == 0)
 		return;
 	MemoryContextSwitchTo(batch->context);
-	was_alone = AstpgWritingAlone();
-	if (batch->unguarded)
+	if (batch->write_failed != NULL)
 	{
-		BatchWrite	write = {batch, -1};
-
-		unguarded_write_failed = true;
-		write_with_spi(&write);
-		unguarded_write_failed = false;
-		edata = NULL;
+		*batch->write_failed = true;
+		write_documents(batch, 0, batch->count, batch->alone);
+		*batch->write_failed = false;
 	}
-	else for (int attempt = 1;; attempt++)
-	{
-		edata = write_whole_batch(batch);
-		if (edata != NULL && AstpgRefusalOfDocument(edata->sqlerrcode))
-		{
-			FreeErrorData(edata);
-			edata = AstpgInSubtransaction(write_one_at_a_time, batch);
-		}
-
-		if (edata == NULL ||
-			edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED ||
-			!batch->holds_nothing ||
-			attempt == ASTPG_WRITE_ATTEMPTS)
-			break;
-		FreeErrorData(edata);
-		AstpgPauseBeforeRetry(attempt);
-	}
-	AstpgWriteAlone(was_alone);
+	else if (batch->count == 1 && batch->on_error == ASTPG_ON_ERROR_ABORT &&
+			 !batch->first_writer)
+		write_documents(batch, 0, 1, batch->alone);
+	else
+		edata = AstpgRetryDeadlocks(write_guarded, batch, batch->first_writer);
 	if (edata != NULL)
 		ReThrowError(edata);
+
 	/* the next batch is written holding this one's locks */
-	batch->holds_nothing = false;
+	batch->first_writer = false;
 	for (int i = 0; i < batch->count; i++)
 	{
-		AstpgCountResult(&batch->written[i]);
-		if (batch->results[i] != NULL)
-			*batch->results[i] = batch->written[i];
+		AstpgCountResult(&batch->documents[i].result);
+		if (batch->held[i].result != NULL)
+			*batch->held[i].result = batch->documents[i].result;
 	}
 	MemoryContextSwitchTo(caller_context);
 
 	batch->count = 0;
+	batch->capacity = 0;
 	batch->bytes = 0;
+	batch->paths = NULL;
 	MemoryContextReset(batch->context);
-	batch->paths = new_path_set(batch->context);
+}
+
+/*
+ * Read and check one document, given as jsonb or (jb NULL) as JSON text.
+ * A refused one raises its error (on_error = abort), or is recorded in
+ * astpg.rejects and counted, and NULL is returned (skip).  *parsed
+ * receives the jsonb.
+ *
+ * The reader's errors are caught without a subtransaction.  That is sound
+ * only because the reader and json_text.c take no locks, pin no buffers,
+ * open no files and write nothing: they read memory and allocate it, so an
+ * error leaves nothing that a subtransaction's rollback would have to
+ * release.  Hence everything that could (detoasting, which reads TOAST
+ * tables) is done before PG_TRY: the caller detoasts a jsonb, and a text
+ * is detoasted here.  Any other error than a refusal (a cancel) is raised
+ * again.
+ */
+static AstpgDocument *
+read_or_reject(AstpgBatch *batch, Jsonb *jb, text *json_text,
+			   const AstpgOrigin *origin, Jsonb **parsed)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	volatile Jsonb *volatile_jb = jb;
+	AstpgDocument *volatile doc = NULL;
+	ErrorData  *edata = NULL;
+
+	if (jb == NULL && json_text != NULL)
+		json_text = pg_detoast_datum_packed(json_text);
+	*parsed = jb;
+	PG_TRY();
+	{
+		if (jb == NULL && json_text == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must be an object, not null", origin->root)));
+		if (jb == NULL)
+			volatile_jb = AstpgJsonTextToJsonb(json_text);
+		doc = AstpgReadDocument((Jsonb *) volatile_jb, origin->root);
+	}
+	PG_CATCH();
+	{
+		if (batch->on_error == ASTPG_ON_ERROR_ABORT)
+			PG_RE_THROW();
+		MemoryContextSwitchTo(caller_context);
+		edata = CopyErrorData();
+		if (!AstpgRefusalOfDocument(edata->sqlerrcode))
+			PG_RE_THROW();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	*parsed = (Jsonb *) volatile_jb;
+	if (edata == NULL)
+		return doc;
+
+	{
+		AstpgIngestResult result;
+
+		AstpgRecordReject(*parsed, json_text, origin, edata);
+		FreeErrorData(edata);
+		memset(&result, 0, sizeof(result));
+		result.status = ASTPG_REJECTED;
+		AstpgCountResult(&result);
+	}
+	return NULL;
+}
+
+/* Does the batch hold a document of this file key already? */
+static bool
+holds_path(AstpgBatch *batch, bytea *key)
+{
+	bool		found;
+
+	if (batch->paths != NULL)
+	{
+		hash_search(batch->paths, VARDATA(key), HASH_FIND, &found);
+		return found;
+	}
+	for (int i = 0; i < batch->count; i++)
+		if (memcmp(VARDATA(batch->held[i].key), VARDATA(key),
+				   PG_SHA256_DIGEST_LENGTH) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Remember the file key of the batch's newest document; a hash table of
+ * them once a linear search would cost more than making one.
+ */
+static void
+remember_path(AstpgBatch *batch, bytea *key)
+{
+	if (batch->paths == NULL && batch->count >= PATHS_WITHOUT_HASH)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = PG_SHA256_DIGEST_LENGTH;
+		ctl.entrysize = PG_SHA256_DIGEST_LENGTH;
+		ctl.hcxt = batch->context;
+		batch->paths = hash_create("astpg batch paths", BATCH_DOCUMENTS, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		for (int i = 0; i < batch->count; i++)
+			hash_search(batch->paths, VARDATA(batch->held[i].key), HASH_ENTER,
+						NULL);
+	}
+	if (batch->paths != NULL)
+		hash_search(batch->paths, VARDATA(key), HASH_ENTER, NULL);
+}
+
+/* Room for one more document: the arrays grow, up to a full batch. */
+static void
+make_room(AstpgBatch *batch)
+{
+	int			capacity;
+
+	if (batch->count < batch->capacity)
+		return;
+	capacity = batch->capacity == 0 ? 4 : Min(batch->capacity * 2, BATCH_DOCUMENTS);
+	if (batch->capacity == 0)
+	{
+		batch->documents = palloc(mul_size(sizeof(AstpgBatchDocument), capacity));
+		batch->held = palloc(mul_size(sizeof(Held), capacity));
+	}
+	else
+	{
+		batch->documents = repalloc(batch->documents,
+									mul_size(sizeof(AstpgBatchDocument), capacity));
+		batch->held = repalloc(batch->held, mul_size(sizeof(Held), capacity));
+	}
+	batch->capacity = capacity;
 }
 
 /*
@@ -346,44 +490,22 @@ AstpgBatchFlush(AstpgBatch *batch)
  *
  * *result, if result is not NULL, receives what was done with it once that
  * is known: at once for a refused document, at the write otherwise (so the
- * caller keeps result valid until AstpgBatchFlush).  A jsonb given must
- * stay valid until then too; a text is read at once.
+ * caller keeps result valid until AstpgBatchFlush).  A jsonb given must be
+ * detoasted, and stay valid until then too; a text is read at once.
  */
 void
 AstpgBatchAdd(AstpgBatch *batch, Jsonb *jb, text *json_text,
 			  const AstpgOrigin *origin, AstpgIngestResult *result)
 {
 	MemoryContext caller_context = CurrentMemoryContext;
+	TimestampTz started = GetCurrentTimestamp();
 	AstpgDocument *doc;
 	Jsonb	   *parsed;
-	TimestampTz started;
 	bytea	   *key;
-	bool		found;
 	int			i;
 
-	if (batch->count == 0)
-	{
-		/* the installed version decides, once a batch */
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		AstpgResetPlansIfStale();
-		batch->legacy = !AstpgBatchesWritten();
-		if (SPI_finish() != SPI_OK_FINISH)
-			elog(ERROR, "SPI_finish failed");
-		MemoryContextSwitchTo(caller_context);
-	}
-	if (batch->legacy)
-	{
-		AstpgIngestResult own;
-
-		AstpgIngestDocument(jb, json_text, origin, batch->on_error,
-							result != NULL ? result : &own);
-		return;
-	}
-
-	started = GetCurrentTimestamp();
 	MemoryContextSwitchTo(batch->context);
-	doc = AstpgReadOrReject(jb, json_text, origin, batch->on_error, &parsed);
+	doc = read_or_reject(batch, jb, json_text, origin, &parsed);
 	if (doc == NULL)
 	{
 		if (result != NULL)
@@ -397,27 +519,29 @@ AstpgBatchAdd(AstpgBatch *batch, Jsonb *jb, text *json_text,
 
 	/* a second version of a path held: the first is written first */
 	key = AstpgFileKey(doc->repository, doc->path);
-	hash_search(batch->paths, VARDATA(key), HASH_FIND, &found);
-	if (found)
+	if (holds_path(batch, key))
 	{
 		MemoryContextSwitchTo(caller_context);
 		AstpgBatchFlush(batch);
 		MemoryContextSwitchTo(batch->context);
 		/* the document was read into the context just emptied: again */
-		doc = AstpgReadOrReject(jb, json_text, origin, batch->on_error,
-								&parsed);
+		doc = read_or_reject(batch, jb, json_text, origin, &parsed);
 		key = AstpgFileKey(doc->repository, doc->path);
 	}
-	hash_search(batch->paths, VARDATA(key), HASH_ENTER, NULL);
 
-	i = batch->count++;
-	batch->documents[i] = doc;
-	batch->jsonb[i] = parsed;
-	batch->origins[i].source = origin->source;
-	batch->origins[i].root = pstrdup(origin->root);
-	batch->origins[i].position = origin->position;
-	batch->started[i] = started;
-	batch->results[i] = result;
+	make_room(batch);
+	i = batch->count;
+	batch->documents[i].doc = doc;
+	batch->documents[i].started = started;
+	memset(&batch->documents[i].result, 0, sizeof(AstpgIngestResult));
+	batch->held[i].jsonb = parsed;
+	batch->held[i].key = key;
+	batch->held[i].origin.source = origin->source;
+	batch->held[i].origin.root = pstrdup(origin->root);
+	batch->held[i].origin.position = origin->position;
+	batch->held[i].result = result;
+	remember_path(batch, key);
+	batch->count++;
 	batch->bytes += VARSIZE(parsed);
 	MemoryContextSwitchTo(caller_context);
 

@@ -32,8 +32,9 @@
  * lock, and the rows of step 5 are locked SKIP LOCKED.
  *
  * Transaction contract: everything happens in the caller's transaction and
- * nothing here commits.  A failure fails the whole batch; ingest.c then
- * writes the documents one at a time to find out which one failed.  Every
+ * nothing here commits.  A failure fails the whole batch; the batch then
+ * writes the documents one at a time to find out which one failed
+ * (batch.c).  Every
  * document of a batch must have a different (repository, path).
  *
  * Memory contract: everything is allocated in CurrentMemoryContext, the
@@ -84,52 +85,49 @@ typedef struct Target
 	int64		file_id;
 } Target;
 
+/*
+ * A path deleted by other sessions between our insert and our lock is
+ * stored again; this many times at most.
+ */
+#define MAX_STORE_ATTEMPTS 100
+
+/*
+ * On Citus: plan this transaction's statements on the workers with
+ * enable_seqscan off, as astpg's functions plan their own on one server.
+ *
+ * Shards that were analyzed while empty (after a TRUNCATE, say) make a
+ * worker plan a scan of a whole shard for every lookup, the foreign-key
+ * checks it keeps for its session included: a load of 300 files took 15 s
+ * instead of 2 s.  The writing functions set enable_seqscan = off for
+ * themselves, but Citus carries a setting to the workers only as SET LOCAL
+ * with citus.propagate_set_commands = local; so both are set here, before
+ * each repository's first statement.  They stay in force on the workers
+ * until the transaction ends.
+ */
+static void
+routed_settings(void)
+{
+	static const char *const settings[] = {
+		"SET LOCAL citus.propagate_set_commands = 'local'",
+		"SET LOCAL enable_seqscan = off"
+	};
+
+	for (int i = 0; i < lengthof(settings); i++)
+		if (SPI_execute(settings[i], false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "astpg could not run \"%s\"", settings[i]);
+}
+
 static Jsonb *
 jsonb_of(const char *json)
 {
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }
 
-static bool
-texts_equal(text *a, text *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
-		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
-}
-
-static int
-compare_keys(bytea *a, bytea *b)
-{
-	return memcmp(VARDATA_ANY(a), VARDATA_ANY(b), PG_SHA256_DIGEST_LENGTH);
-}
-
 /* Repositories by name, in byte order (as COLLATE "C"). */
 static int
 compare_repositories(const Entry *x, const Entry *y)
 {
-	text	   *a = x->doc->repository;
-	text	   *b = y->doc->repository;
-	int			c;
-
-	c = memcmp(VARDATA_ANY(a), VARDATA_ANY(b),
-			   Min(VARSIZE_ANY_EXHDR(a), VARSIZE_ANY_EXHDR(b)));
-	if (c != 0)
-		return c;
-	return (int) VARSIZE_ANY_EXHDR(a) - (int) VARSIZE_ANY_EXHDR(b);
-}
-
-/* Two texts in byte order (COLLATE "C"). */
-static int
-compare_bytes(text *a, text *b)
-{
-	int			c = memcmp(VARDATA_ANY(a), VARDATA_ANY(b),
-						   Min(VARSIZE_ANY_EXHDR(a), VARSIZE_ANY_EXHDR(b)));
-
-	if (c != 0)
-		return c;
-	return (int) VARSIZE_ANY_EXHDR(a) - (int) VARSIZE_ANY_EXHDR(b);
+	return AstpgCompareBytes(x->doc->repository, y->doc->repository);
 }
 
 /*
@@ -144,13 +142,13 @@ compare_entries(const void *a, const void *b)
 	const Entry *y = *(Entry *const *) b;
 	int			c = compare_repositories(x, y);
 
-	return c != 0 ? c : compare_bytes(x->doc->path, y->doc->path);
+	return c != 0 ? c : AstpgCompareBytes(x->doc->path, y->doc->path);
 }
 
 static int
 compare_entry_keys(const void *a, const void *b)
 {
-	return compare_keys((*(Entry *const *) a)->key, (*(Entry *const *) b)->key);
+	return AstpgCompareBytes((*(Entry *const *) a)->key, (*(Entry *const *) b)->key);
 }
 
 /* Entries in the order the batch gave them, as the audit log keeps them. */
@@ -170,7 +168,7 @@ entry_of_key(Entry **entries, int n, bytea *key)
 	while (lo <= hi)
 	{
 		int			mid = lo + (hi - lo) / 2;
-		int			c = compare_keys(entries[mid]->key, key);
+		int			c = AstpgCompareBytes(entries[mid]->key, key);
 
 		if (c == 0)
 			return entries[mid];
@@ -193,13 +191,12 @@ text_column(HeapTuple tuple, TupleDesc tupdesc, int column)
 }
 
 /*
- * AstpgGroupStrings
- *		The strings of a flat (owner, value) list grouped per row, each
- *		row's as the text of a text[] value ("{a,b}") in rows[0..nrows), for
- *		@extschema@.text_arrays().
+ * The strings of a flat (owner, value) list grouped per row, each row's as
+ * the text of a text[] value ("{a,b}") in rows[0..nrows), for
+ * @extschema@.text_arrays().
  */
-void
-AstpgGroupStrings(const AstpgStringList *list, int nrows, Datum *rows)
+static void
+group_strings(const AstpgStringList *list, int nrows, Datum *rows)
 {
 	int		   *counts = palloc0(mul_size(sizeof(int), Max(nrows, 1)));
 	int		   *starts = palloc0(mul_size(sizeof(int), Max(nrows, 1)));
@@ -258,13 +255,9 @@ int8_array_values(Datum array, int n)
 	return values;
 }
 
-/*
- * AstpgNewIds
- *		Take nclasses class ids and nfunctions function ids from their
- *		sequences.
- */
-void
-AstpgNewIds(int nclasses, int nfunctions, int64 **class_ids,
+/* Take nclasses class ids and nfunctions function ids from their sequences. */
+static void
+new_ids(int nclasses, int nfunctions, int64 **class_ids,
 			int64 **function_ids)
 {
 	Datum		args[2];
@@ -272,7 +265,7 @@ AstpgNewIds(int nclasses, int nfunctions, int64 **class_ids,
 
 	args[0] = Int32GetDatum(nclasses);
 	args[1] = Int32GetDatum(nfunctions);
-	AstpgExecute(ASTPG_Q_ROUTED_NEW_IDS, args, NULL, SPI_OK_SELECT);
+	AstpgExecute(ASTPG_Q_NEW_IDS, args, NULL, SPI_OK_SELECT);
 	*class_ids = int8_array_values(SPI_getbinval(SPI_tuptable->vals[0],
 												 SPI_tuptable->tupdesc, 1,
 												 &isnull), nclasses);
@@ -283,8 +276,8 @@ AstpgNewIds(int nclasses, int nfunctions, int64 **class_ids,
 }
 
 /*
- * The keys of a value within a repository, as the indexes of 1.5 on paths
- * and modules (file_hash) and on unresolved targets (dependency_hash) hold
+ * The keys of a value within a repository, as the indexes on paths and
+ * modules (file_hash) and on unresolved targets (dependency_hash) hold
  * them (queries.c, FILE_HASH and DEPENDENCY_HASH): 32 bits of a hash of
  * the repository, then 32 bits of hashtextextended() of the value.
  */
@@ -320,7 +313,6 @@ lock_stored_files(Entry **entries, int n, int64 repo_id)
 	int			nkeys = 0;
 	Datum		args[3];
 	int			rows;
-	bool		hashed = AstpgKeyedByRepository();	/* 1.5 on */
 
 	for (int i = 0; i < n; i++)
 		if (!entries[i]->stored)
@@ -335,9 +327,7 @@ lock_stored_files(Entry **entries, int n, int64 repo_id)
 	args[1] = Int64GetDatum(repo_id);
 	args[2] = AstpgBuildArray(hashes, NULL, nkeys, INT8OID);
 	rows = AstpgExecute(AstpgTablesDistributed() ?
-						ASTPG_Q_BATCH_ROUTED_LOCK_FILES :
-						hashed ? ASTPG_Q_BATCH_LOCK_FILES :
-						ASTPG_Q_BATCH_LOCK_FILES_1_4,
+						ASTPG_Q_LOCK_FILES_DISTRIBUTED : ASTPG_Q_LOCK_FILES,
 						args, NULL, SPI_OK_SELECT);
 	for (int r = 0; r < rows; r++)
 	{
@@ -350,14 +340,14 @@ lock_stored_files(Entry **entries, int n, int64 repo_id)
 		CHECK_FOR_INTERRUPTS();
 		e = entry_of_key(entries, n,
 						 DatumGetByteaPP(SPI_getbinval(tuple, tupdesc, 2, &isnull)));
-		/* a path that shares its key with one of the batch's (1.5 on) */
-		if (e == NULL && hashed && !AstpgTablesDistributed())
+		/* a path that shares its key within the repository with one of the batch's */
+		if (e == NULL && !AstpgTablesDistributed())
 			continue;
 		if (e == NULL)
 			elog(ERROR, "astpg locked a file that its batch does not hold");
-		if (!texts_equal(e->doc->repository,
+		if (!AstpgTextsEqual(e->doc->repository,
 						 DatumGetTextPP(SPI_getbinval(tuple, tupdesc, 3, &isnull))) ||
-			!texts_equal(e->doc->path,
+			!AstpgTextsEqual(e->doc->path,
 						 DatumGetTextPP(SPI_getbinval(tuple, tupdesc, 4, &isnull))))
 			elog(ERROR, "astpg.file_key collision for path \"%s\"",
 				 text_to_cstring(e->doc->path));
@@ -366,9 +356,9 @@ lock_stored_files(Entry **entries, int n, int64 repo_id)
 		stored_hash = text_column(tuple, tupdesc, 5);
 		/* no hash on either side means changed */
 		e->unchanged = stored_hash != NULL && e->doc->content_hash != NULL &&
-			texts_equal(stored_hash, e->doc->content_hash);
+			AstpgTextsEqual(stored_hash, e->doc->content_hash);
 		e->old_module = text_column(tuple, tupdesc, 6);
-		e->module_changed = !texts_equal(e->old_module, e->doc->module);
+		e->module_changed = !AstpgTextsEqual(e->old_module, e->doc->module);
 	}
 	SPI_freetuptable(SPI_tuptable);
 }
@@ -424,7 +414,7 @@ insert_new_files(Entry **entries, Entry **by_key, int n, int64 repo_id,
 	args[7] = column_array(&content_hash, count, TEXTOID);
 	args[8] = column_array(&ast, count, JSONBOID);
 	args[9] = column_array(&attrs, count, JSONBOID);
-	rows = AstpgExecute(ASTPG_Q_BATCH_INSERT_FILES, args, NULL,
+	rows = AstpgExecute(ASTPG_Q_INSERT_FILES, args, NULL,
 						SPI_OK_INSERT_RETURNING);
 	for (int r = 0; r < rows; r++)
 	{
@@ -472,7 +462,7 @@ update_replaced_files(Entry **changed, int n, int64 repo_id, Jsonb *empty)
 		nulls[6] = doc->ast == NULL ? 'n' : ' ';
 		args[7] = PointerGetDatum(doc->attrs != NULL ? doc->attrs : empty);
 		args[8] = Int64GetDatum(repo_id);
-		AstpgExecute(ASTPG_Q_ROUTED_UPDATE_FILE, args, nulls, SPI_OK_UPDATE);
+		AstpgExecute(ASTPG_Q_UPDATE_FILE, args, nulls, SPI_OK_UPDATE);
 	}
 }
 
@@ -560,9 +550,9 @@ static void
 delete_replaced_rows(Entry **changed, int n, int64 repo_id)
 {
 	static const AstpgQuery deletes[] = {
-		ASTPG_Q_BATCH_DELETE_CALLS, ASTPG_Q_BATCH_DELETE_FUNCTIONS,
-		ASTPG_Q_BATCH_DELETE_CLASSES, ASTPG_Q_BATCH_DELETE_DEPENDENCIES,
-		ASTPG_Q_BATCH_DELETE_METRICS
+		ASTPG_Q_DELETE_CALLS, ASTPG_Q_DELETE_FUNCTIONS,
+		ASTPG_Q_DELETE_CLASSES, ASTPG_Q_DELETE_DEPENDENCIES,
+		ASTPG_Q_DELETE_METRICS
 	};
 	Datum	   *file_ids = palloc(mul_size(sizeof(Datum), Max(n, 1)));
 	int			count = 0;
@@ -610,7 +600,7 @@ insert_classes_functions_calls(Entry **changed, int n, int64 repo_id,
 	}
 	if (nclasses == 0 && nfunctions == 0)
 		return;					/* and no calls, which belong to functions */
-	AstpgNewIds(nclasses, nfunctions, &class_ids, &function_ids);
+	new_ids(nclasses, nfunctions, &class_ids, &function_ids);
 
 	c_file = new_column(nclasses);
 	c_id = new_column(nclasses);
@@ -652,7 +642,7 @@ insert_classes_functions_calls(Entry **changed, int n, int64 repo_id,
 		int64	   *doc_class_ids = class_ids + c_base;
 		int64	   *doc_function_ids = function_ids + f_base;
 
-		AstpgGroupStrings(&doc->bases, doc->nclasses, &c_bases.values[c_row]);
+		group_strings(&doc->bases, doc->nclasses, &c_bases.values[c_row]);
 		for (int j = 0; j < doc->nclasses; j++, c_row++)
 		{
 			AstpgClass *cls = &doc->classes[j];
@@ -669,7 +659,7 @@ insert_classes_functions_calls(Entry **changed, int n, int64 repo_id,
 			c_is_abstract.values[c_row] = BoolGetDatum(cls->is_abstract);
 			set_jsonb_or(&c_attrs, c_row, cls->attrs, empty);
 		}
-		AstpgGroupStrings(&doc->decorators, doc->nfunctions,
+		group_strings(&doc->decorators, doc->nfunctions,
 						  &f_decorators.values[f_row]);
 		for (int j = 0; j < doc->nfunctions; j++, f_row++)
 		{
@@ -723,7 +713,7 @@ insert_classes_functions_calls(Entry **changed, int n, int64 repo_id,
 		args[9] = column_array(&c_line_end, nclasses, INT4OID);
 		args[10] = column_array(&c_is_abstract, nclasses, BOOLOID);
 		args[11] = column_array(&c_attrs, nclasses, JSONBOID);
-		AstpgExecute(ASTPG_Q_BATCH_INSERT_CLASSES, args, NULL, SPI_OK_INSERT);
+		AstpgExecute(ASTPG_Q_INSERT_CLASSES, args, NULL, SPI_OK_INSERT);
 	}
 	if (nfunctions > 0)
 	{
@@ -745,7 +735,7 @@ insert_classes_functions_calls(Entry **changed, int n, int64 repo_id,
 		args[13] = column_array(&f_is_async, nfunctions, BOOLOID);
 		args[14] = column_array(&f_decorators, nfunctions, TEXTOID);
 		args[15] = column_array(&f_attrs, nfunctions, JSONBOID);
-		AstpgExecute(ASTPG_Q_BATCH_INSERT_FUNCTIONS, args, NULL, SPI_OK_INSERT);
+		AstpgExecute(ASTPG_Q_INSERT_FUNCTIONS, args, NULL, SPI_OK_INSERT);
 	}
 	if (ncalls > 0)
 	{
@@ -758,7 +748,7 @@ insert_classes_functions_calls(Entry **changed, int n, int64 repo_id,
 		args[4] = column_array(&k_callee, ncalls, TEXTOID);
 		args[5] = column_array(&k_line, ncalls, INT4OID);
 		args[6] = column_array(&k_attrs, ncalls, JSONBOID);
-		AstpgExecute(ASTPG_Q_BATCH_INSERT_CALLS, args, NULL, SPI_OK_INSERT);
+		AstpgExecute(ASTPG_Q_INSERT_CALLS, args, NULL, SPI_OK_INSERT);
 	}
 }
 
@@ -799,7 +789,7 @@ insert_dependencies_metrics(Entry **changed, int n, int64 repo_id,
 		AstpgDocument *doc = changed[i]->doc;
 		Datum		file_id = Int64GetDatum(changed[i]->file_id);
 
-		AstpgGroupStrings(&doc->names, doc->ndependencies,
+		group_strings(&doc->names, doc->ndependencies,
 						  &d_names.values[d_row]);
 		for (int j = 0; j < doc->ndependencies; j++, d_row++)
 		{
@@ -843,7 +833,7 @@ insert_dependencies_metrics(Entry **changed, int n, int64 repo_id,
 		args[7] = column_array(&d_strength, ndependencies, FLOAT8OID);
 		args[8] = column_array(&d_names, ndependencies, TEXTOID);
 		args[9] = column_array(&d_attrs, ndependencies, JSONBOID);
-		AstpgExecute(ASTPG_Q_BATCH_INSERT_DEPENDENCIES, args, NULL,
+		AstpgExecute(ASTPG_Q_INSERT_DEPENDENCIES, args, NULL,
 					 SPI_OK_INSERT);
 	}
 	if (nmetrics > 0)
@@ -854,7 +844,7 @@ insert_dependencies_metrics(Entry **changed, int n, int64 repo_id,
 		args[1] = column_array(&m_file, nmetrics, INT8OID);
 		args[2] = column_array(&m_name, nmetrics, TEXTOID);
 		args[3] = column_array(&m_value, nmetrics, FLOAT8OID);
-		AstpgExecute(ASTPG_Q_BATCH_INSERT_METRICS, args, NULL, SPI_OK_INSERT);
+		AstpgExecute(ASTPG_Q_INSERT_METRICS, args, NULL, SPI_OK_INSERT);
 	}
 }
 
@@ -877,7 +867,6 @@ retarget_dependents(Entry **changed, int n, int64 repo_id, text *repository,
 	Datum	   *tids;
 	Column		target_file;
 	int			nchanges = 0;
-	bool		hashed = AstpgKeyedByRepository();	/* 1.5 on */
 
 	for (int i = 0; i < n; i++)
 	{
@@ -889,13 +878,7 @@ retarget_dependents(Entry **changed, int n, int64 repo_id, text *repository,
 				continue;
 			names[nnames] = PointerGetDatum(own[j]);
 			/* the key of the index on unresolved targets */
-			if (hashed)
-				hashes[nnames] = Int64GetDatum(dependency_hash(repo_id, own[j]));
-			else
-				hashes[nnames] = DirectFunctionCall2Coll(hashtextextended,
-														 DEFAULT_COLLATION_OID,
-														 names[nnames],
-														 Int64GetDatum(repo_id));
+			hashes[nnames] = Int64GetDatum(dependency_hash(repo_id, own[j]));
 			nnames++;
 		}
 		if (changed[i]->module_changed)
@@ -907,9 +890,8 @@ retarget_dependents(Entry **changed, int n, int64 repo_id, text *repository,
 	args[3] = AstpgBuildArray(moved, NULL, nmoved, INT8OID);
 	args[4] = Int64GetDatum(repo_id);
 	rows = AstpgExecute(AstpgTablesDistributed() ?
-						ASTPG_Q_BATCH_ROUTED_LOCK_DEPENDENTS :
-						hashed ? ASTPG_Q_BATCH_LOCK_DEPENDENTS :
-						ASTPG_Q_BATCH_LOCK_DEPENDENTS_1_4,
+						ASTPG_Q_LOCK_DEPENDENTS_DISTRIBUTED :
+						ASTPG_Q_LOCK_DEPENDENTS,
 						args, NULL, SPI_OK_SELECT);
 	if (rows == 0)
 	{
@@ -949,7 +931,7 @@ retarget_dependents(Entry **changed, int n, int64 repo_id, text *repository,
 		args[0] = Int64GetDatum(repo_id);
 		args[1] = AstpgBuildArray(tids, NULL, nchanges, TIDOID);
 		args[2] = column_array(&target_file, nchanges, INT8OID);
-		AstpgExecute(ASTPG_Q_BATCH_SET_TARGETS, args, NULL, SPI_OK_UPDATE);
+		AstpgExecute(ASTPG_Q_SET_TARGETS, args, NULL, SPI_OK_UPDATE);
 		return;
 	}
 
@@ -981,7 +963,7 @@ retarget_dependents(Entry **changed, int n, int64 repo_id, text *repository,
 		args[1] = AstpgBuildArray(same, NULL, nsame, TIDOID);
 		args[2] = target_file.values[i];
 		nulls[2] = target_file.nulls[i] ? 'n' : ' ';
-		AstpgExecute(ASTPG_Q_ROUTED_SET_TARGETS, args, nulls, SPI_OK_UPDATE);
+		AstpgExecute(ASTPG_Q_SET_TARGETS_DISTRIBUTED, args, nulls, SPI_OK_UPDATE);
 		pfree(same);
 	}
 }
@@ -1036,7 +1018,7 @@ insert_audit(Entry **entries, int n, int64 repo_id, text *repository)
 	args[10] = column_array(&dependencies, n, INT4OID);
 	args[11] = column_array(&metrics, n, INT4OID);
 	args[12] = column_array(&duration, n, INTERVALOID);
-	AstpgExecute(ASTPG_Q_BATCH_INSERT_AUDIT, args, NULL, SPI_OK_INSERT);
+	AstpgExecute(ASTPG_Q_INSERT_AUDIT, args, NULL, SPI_OK_INSERT);
 }
 
 /* Step 6b: the metric history of every stored version. */
@@ -1055,7 +1037,7 @@ insert_history(Entry **changed, int n, int64 repo_id, text *repository)
 				metrics = new_column(n);
 	Datum		args[12];
 
-	if (n == 0 || !AstpgHistoryKept())
+	if (n == 0)
 		return;
 	for (int i = 0; i < n; i++)
 	{
@@ -1088,7 +1070,7 @@ insert_history(Entry **changed, int n, int64 repo_id, text *repository)
 	args[9] = column_array(&complexity_total, n, INT8OID);
 	args[10] = column_array(&complexity_max, n, INT4OID);
 	args[11] = column_array(&metrics, n, JSONBOID);
-	AstpgExecute(ASTPG_Q_BATCH_INSERT_HISTORY, args, NULL, SPI_OK_INSERT);
+	AstpgExecute(ASTPG_Q_INSERT_HISTORY, args, NULL, SPI_OK_INSERT);
 }
 
 /*
@@ -1108,7 +1090,8 @@ typedef struct Retarget
  * left to the caller, in *retarget.
  */
 static void
-write_repository(Entry **entries, int n, Jsonb *empty, Retarget *retarget)
+write_repository(Entry **entries, int n, bool alone, Jsonb *empty,
+				 Retarget *retarget)
 {
 	text	   *repository = entries[0]->doc->repository;
 	int64		repo_id = entries[0]->repo_id;
@@ -1119,13 +1102,13 @@ write_repository(Entry **entries, int n, Jsonb *empty, Retarget *retarget)
 	Entry	  **by_key;
 
 	/* in share mode, or exclusive for a retry after a deadlock */
-	AstpgLockRepository(repo_id);
+	AstpgLockRepository(repo_id, alone);
 	if (AstpgTablesDistributed())
-		AstpgRoutedSettings();
+		routed_settings();
 	by_key = palloc(mul_size(sizeof(Entry *), n));
 	memcpy(by_key, entries, mul_size(sizeof(Entry *), n));
 	qsort(by_key, n, sizeof(Entry *), compare_entry_keys);
-	for (;;)
+	for (int attempt = 1;; attempt++)
 	{
 		bool		all_stored = true;
 
@@ -1136,7 +1119,18 @@ write_repository(Entry **entries, int n, Jsonb *empty, Retarget *retarget)
 			all_stored &= entries[i]->stored;
 		if (all_stored)
 			break;
-		/* another session deleted some of these paths meanwhile: again */
+
+		/*
+		 * Another session deleted some of these paths meanwhile: again.  A
+		 * path deleted as often as it is inserted, many times over, is a
+		 * conflict the client must settle, as for a serialization failure.
+		 */
+		if (attempt == MAX_STORE_ATTEMPTS)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not store the files of repository \"%s\": other sessions kept deleting them",
+							text_to_cstring(repository)),
+					 errhint("Retry the transaction.")));
 	}
 
 	for (int i = 0; i < n; i++)
@@ -1184,12 +1178,13 @@ write_repository(Entry **entries, int n, Jsonb *empty, Retarget *retarget)
  * AstpgWriteBatch
  *		Store n validated documents, each with a different (repository,
  *		path): insert it, replace the stored copy, or leave an unchanged one
- *		alone; log each.  results[i] receives what documents[i] did, and
- *		started[i] is when its ingest began (for the audit log's duration).
+ *		alone; log each.  documents[i].result receives what it did, and
+ *		documents[i].started is when its ingest began (for the audit log's
+ *		duration).  alone: take the repositories' locks in exclusive mode (a
+ *		retry after a deadlock, deadlocks.c).
  */
 void
-AstpgWriteBatch(AstpgDocument **documents, const TimestampTz *started,
-				AstpgIngestResult *results, int n)
+AstpgWriteBatch(AstpgBatchDocument *documents, int n, bool alone)
 {
 	Entry	   *storage = palloc0(mul_size(sizeof(Entry), Max(n, 1)));
 	Entry	  **entries = palloc(mul_size(sizeof(Entry *), Max(n, 1)));
@@ -1201,13 +1196,13 @@ AstpgWriteBatch(AstpgDocument **documents, const TimestampTz *started,
 	for (int i = 0; i < n; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		storage[i].doc = documents[i];
-		storage[i].result = &results[i];
-		storage[i].started = started[i];
+		storage[i].doc = documents[i].doc;
+		storage[i].result = &documents[i].result;
+		storage[i].started = documents[i].started;
 		storage[i].index = i;
-		storage[i].repo_id = AstpgRepoId(documents[i]->repository);
-		storage[i].key = AstpgFileKey(documents[i]->repository,
-									  documents[i]->path);
+		storage[i].repo_id = AstpgRepoId(documents[i].doc->repository);
+		storage[i].key = AstpgFileKey(documents[i].doc->repository,
+									  documents[i].doc->path);
 		entries[i] = &storage[i];
 	}
 	qsort(entries, n, sizeof(Entry *), compare_entries);
@@ -1223,7 +1218,7 @@ AstpgWriteBatch(AstpgDocument **documents, const TimestampTz *started,
 
 		while (last < n && compare_repositories(entries[first], entries[last]) == 0)
 			last++;
-		write_repository(&entries[first], last - first, empty,
+		write_repository(&entries[first], last - first, alone, empty,
 						 &retargets[nrepositories++]);
 		first = last;
 	}

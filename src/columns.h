@@ -2,9 +2,7 @@
  *
  * columns.h
  *	  A column of a set-wise INSERT: the values and nulls of one column for
- *	  the rows of one document, bound as one array parameter.  Shared by the
- *	  writers (batch_writer.c; document_writer.c and routed_writer.c for
- *	  databases not yet at 1.4).
+ *	  the rows of a batch, bound as one array parameter (batch_writer.c).
  *
  * IDENTIFICATION
  *	  src/columns.h

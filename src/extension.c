@@ -9,8 +9,8 @@
  * (a renamed schema is still found, and a new schema that merely has the
  * old name is not), and that schema must be owned by a superuser, since a
  * schema's owner may drop and create objects in it.  The install and
- * upgrade scripts refuse such a schema too (astpg--1.1--1.2.sql); this
- * check also covers databases still at 1.0 or 1.1.
+ * upgrade scripts refuse such a schema too; this check also covers a
+ * schema given away after the extension was created.
  *
  * IDENTIFICATION
  *	  src/extension.c
@@ -33,7 +33,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-/* Read astpg's row of pg_extension: its schema and version. */
+/* Read astpg's row of pg_extension: its OID, schema and version. */
 static void
 read_extension_row(AstpgExtension *ext)
 {
@@ -53,6 +53,7 @@ read_extension_row(AstpgExtension *ext)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("extension \"astpg\" does not exist")));
+	ext->oid = ((Form_pg_extension) GETSTRUCT(tuple))->oid;
 	ext->schema_oid = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
 	version = heap_getattr(tuple, Anum_pg_extension_extversion,
 						   RelationGetDescr(rel), &isnull);
@@ -63,8 +64,10 @@ read_extension_row(AstpgExtension *ext)
 
 /*
  * AstpgCheckExtension
- *		Find astpg's schema and version, and refuse to go on if a role that
- *		is not a superuser owns the schema.
+ *		Find astpg's OID, schema and version, and refuse to go on if a role
+ *		that is not a superuser owns the schema.  One index lookup in
+ *		pg_extension and one in the catalog cache: cheap enough for every
+ *		call of an entry point.
  */
 void
 AstpgCheckExtension(AstpgExtension *ext)

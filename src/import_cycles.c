@@ -53,8 +53,6 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
-PG_FUNCTION_INFO_V1(astpg_import_cycles);
-
 /* rows fetched from the edge cursor at a time: bounds SPI's memory */
 #define EDGE_BATCH 10000
 
@@ -702,8 +700,9 @@ emit_components(ImportGraph *g, ReturnSetInfo *rsinfo)
 }
 
 /*
- * astpg.import_cycles(repository text) RETURNS TABLE(component integer,
- *	   size integer, file_ids bigint[], paths text[], cycle text[])
+ * AstpgImportCycles
+ *		The rows of astpg.import_cycles(repository) for the repository of
+ *		repo_id, into fcinfo's tuplestore.
  *
  * The import cycles of a repository, as of the last refresh of
  * astpg.module_edges: one row per strongly connected component of two
@@ -712,11 +711,10 @@ emit_components(ImportGraph *g, ReturnSetInfo *rsinfo)
  * shortest cycles of the component, a -> b -> ... (back to a), from the
  * file whose path sorts first.
  */
-Datum
-astpg_import_cycles(PG_FUNCTION_ARGS)
+void
+AstpgImportCycles(FunctionCallInfo fcinfo, int64 repo_id)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int64		repo_id = AstpgRepoId(PG_GETARG_TEXT_PP(0));
 	AstpgExtension ext;
 	const char *schema;
 	MemoryContext caller_context = CurrentMemoryContext;
@@ -762,5 +760,4 @@ astpg_import_cycles(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(caller_context);
 	MemoryContextDelete(g->cxt);
 	pfree(g);
-	return (Datum) 0;
 }

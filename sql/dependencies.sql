@@ -61,7 +61,8 @@ SELECT * FROM resolution WHERE target = 'lib.util' ORDER BY repository, dependen
 SELECT astpg.resolve_dependencies();
 
 -- a file that gives up a module its dependents name hands them to another
--- file that provides it (issue 10, defect 4)
+-- file that provides it, so that no dependency stays pointed at a file
+-- that no longer has the module it names
 SELECT r.status FROM astpg.ingest('{"repository": "dep3", "path": "one.py", "module": "shared", "language": "python"}') r;
 SELECT r.status FROM astpg.ingest('{"repository": "dep3", "path": "two.py", "module": "shared", "language": "python"}') r;
 SELECT r.status FROM astpg.ingest('{"repository": "dep3", "path": "user.py", "module": "user", "language": "python",

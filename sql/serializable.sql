@@ -1,8 +1,9 @@
 --
 -- serializable: at SERIALIZABLE, a writer's lookups by path, by module and
 -- among unresolved dependencies take their predicate locks on pages that
--- hold its own repository's keys (issue 10, defect 13), and none on a
--- whole relation.  Keyed by a hash of the value alone, as before 1.5, a
+-- hold its own repository's keys, so that SERIALIZABLE writers of
+-- different repositories do not fail each other, and none on a whole
+-- relation.  Keyed by a hash of the value alone, as before 1.5, a
 -- document of 40 dependencies locked a page of each index per target,
 -- wherever other repositories' writers insert.
 --

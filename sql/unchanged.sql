@@ -1,8 +1,8 @@
 --
 -- unchanged: a document whose content_hash equals the stored one writes
 -- only its audit row.  It is read and validated first, like any other: a
--- document that breaks a rule is refused whatever its hash (issue 10,
--- defect 5: before 1.3 the stored hash let invalid documents through).
+-- document that breaks a rule is refused whatever its hash: otherwise a
+-- stored hash would let an invalid document through unread.
 --
 \i test/fixtures/try_ingest.sql
 SELECT r.status FROM astpg.ingest('{"repository": "u", "path": "a.py", "language": "python",

@@ -8,7 +8,7 @@
  * jsonb_path_ops extracts a key per JSON value of the document, and then
  * GIN sorts them all, without checking for interrupts in either: for a
  * 100 MB ast that took over a second, in which a cancel or a
- * statement_timeout waited (issue 10).  This extractValue function makes
+ * statement_timeout waited.  This extractValue function makes
  * the very same keys, so that jsonb_path_ops' own query, consistent and
  * triconsistent functions serve the operator class, and returns them
  * sorted (in GIN's order: btint4cmp) and without duplicates, so that GIN's

@@ -2,7 +2,7 @@
 #
 # test/crash.sh [FILES]
 #
-# A crash in the middle of a parallel load (issue 10): astpg-load --jobs 2
+# A crash in the middle of a parallel load: astpg-load --jobs 2
 # loads FILES generated documents (default 4000), and while it runs
 #
 #   phase 1: one of its backends is killed with SIGKILL (the postmaster

@@ -2,7 +2,7 @@
 #
 # test/writers.sh [OPS]
 #
-# Many writers (issue 10): test/writers.py runs 8 sessions of OPS operations
+# Many writers: test/writers.py runs 8 sessions of OPS operations
 # each (default 50) that ingest, re-ingest, batch-ingest, COPY into the inbox
 # and delete overlapping files that import each other, at READ COMMITTED,
 # REPEATABLE READ and SERIALIZABLE, and then checks the invariants: one row

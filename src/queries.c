@@ -921,6 +921,7 @@ queries_for_version(const char *version)
 {
 	/* 1.3 to 1.5 left the tables 1.2's statements write as they were */
 	if (strcmp(version, ASTPG_TABLES_VERSION) == 0 ||
+		strcmp(version, "1.6") == 0 ||
 		strcmp(version, "1.4") == 0 || strcmp(version, "1.3") == 0 ||
 		strcmp(version, "1.2") == 0)
 		return queries;

@@ -1,0 +1,2471 @@
+/* astpg/sql/astpg--1.6.sql */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION astpg" to load this file. \quit
+
+--
+-- astpg 1.6: the whole schema, as CREATE EXTENSION astpg makes it.
+--
+-- astpg keeps source code as parsed: one JSON document per source file
+-- (docs/document-format.md), which the C library validates and shreds into
+-- the tables below in the caller's transaction.  files has a row per
+-- (repository, path), with its raw AST; classes, functions, calls,
+-- dependencies and metrics hold what the file defines, calls, imports and
+-- measures, and go away with it; ingests is the audit log of every write,
+-- rejects the documents a batch or the inbox refused, metric_history the
+-- metrics of every stored version of a file.  Materialized views, refreshed
+-- by refresh_analytics(), answer for dashboards and graphs; the read
+-- functions walk them, and find_symbol() searches names.  Every key holds
+-- repo_id, a key derived from the repository's name, after the ids: on
+-- Citus (distribute()) a repository lives on one shard.
+--
+-- A database installed before 1.6 reaches the same schema through the
+-- upgrade scripts (astpg--1.0.sql, then astpg--1.0--1.1.sql up to
+-- astpg--1.5--1.6.sql), which hold each object's history: here is each
+-- one's current definition, once.  sql/upgrade.sql proves the two routes
+-- give the same definitions, down to the order of each table's columns and
+-- indexes, their privileges and comments.
+--
+-- In order: the schema check and the roles; keys, types and an operator
+-- class; tables; keys and indexes; writing; materialized views; reading;
+-- maintenance; Citus; privileges; what pg_dump keeps.
+--
+
+--
+-- The schema must be astpg's own.  The writing functions run with a
+-- superuser's rights and use the objects in it: a schema that a role other
+-- than a superuser owns (say one created before CREATE EXTENSION, which then
+-- uses it), or that holds objects astpg did not create, would let its owner
+-- put look-alikes in their place.  Checked before anything is made in it.
+--
+DO $$
+DECLARE
+    ext_oid    oid;
+    ext_schema oid;
+    owner_name name;
+    strangers  text;
+BEGIN
+    SELECT e.oid, e.extnamespace INTO ext_oid, ext_schema
+      FROM pg_catalog.pg_extension e WHERE e.extname = 'astpg';
+    SELECT r.rolname INTO owner_name
+      FROM pg_catalog.pg_namespace n
+      JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
+     WHERE n.oid = ext_schema AND NOT r.rolsuper;
+    IF owner_name IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "%" is owned by role "%", which is not a superuser',
+                        ext_schema::pg_catalog.regnamespace, owner_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'astpg''s functions run with a superuser''s rights on the objects of its schema, and a schema''s owner can replace them.',
+                  HINT = 'Drop that schema and let CREATE EXTENSION astpg create it, or have a superuser own it.';
+    END IF;
+
+    -- objects in the schema that are neither members of the extension nor
+    -- parts of one (indexes, constraints, sequences of identity columns,
+    -- row types), however deep
+    WITH RECURSIVE ours AS (
+        SELECT d.classid, d.objid
+          FROM pg_catalog.pg_depend d
+         WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+           AND d.refobjid = ext_oid AND d.deptype = 'e'
+        UNION
+        SELECT d.classid, d.objid
+          FROM pg_catalog.pg_depend d
+          JOIN ours o ON o.classid = d.refclassid AND o.objid = d.refobjid
+         WHERE d.deptype IN ('a', 'i')
+    )
+    SELECT pg_catalog.string_agg(pg_catalog.pg_describe_object(o.classid, o.objid, 0),
+                                 ', ' ORDER BY 1)
+      INTO strangers
+      FROM (SELECT 'pg_catalog.pg_class'::pg_catalog.regclass AS classid, c.oid AS objid
+              FROM pg_catalog.pg_class c WHERE c.relnamespace = ext_schema
+            UNION ALL
+            SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid
+              FROM pg_catalog.pg_proc p WHERE p.pronamespace = ext_schema
+            UNION ALL
+            SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid
+              FROM pg_catalog.pg_type t WHERE t.typnamespace = ext_schema
+            UNION ALL
+            SELECT 'pg_catalog.pg_operator'::pg_catalog.regclass, o.oid
+              FROM pg_catalog.pg_operator o WHERE o.oprnamespace = ext_schema) o
+     WHERE (o.classid, o.objid) NOT IN (SELECT ours.classid, ours.objid FROM ours);
+    IF strangers IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "%" holds objects that are not part of extension astpg',
+                        ext_schema::pg_catalog.regnamespace
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('Not part of astpg: %s.', strangers),
+                  HINT = 'Install astpg into a schema of its own: drop that schema and let CREATE EXTENSION astpg create it.';
+    END IF;
+END
+$$;
+
+--
+-- Roles.  They belong to the cluster, not to the extension: a second
+-- database that creates astpg reuses them, and DROP EXTENSION leaves them.
+--
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'astpg_reader') THEN
+        CREATE ROLE astpg_reader NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'astpg_writer') THEN
+        CREATE ROLE astpg_writer NOLOGIN;
+    END IF;
+    IF NOT pg_catalog.pg_has_role('astpg_writer', 'astpg_reader', 'MEMBER') THEN
+        GRANT astpg_reader TO astpg_writer;
+    END IF;
+END
+$$;
+
+--
+-- The key of a file.  Unique indexes on long text fail beyond ~2700 bytes
+-- per entry, and a path may hold 4096 characters; the SHA-256 of
+-- (repository, path) is 32 bytes whatever their length.
+--
+CREATE FUNCTION @extschema@.file_key(repository text, path text)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'astpg_file_key'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@.file_key(text, text) IS
+'SHA-256 key of (repository, path): what the unique index of astpg.files is built on';
+
+--
+-- The key of a repository.  Every table has it, and every key holds it.
+--
+CREATE FUNCTION @extschema@.repo_id(repository text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'astpg_repo_id'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION @extschema@.repo_id(text) IS
+'key of a repository: the first 8 bytes of the SHA-256 of its name; every table''s keys lead with it';
+
+--
+-- Types of the API's results.
+--
+CREATE TYPE @extschema@.ingest_result AS (
+    file_id      bigint,
+    status       text,
+    classes      integer,
+    functions    integer,
+    calls        integer,
+    dependencies integer,
+    metrics      integer
+);
+
+CREATE TYPE @extschema@.ingest_counts AS (
+    documents bigint,
+    inserted  bigint,
+    replaced  bigint,
+    unchanged bigint,
+    rejected  bigint,
+    rows      bigint
+);
+
+--
+-- files_ast_idx's operator class: keys a cancel can stop.  PostgreSQL's
+-- jsonb_path_ops extracts and sorts the keys of a value without checking
+-- for interrupts: a cancel during the ingest of a 100 MB ast waited over a
+-- second for it.  astpg.ast_path_ops is jsonb_path_ops with an
+-- extractValue function of astpg's (src/ast_index.c) that makes the same
+-- keys, checking for interrupts, and hands them to GIN sorted and without
+-- duplicates; the query side is jsonb_path_ops' own, so ast @> '{...}', @?
+-- and @@ use the index as they would jsonb_path_ops.
+--
+CREATE FUNCTION @extschema@.gin_extract_ast(jsonb, internal, internal)
+RETURNS internal
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'astpg_gin_extract_ast';
+
+CREATE OPERATOR CLASS @extschema@.ast_path_ops FOR TYPE jsonb USING gin AS
+    OPERATOR 7 pg_catalog.@> (jsonb, jsonb),
+    OPERATOR 15 pg_catalog.@? (jsonb, jsonpath),
+    OPERATOR 16 pg_catalog.@@ (jsonb, jsonpath),
+    FUNCTION 1 pg_catalog.btint4cmp(integer, integer),
+    FUNCTION 2 @extschema@.gin_extract_ast(jsonb, internal, internal),
+    FUNCTION 3 pg_catalog.gin_extract_jsonb_query_path(jsonb, internal, smallint, internal,
+                                                       internal, internal, internal),
+    FUNCTION 4 pg_catalog.gin_consistent_jsonb_path(internal, smallint, jsonb, integer,
+                                                    internal, internal, internal, internal),
+    FUNCTION 6 pg_catalog.gin_triconsistent_jsonb_path(internal, smallint, jsonb, integer,
+                                                       internal, internal, internal),
+    STORAGE integer;
+
+--
+-- Tables.  Every child table carries file_id and repo_id (so that the
+-- schema can be distributed on repo_id) and goes away with its file (ON
+-- DELETE CASCADE).  Their keys and indexes are in the next section.
+--
+-- repo_id is the last column of each table it was added to: 1.2 added it
+-- to the tables of 1.0 and 1.1, and a fresh install has the columns of an
+-- updated database in the same order (what SELECT * and COPY without a
+-- column list see).  It is filled in by the writers and checked against
+-- the repository in files.
+--
+-- Ids come from identity sequences.  Those of files, classes and functions
+-- are cached per session: the foreign-key checks of a document's rows read
+-- files_pkey, classes_pkey and functions_pkey at the page where their new
+-- ids are, and ids from one sequence put every session's rows on the same
+-- rightmost page, which SERIALIZABLE writers of different repositories
+-- then share.
+--
+CREATE TABLE @extschema@.files (
+    file_id      bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 512),
+    repository   text NOT NULL,
+    path         text NOT NULL,
+    module       text,
+    language     text NOT NULL,
+    revision     text,
+    size_bytes   bigint,
+    content_hash text,
+    ast          jsonb,
+    attrs        jsonb NOT NULL DEFAULT '{}',
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    repo_id      bigint NOT NULL,
+    CONSTRAINT files_path_check
+        CHECK (pg_catalog.length(path) BETWEEN 1 AND 4096),
+    CONSTRAINT files_language_check
+        CHECK (language OPERATOR(pg_catalog.~) '^[a-z0-9_+#.-]{1,50}$'),
+    CONSTRAINT files_size_bytes_check CHECK (size_bytes >= 0),
+    CONSTRAINT files_repo_id_check
+        CHECK (repo_id = @extschema@.repo_id(repository))
+);
+
+COMMENT ON TABLE @extschema@.files IS
+'one row per source file; (repository, path) is unique';
+COMMENT ON COLUMN @extschema@.files.ast IS 'the raw AST, as ingested';
+COMMENT ON COLUMN @extschema@.files.attrs IS
+'top-level document keys that have no column of their own';
+
+--
+-- files.ast compressed with lz4: a files row's ast is compressed when the
+-- row is written, in one call that never checks for interrupts, and a
+-- cancel or a statement_timeout that arrives meanwhile waits for it.
+-- Writing a 100 MB ast (168 MB as jsonb; test/cancel.py's document) took,
+-- on the project's 2-core machine, 875 ms with pglz, the default, and 250
+-- ms with lz4 (4.5 s and 1.2 s when the machine was loaded); lz4 stores it
+-- in 19 MB where pglz stores 16 MB.  Storing it uncompressed (STORAGE
+-- EXTERNAL) would be as quick but take 169 MB.  A server built without lz4
+-- keeps pglz (the error is feature_not_supported), silently: it works as
+-- it did.  What stays uninterrupted is the extraction of the GIN entries
+-- of files_ast_idx (about a second for this document), which only
+-- dropping it would avoid.
+--
+DO $$
+BEGIN
+    ALTER TABLE @extschema@.files ALTER COLUMN ast SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+    NULL;
+END
+$$;
+
+CREATE TABLE @extschema@.classes (
+    class_id       bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 512),
+    file_id        bigint NOT NULL,
+    parent_id      bigint,
+    name           text NOT NULL,
+    qualified_name text NOT NULL,
+    namespace      text,
+    bases          text[] NOT NULL DEFAULT '{}',
+    line_start     integer NOT NULL,
+    line_end       integer NOT NULL,
+    is_abstract    boolean NOT NULL DEFAULT false,
+    attrs          jsonb NOT NULL DEFAULT '{}',
+    repo_id        bigint NOT NULL,
+    CONSTRAINT classes_lines_check
+        CHECK (line_start >= 1 AND line_end >= line_start)
+);
+
+COMMENT ON TABLE @extschema@.classes IS
+'classes, structs, interfaces and traits; parent_id links nested classes';
+
+CREATE TABLE @extschema@.functions (
+    function_id     bigint GENERATED BY DEFAULT AS IDENTITY (CACHE 2048),
+    file_id         bigint NOT NULL,
+    class_id        bigint,
+    name            text NOT NULL,
+    qualified_name  text NOT NULL,
+    signature       text,
+    parameters      jsonb NOT NULL DEFAULT '[]',
+    parameter_count integer NOT NULL DEFAULT 0,
+    return_type     text,
+    line_start      integer NOT NULL,
+    line_end        integer NOT NULL,
+    complexity      integer,
+    is_async        boolean NOT NULL DEFAULT false,
+    decorators      text[] NOT NULL DEFAULT '{}',
+    attrs           jsonb NOT NULL DEFAULT '{}',
+    repo_id         bigint NOT NULL,
+    CONSTRAINT functions_lines_check
+        CHECK (line_start >= 1 AND line_end >= line_start),
+    CONSTRAINT functions_complexity_check CHECK (complexity >= 1)
+);
+
+COMMENT ON TABLE @extschema@.functions IS
+'functions and methods; class_id is the enclosing class of a method';
+
+CREATE TABLE @extschema@.calls (
+    function_id bigint NOT NULL,
+    call_no     integer NOT NULL,
+    file_id     bigint NOT NULL,
+    callee      text NOT NULL,
+    line        integer,
+    attrs       jsonb NOT NULL DEFAULT '{}',
+    repo_id     bigint NOT NULL
+);
+
+COMMENT ON TABLE @extschema@.calls IS
+'call sites inside a function, callee as written; call_no keeps their order';
+
+CREATE TABLE @extschema@.dependencies (
+    file_id        bigint NOT NULL,
+    dependency_no  integer NOT NULL,
+    target         text NOT NULL,
+    target_file_id bigint,
+    kind           text NOT NULL DEFAULT 'import',
+    line           integer,
+    strength       double precision NOT NULL DEFAULT 1.0,
+    names          text[] NOT NULL DEFAULT '{}',
+    attrs          jsonb NOT NULL DEFAULT '{}',
+    repo_id        bigint NOT NULL,
+    CONSTRAINT dependencies_strength_check CHECK (strength BETWEEN 0 AND 1)
+);
+
+COMMENT ON TABLE @extschema@.dependencies IS
+'imports, includes and requires; target_file_id is the stored file the target names, if any';
+
+CREATE TABLE @extschema@.metrics (
+    file_id bigint NOT NULL,
+    name    text NOT NULL,
+    value   double precision NOT NULL,
+    repo_id bigint NOT NULL
+);
+
+COMMENT ON TABLE @extschema@.metrics IS 'file-level metrics, one row each';
+
+-- The audit log.  No foreign key: the log outlives the files it names.
+CREATE TABLE @extschema@.ingests (
+    ingest_id    bigint GENERATED BY DEFAULT AS IDENTITY,
+    ingested_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    ingested_by  text NOT NULL DEFAULT SESSION_USER,
+    repository   text NOT NULL,
+    path         text NOT NULL,
+    revision     text,
+    content_hash text,
+    status       text NOT NULL,
+    file_id      bigint,
+    classes      integer NOT NULL DEFAULT 0,
+    functions    integer NOT NULL DEFAULT 0,
+    calls        integer NOT NULL DEFAULT 0,
+    dependencies integer NOT NULL DEFAULT 0,
+    metrics      integer NOT NULL DEFAULT 0,
+    duration     interval NOT NULL,
+    repo_id      bigint NOT NULL,
+    CONSTRAINT ingests_status_check
+        CHECK (status IN ('inserted', 'replaced', 'unchanged', 'deleted'))
+);
+
+COMMENT ON TABLE @extschema@.ingests IS
+'audit log: one row per ingest or delete_file call, with the rows it wrote';
+
+-- Refused documents, stored whole when a batch or the inbox skips them.  A
+-- reject whose document names no repository (or is not JSON) is kept under
+-- the empty name's key.
+CREATE TABLE @extschema@.rejects (
+    reject_id     bigint GENERATED BY DEFAULT AS IDENTITY,
+    rejected_at   timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    rejected_by   text NOT NULL DEFAULT SESSION_USER,
+    source        text NOT NULL,
+    position      bigint NOT NULL,
+    repository    text,
+    path          text,
+    document      jsonb,
+    document_text text,
+    sqlstate      text NOT NULL,
+    message       text NOT NULL,
+    detail        text,
+    repo_id       bigint NOT NULL,
+    CONSTRAINT rejects_document_check
+        CHECK (document IS NOT NULL OR document_text IS NOT NULL)
+);
+
+COMMENT ON TABLE @extschema@.rejects IS
+'documents refused by ingest_batch(..., ''skip'') or the inbox with astpg.on_error = skip, stored whole';
+COMMENT ON COLUMN @extschema@.rejects.position IS
+'0-based position of the document in its batch, or among the documents of its transaction (inbox)';
+COMMENT ON COLUMN @extschema@.rejects.document_text IS
+'the text as given, when it is not JSON (document is then NULL); for a line astpg-load could not send as text, the line with each byte that is not UTF-8, and each NUL, written \xHH';
+
+-- COPY astpg.inbox (doc) FROM STDIN: each row is ingested by the trigger and
+-- not kept.  doc is text so that text which is not JSON reaches the trigger
+-- and can be rejected like any other bad document.
+CREATE TABLE @extschema@.inbox (
+    doc text
+);
+
+COMMENT ON TABLE @extschema@.inbox IS
+'COPY documents in here: each row is ingested as it arrives and none is kept (astpg.on_error says what a refused one does)';
+
+--
+-- When each view was last refreshed, and how long that took.  Not kept by
+-- pg_dump: a restored database's views are empty until refreshed, and this
+-- table says so by being empty too.
+--
+CREATE TABLE @extschema@.analytics_refreshes (
+    view_name    text PRIMARY KEY,
+    refreshed_at timestamptz NOT NULL,
+    duration     interval NOT NULL,
+    concurrent   boolean NOT NULL,
+    row_count    bigint NOT NULL
+);
+
+COMMENT ON TABLE @extschema@.analytics_refreshes IS
+'the last refresh of each materialized view: when, how long, how, and its rows';
+
+--
+-- Metrics across revisions: every ingest that stores a new version of a
+-- file (inserted or replaced) appends a row, written by the ingest itself
+-- in its transaction.  Partitioned by month of ingested_at: maintain()
+-- creates the months ahead and drops those past the retention; the DEFAULT
+-- partition takes what no month holds yet, so an ingest never fails.  No
+-- month exists until maintain() first runs.
+--
+CREATE TABLE @extschema@.metric_history (
+    repo_id          bigint NOT NULL,
+    repository       text NOT NULL,
+    path             text NOT NULL,
+    file_id          bigint NOT NULL,
+    revision         text,
+    content_hash     text,
+    status           text NOT NULL CHECK (status IN ('inserted', 'replaced')),
+    ingested_at      timestamptz NOT NULL,
+    functions        integer NOT NULL,
+    classes          integer NOT NULL,
+    complexity_total bigint NOT NULL,
+    complexity_max   integer,
+    metrics          jsonb NOT NULL DEFAULT '{}'
+) PARTITION BY RANGE (ingested_at);
+
+CREATE TABLE @extschema@.metric_history_default
+    PARTITION OF @extschema@.metric_history DEFAULT;
+
+COMMENT ON TABLE @extschema@.metric_history IS
+'each stored version of each file: its metrics, functions, classes and complexity, by ingest time (partitioned by month)';
+
+--
+-- Keys and indexes, table by table, in the order the upgrade scripts made
+-- them.  The planner considers a table's indexes in the order they were
+-- made, and of two paths that cost the same keeps the first: a fresh
+-- install makes them in the order an updated database has them, so that
+-- both plan alike (see below, on plans made while the tables are empty).
+--
+-- repo_id comes after the ids in every key, and in no other index.  astpg
+-- keeps generic plans for the life of a session, often made while the
+-- tables are empty, when every index that matches a lookup looks as cheap
+-- as any other, even one it would have to read whole.  An index that led
+-- with repo_id would match any lookup within a repository, and such a plan
+-- walks the repository's whole index for each row: loading the 1,781 files
+-- of a standard library took 27 times as long, the foreign-key checks of
+-- calls reading 274 million index entries.  So every key leads with its
+-- id, the lookups of 1.0 come first (by id, hash or name), and the
+-- statements astpg keeps plans for on one server look rows up by id or key
+-- without naming repo_id (sql/plans.sql checks it).  Citus needs the
+-- distribution column in every unique and foreign key, not first, and
+-- plans each shard's statement anew with its values.  The unique key on
+-- (repository, path) comes after the primary key, so that where both
+-- could serve a foreign-key check, the primary key is tried first.
+--
+-- A btree entry holds at most about 2700 bytes, and names, paths and
+-- callees may be longer (1024 characters of 4 bytes each for a name; a
+-- callee is the call's source text, of any length): an index on the whole
+-- value would refuse valid documents.  So equality lookups of text go
+-- through hash indexes, and the one ordered index on a name holds its
+-- first 256 characters.  The trigram indexes of find_symbol's prefix and
+-- fuzzy matches are on the symbols view, not on the tables: on the tables
+-- they cost every ingest a fifth of its speed (measured: 1,781 documents
+-- of a standard library in 6.6 s with them, 5.5 s without).
+--
+-- SERIALIZABLE writers of different repositories: the writers' lookups
+-- stay on their repository's index pages.  At SERIALIZABLE a lookup takes
+-- a predicate lock on every index page it reads (a btree leaf, a hash
+-- bucket), whether it finds a row or not, and another transaction that
+-- inserts into that page then makes a read-write conflict with it.  A
+-- writer looks up every dependency target of its documents by module and
+-- by path (dependency_targets()), the paths of its files
+-- (src/batch_writer.c, step 1) and its modules and paths among the
+-- unresolved dependencies (step 5).  Indexes keyed by a hash of the value
+-- alone put each lookup on a page of its own among every repository's
+-- entries: a batch of 20 documents read most pages of them, and the 8
+-- sessions of test/writers.py, each writing its own repository of 800
+-- files, locked the same pages all the time.  These indexes are keyed
+-- instead by 32 bits of a hash of the repository, then 32 bits of a hash
+-- of the value:
+--
+--     files:         (hashtextextended(repository, 0) & -2^32)
+--                    | (hashtextextended(value, 0) & (2^32 - 1))
+--     dependencies:  (repo_id & -2^32)
+--                    | (hashtextextended(target, repo_id) & (2^32 - 1))
+--
+-- (dependencies hold no repository name).  A repository's entries sit
+-- together, on pages where only its writers insert once the index has a
+-- few pages per repository.  Values of one repository may share a key, so
+-- every lookup compares the values too.  The keys are expressions of
+-- pg_catalog functions, not functions of astpg's, so that
+-- dependency_targets(), whose body names objects by schema name, needs
+-- nothing more; and expressions, not columns, so that no other lookup
+-- within a repository can pick these indexes (see above, why no key leads
+-- with repo_id).  src/queries.c and src/batch_writer.c write and compute
+-- the same.  The unique key on file_key(repository, path) stays what ON
+-- CONFLICT checks, which takes no predicate lock; files_module_idx and
+-- files_path_idx (hash) stay for readers' lookups across repositories.
+--
+
+-- files: lookups by name (hash indexes take values of any length), the
+-- primary key, (repository, path) unique through its fixed-size key, the
+-- writers' lookups by module and path within a repository, and the GIN
+-- index of ast @> '{...}' containment queries
+CREATE INDEX files_path_idx ON @extschema@.files USING hash (path);
+CREATE INDEX files_module_idx ON @extschema@.files USING hash (module);
+ALTER TABLE @extschema@.files
+    ADD CONSTRAINT files_pkey PRIMARY KEY (file_id, repo_id);
+CREATE UNIQUE INDEX files_repository_path_key
+    ON @extschema@.files (@extschema@.file_key(repository, path), repo_id);
+CREATE INDEX files_repository_module_idx
+    ON @extschema@.files (((pg_catalog.hashtextextended(repository, 0) & (-4294967296)::bigint)
+                           | (pg_catalog.hashtextextended(module, 0) & 4294967295::bigint)));
+CREATE INDEX files_repository_path_idx
+    ON @extschema@.files (((pg_catalog.hashtextextended(repository, 0) & (-4294967296)::bigint)
+                           | (pg_catalog.hashtextextended(path, 0) & 4294967295::bigint)));
+CREATE INDEX files_ast_idx ON @extschema@.files USING gin (ast @extschema@.ast_path_ops);
+
+-- classes: by file, by parent, the primary key, by name
+CREATE INDEX classes_file_id_idx ON @extschema@.classes (file_id);
+CREATE INDEX classes_parent_id_idx ON @extschema@.classes (parent_id);
+ALTER TABLE @extschema@.classes
+    ADD CONSTRAINT classes_pkey PRIMARY KEY (class_id, repo_id);
+CREATE INDEX classes_name_idx ON @extschema@.classes USING hash (name);
+CREATE INDEX classes_qualified_name_idx ON @extschema@.classes USING hash (qualified_name);
+
+-- functions: by file, by class, the primary key, by name (exact names)
+CREATE INDEX functions_file_id_idx ON @extschema@.functions (file_id);
+CREATE INDEX functions_class_id_idx ON @extschema@.functions (class_id);
+ALTER TABLE @extschema@.functions
+    ADD CONSTRAINT functions_pkey PRIMARY KEY (function_id, repo_id);
+CREATE INDEX functions_name_idx
+    ON @extschema@.functions (pg_catalog.left(name, 256), function_id);
+
+-- calls: by file, the primary key, "who calls this name?"
+CREATE INDEX calls_file_id_idx ON @extschema@.calls (file_id);
+ALTER TABLE @extschema@.calls
+    ADD CONSTRAINT calls_pkey PRIMARY KEY (function_id, repo_id, call_no);
+CREATE INDEX calls_callee_idx ON @extschema@.calls USING hash (callee);
+
+-- dependencies: by target file (the dependencies delete_file() unresolves,
+-- and the foreign key's check when a file goes), the primary key, and the
+-- unresolved targets a newly stored file must resolve.
+--
+-- The index by target file is partial, so that it cannot serve "IS NULL":
+-- a plan made on empty tables would walk every unresolved row through it
+-- instead of looking the target up in dependencies_unresolved_target_idx.
+-- That one is a btree on a hash of the target, not a hash index on it: a
+-- hash index keeps equal values in one bucket's chain of overflow pages,
+-- which every insert walks, so that a popular unresolved target ("os")
+-- made each new one slower (300,000 stored made 10,000 more take 5 times
+-- as long).  A btree finds its place among duplicates by descent.  It
+-- holds a hash, not the text: a target may be longer than a btree entry
+-- can be.
+CREATE INDEX dependencies_target_file_id_idx
+    ON @extschema@.dependencies (target_file_id)
+    WHERE target_file_id IS NOT NULL;
+ALTER TABLE @extschema@.dependencies
+    ADD CONSTRAINT dependencies_pkey PRIMARY KEY (file_id, repo_id, dependency_no);
+CREATE INDEX dependencies_unresolved_target_idx
+    ON @extschema@.dependencies (((repo_id & (-4294967296)::bigint)
+                                  | (pg_catalog.hashtextextended(target, repo_id)
+                                     & 4294967295::bigint)))
+    WHERE target_file_id IS NULL;
+
+-- metrics: by file
+CREATE INDEX metrics_file_id_idx ON @extschema@.metrics (file_id);
+
+-- the logs: their primary keys
+ALTER TABLE @extschema@.ingests
+    ADD CONSTRAINT ingests_pkey PRIMARY KEY (ingest_id, repo_id);
+ALTER TABLE @extschema@.rejects
+    ADD CONSTRAINT rejects_pkey PRIMARY KEY (reject_id, repo_id);
+
+-- metric_history: indexes go on each partition, not on the parent.
+-- pg_dump writes the monthly partitions (not members of the extension)
+-- with their indexes, and a parent's index, created anew by CREATE
+-- EXTENSION on restore, would make ATTACH PARTITION create those indexes
+-- first, and the restore fail.  maintain() copies the DEFAULT partition's.
+CREATE INDEX metric_history_default_path_idx
+    ON @extschema@.metric_history_default USING hash (path);
+CREATE INDEX metric_history_default_repo_id_idx
+    ON @extschema@.metric_history_default (repo_id, ingested_at);
+
+--
+-- Foreign keys, in the order the upgrade scripts made them (their
+-- triggers, which cascade a file's deletion, fire in that order).  No ON
+-- DELETE action for target_file_id: SET NULL would null repo_id too (and
+-- Citus refuses it on a key that holds the distribution column), so
+-- delete_file() clears the dependencies on a file before deleting it.
+--
+ALTER TABLE @extschema@.classes
+    ADD CONSTRAINT classes_file_id_fkey FOREIGN KEY (file_id, repo_id)
+        REFERENCES @extschema@.files (file_id, repo_id) ON DELETE CASCADE,
+    ADD CONSTRAINT classes_parent_id_fkey FOREIGN KEY (parent_id, repo_id)
+        REFERENCES @extschema@.classes (class_id, repo_id) ON DELETE CASCADE;
+ALTER TABLE @extschema@.functions
+    ADD CONSTRAINT functions_file_id_fkey FOREIGN KEY (file_id, repo_id)
+        REFERENCES @extschema@.files (file_id, repo_id) ON DELETE CASCADE,
+    ADD CONSTRAINT functions_class_id_fkey FOREIGN KEY (class_id, repo_id)
+        REFERENCES @extschema@.classes (class_id, repo_id) ON DELETE CASCADE;
+ALTER TABLE @extschema@.calls
+    ADD CONSTRAINT calls_function_id_fkey FOREIGN KEY (function_id, repo_id)
+        REFERENCES @extschema@.functions (function_id, repo_id) ON DELETE CASCADE,
+    ADD CONSTRAINT calls_file_id_fkey FOREIGN KEY (file_id, repo_id)
+        REFERENCES @extschema@.files (file_id, repo_id) ON DELETE CASCADE;
+ALTER TABLE @extschema@.dependencies
+    ADD CONSTRAINT dependencies_file_id_fkey FOREIGN KEY (file_id, repo_id)
+        REFERENCES @extschema@.files (file_id, repo_id) ON DELETE CASCADE,
+    ADD CONSTRAINT dependencies_target_file_id_fkey
+        FOREIGN KEY (target_file_id, repo_id)
+        REFERENCES @extschema@.files (file_id, repo_id);
+ALTER TABLE @extschema@.metrics
+    ADD CONSTRAINT metrics_file_id_fkey FOREIGN KEY (file_id, repo_id)
+        REFERENCES @extschema@.files (file_id, repo_id) ON DELETE CASCADE;
+
+--
+-- Writing.  The C entry points (src/) validate whole documents and write
+-- them; the functions after them are the writers' helpers in SQL and
+-- PL/pgSQL: dependency resolution, the repository lock and its retry,
+-- deletes, and the incremental sync of astpg-index.
+--
+
+-- SECURITY DEFINER: writers change data through the API only, and cannot
+-- touch the tables (or the audit log) directly.
+--
+-- enable_seqscan = off: every lookup an ingest makes (its own, and the
+-- foreign-key checks PostgreSQL runs for it) goes through a unique key or an
+-- index.  Plans are kept for the life of a session, and one made while the
+-- tables were empty (freshly created or truncated, then analyzed) would
+-- otherwise scan them whole for every row once they have grown: a load of
+-- 5,000 documents that takes 20 s took over 10 minutes that way.
+CREATE FUNCTION @extschema@.ingest(doc jsonb)
+RETURNS @extschema@.ingest_result
+AS 'MODULE_PATHNAME', 'astpg_ingest'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off;
+
+COMMENT ON FUNCTION @extschema@.ingest(jsonb) IS
+'store one document (see the astpg document format), replacing the stored copy of its (repository, path)';
+
+CREATE FUNCTION @extschema@.ingest_batch(docs jsonb[], on_error text DEFAULT 'abort')
+RETURNS SETOF @extschema@.ingest_result
+AS 'MODULE_PATHNAME', 'astpg_ingest_batch'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off;
+
+COMMENT ON FUNCTION @extschema@.ingest_batch(jsonb[], text) IS
+'ingest many documents in one call; on_error ''abort'' refuses the batch for one bad document, ''skip'' stores it in astpg.rejects and goes on';
+
+CREATE FUNCTION @extschema@.inbox_ingest()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'astpg_inbox_ingest'
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off;
+
+CREATE TRIGGER inbox_ingest
+    BEFORE INSERT ON @extschema@.inbox
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.inbox_ingest();
+
+--
+-- COPY into the inbox writes its documents a batch at a time: the row
+-- trigger reads and checks each one and keeps it, and this statement
+-- trigger writes what is kept when the statement ends (src/astpg.c).
+--
+CREATE FUNCTION @extschema@.inbox_flush()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'astpg_inbox_flush'
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off;
+
+CREATE TRIGGER inbox_flush
+    AFTER INSERT ON @extschema@.inbox
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.inbox_flush();
+
+CREATE FUNCTION @extschema@.ingest_counts()
+RETURNS @extschema@.ingest_counts
+AS 'MODULE_PATHNAME', 'astpg_ingest_counts'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION @extschema@.ingest_counts() IS
+'what this session ingested in its current transaction: documents by status, and rows written';
+
+--
+-- astpg-load: lines that cannot be sent as text.
+--
+-- A line that is not valid UTF-8, or that holds a NUL byte, cannot reach
+-- the inbox at all: the server refuses the whole COPY for it.  With
+-- on_error = skip the loader records it through record_reject() instead,
+-- in its place between the COPYs of the documents around it.  It must
+-- count as a document of the transaction, as every row of the inbox does,
+-- so that its position and those of the documents after it are the ones
+-- they would have had, and astpg.ingest_counts() reports it rejected.
+-- record_reject() numbers and counts it as the inbox numbers and counts
+-- its rows (src/ingest.c).  A writer can thus only add a reject to its own
+-- transaction, never change another.
+--
+CREATE FUNCTION @extschema@.record_reject(document_text text, sqlstate text,
+                                          message text, detail text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'astpg_record_reject'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION @extschema@.record_reject(text, text, text, text) IS
+'store in astpg.rejects, as the inbox would, a document that cannot be sent as text (astpg-load: a line that is not UTF-8 or holds a NUL byte); counted as a rejected document of this transaction; returns its position';
+
+-- On Citus, ingest writes a table's rows as INSERT ... VALUES of unnested
+-- arrays, which the shard expands; a text[] column's values arrive as the
+-- text of each row's array, and this turns them back into rows of text[].
+CREATE FUNCTION @extschema@.text_arrays(texts text[])
+RETURNS SETOF text[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT t::text[] FROM unnest($1) AS t $$;
+
+COMMENT ON FUNCTION @extschema@.text_arrays(text[]) IS
+'each element (the text of a text[] value) as a text[] row; used by ingest on Citus';
+
+--
+-- Dependency resolution: the rule in one place.
+--
+-- A dependency resolves to the stored file of its repository whose module
+-- equals its target (the lowest file_id when several share the module),
+-- or else whose path does.  dependency_targets() answers that for a set of
+-- targets at once; the writer (src/batch_writer.c) and
+-- resolve_dependencies() both ask it, and nothing else decides.
+--
+-- The files found are locked FOR KEY SHARE, as the foreign-key check of
+-- the dependency rows written next would lock them: a concurrent
+-- delete_file() of a target either finishes first (the target is then not
+-- found, and the dependency stays unresolved: never a foreign-key error)
+-- or waits for the writer.  The writer asks before it touches any
+-- dependency row, so that wait cannot close a cycle (a deadlock).
+--
+-- routed: the tables are distributed (Citus), and each statement must name
+-- repo_id to go to one shard.  On one server repo_id is not named, since a
+-- plan made on empty tables may then read a whole key filtering on it (see
+-- "Keys and indexes").  There the lookups by module and by path go through
+-- files_repository_module_idx and files_repository_path_idx.  A file whose
+-- module (path) shares the key of a target is a candidate, and locked,
+-- needlessly; the rule compares modules and paths, and does not take it.
+-- The lookup itself does not compare f.module or f.path: the planner might
+-- then read files_module_idx or files_path_idx, whose buckets every
+-- repository shares.
+--
+CREATE FUNCTION @extschema@.dependency_targets(repository text, targets text[],
+                                                          routed boolean DEFAULT false)
+RETURNS TABLE (target text, file_id bigint)
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    -- the files that may answer: by module, or by path
+    ids     bigint[];
+    modules text[];
+    paths   text[];
+    -- the targets' keys in this repository, as the indexes hold them
+    keys    bigint[];
+BEGIN
+    IF routed THEN
+        SELECT array_agg(c.file_id), array_agg(c.module), array_agg(c.path)
+          INTO ids, modules, paths
+          FROM (SELECT f.file_id, f.module, f.path
+                  FROM @extschema@.files f
+                 WHERE f.repo_id = @extschema@.repo_id(dependency_targets.repository)
+                   AND f.repository = dependency_targets.repository
+                   AND (f.module = ANY (dependency_targets.targets)
+                        OR f.path = ANY (dependency_targets.targets))
+                   FOR KEY SHARE OF f) AS c;
+    ELSE
+        keys := ARRAY(SELECT (hashtextextended(dependency_targets.repository, 0)
+                              & (-4294967296)::bigint)
+                             | (hashtextextended(u, 0) & 4294967295::bigint)
+                        FROM unnest(dependency_targets.targets) AS u);
+        SELECT array_agg(c.file_id), array_agg(c.module), array_agg(c.path)
+          INTO ids, modules, paths
+          FROM (SELECT f.file_id, f.module, f.path
+                  FROM @extschema@.files f
+                 WHERE (((hashtextextended(f.repository, 0) & (-4294967296)::bigint)
+                         | (hashtextextended(f.module, 0) & 4294967295::bigint)) = ANY (keys)
+                        OR ((hashtextextended(f.repository, 0) & (-4294967296)::bigint)
+                            | (hashtextextended(f.path, 0) & 4294967295::bigint)) = ANY (keys))
+                   AND f.repository = dependency_targets.repository
+                   FOR KEY SHARE OF f) AS c;
+    END IF;
+
+    -- the rule: by module, the lowest file_id; else by path
+    RETURN QUERY
+    WITH candidates AS (
+        SELECT * FROM unnest(ids, modules, paths) AS c(file_id, module, path)
+    )
+    SELECT t.target, COALESCE(m.file_id, p.file_id)
+      FROM (SELECT DISTINCT u FROM unnest(dependency_targets.targets) AS u
+             WHERE u IS NOT NULL) AS t(target)
+      LEFT JOIN (SELECT c.module, min(c.file_id) AS file_id
+                   FROM candidates c GROUP BY c.module) AS m
+             ON m.module = t.target
+      LEFT JOIN (SELECT c.path, min(c.file_id) AS file_id
+                   FROM candidates c GROUP BY c.path) AS p
+             ON p.path = t.target;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.dependency_targets(text, text[], boolean) IS
+'the stored file each target resolves to (by module, the lowest file_id first; else by path), NULL where none; locks those files FOR KEY SHARE';
+
+--
+-- resolve_dependencies() sets every dependency of a repository to what
+-- dependency_targets() says, not only the unresolved ones: after any
+-- interleaving of concurrent writers (a file's module changed while a
+-- dependent was written, say) it makes resolution right again.  It returns
+-- how many dependencies it changed.  On Citus it updates a statement per
+-- file pointed at.
+--
+CREATE FUNCTION @extschema@.resolve_dependencies(repository text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+AS $$
+DECLARE
+    repo    record;
+    routed  boolean := EXISTS (SELECT FROM pg_catalog.pg_extension
+                                WHERE extname = 'citus');
+    targets text[];
+    target_file_ids bigint[];
+    wanted  record;
+    pointed bigint;
+    changed bigint;
+    total   bigint := 0;
+BEGIN
+    -- on Citus, the workers plan these statements with enable_seqscan off
+    -- too (see src/batch_writer.c)
+    IF routed THEN
+        SET LOCAL citus.propagate_set_commands = 'local';
+        SET LOCAL enable_seqscan = off;
+    END IF;
+    FOR repo IN
+        SELECT DISTINCT f.repo_id, f.repository
+          FROM @extschema@.files f
+         WHERE resolve_dependencies.repository IS NULL
+            OR f.repo_id = @extschema@.repo_id(resolve_dependencies.repository)
+    LOOP
+        -- two statements: on Citus the first goes to the shard, and the
+        -- second runs dependency_targets() here (it queries the shards)
+        targets := ARRAY(SELECT DISTINCT d.target
+                           FROM @extschema@.dependencies d
+                          WHERE d.repo_id = repo.repo_id);
+        SELECT coalesce(array_agg(w.target), '{}'), coalesce(array_agg(w.file_id), '{}')
+          INTO targets, target_file_ids
+          FROM @extschema@.dependency_targets(repo.repository, targets, routed) AS w;
+        IF routed THEN
+            -- one table, no join, no subscript (which Citus cannot send):
+            -- a statement per file pointed at, each on the repository's shard
+            changed := 0;
+            FOR wanted IN
+                SELECT w.file_id, array_agg(w.target) AS targets
+                  FROM unnest(targets, target_file_ids) AS w(target, file_id)
+                 GROUP BY w.file_id
+            LOOP
+                UPDATE @extschema@.dependencies d
+                   SET target_file_id = wanted.file_id
+                 WHERE d.repo_id = repo.repo_id
+                   AND d.target = ANY (wanted.targets)
+                   AND d.target_file_id IS DISTINCT FROM wanted.file_id;
+                GET DIAGNOSTICS pointed = ROW_COUNT;
+                changed := changed + pointed;
+            END LOOP;
+        ELSE
+            UPDATE @extschema@.dependencies d
+               SET target_file_id = w.file_id
+              FROM unnest(targets, target_file_ids) AS w(target, file_id)
+             WHERE d.repo_id = repo.repo_id
+               AND d.target = w.target
+               AND d.target_file_id IS DISTINCT FROM w.file_id;
+            GET DIAGNOSTICS changed = ROW_COUNT;
+        END IF;
+        total := total + changed;
+    END LOOP;
+    RETURN total;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.resolve_dependencies(text) IS
+'set every stored dependency (of one repository, or of all) to the file it resolves to now; returns how many changed';
+
+--
+-- Writers that deadlock try again, alone in their repository
+-- (src/deadlocks.c says why this works).
+--
+-- Every write of a repository's files, by the writers in C and by
+-- delete_paths() (delete_file() and delete_files()), holds
+-- lock_repository(repo_id, false) until its transaction ends: writers do
+-- not wait for each other on it.
+-- A call that is the first to write in its transaction and is failed by a
+-- deadlock rolls its attempt back, which releases every lock it held, and
+-- tries again holding lock_repository(repo_id, true): exclusive, it waits
+-- for every transaction that writes the repository to end and keeps new
+-- ones out until this one ends.  The client never sees the deadlock.
+--
+CREATE FUNCTION @extschema@.lock_repository(repo_id bigint, alone boolean)
+RETURNS void
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'astpg_lock_repository';
+COMMENT ON FUNCTION @extschema@.lock_repository(bigint, boolean) IS
+'lock the repository of repo_id until the transaction ends: in share mode as every writer does, or alone (exclusive) as a writer does after a deadlock';
+
+--
+-- Deleting files.  A file's row is locked first, so that writers whose
+-- foreign-key checks hold it finish; the dependencies that point at it are
+-- cleared (no ON DELETE SET NULL, see "Foreign keys"), then it goes with
+-- its rows, and a 'deleted' audit row is written.
+--
+
+-- One attempt at deleting a file: callers retry it and say what a
+-- foreign-key violation means.
+CREATE FUNCTION @extschema@.delete_file_once(repository text, path text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+AS $$
+DECLARE
+    repo            bigint := @extschema@.repo_id(delete_file_once.repository);
+    stored_id       bigint;
+    stored_revision text;
+    stored_hash     text;
+BEGIN
+    SELECT f.file_id INTO stored_id
+      FROM @extschema@.files f
+     WHERE f.repo_id = repo
+       AND @extschema@.file_key(f.repository, f.path)
+           = @extschema@.file_key(delete_file_once.repository, delete_file_once.path)
+       AND f.repository = delete_file_once.repository
+       AND f.path = delete_file_once.path
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+
+    UPDATE @extschema@.dependencies d
+       SET target_file_id = NULL
+     WHERE d.repo_id = repo AND d.target_file_id = stored_id;
+
+    -- a statement a table, each on the repository's shard on Citus
+    DELETE FROM @extschema@.files f
+     WHERE f.repo_id = repo AND f.file_id = stored_id
+    RETURNING f.revision, f.content_hash INTO stored_revision, stored_hash;
+
+    INSERT INTO @extschema@.ingests (repo_id, repository, path, revision,
+                                     content_hash, status, file_id, duration)
+    VALUES (repo, delete_file_once.repository, delete_file_once.path, stored_revision,
+            stored_hash, 'deleted', stored_id, interval '0');
+    RETURN true;
+END
+$$;
+
+-- Delete the stored files of paths, in that order, in one attempt, which
+-- a deadlock undoes and makes again, alone, as the writers in C do; the
+-- paths of the files deleted.
+CREATE FUNCTION @extschema@.delete_paths(repository text, paths text[])
+RETURNS text[]
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+AS $$
+DECLARE
+    gone         text;
+    deleted      text[];
+    attempt      integer := 1;
+    first_writer boolean := pg_catalog.pg_current_xact_id_if_assigned() IS NULL;
+BEGIN
+    -- on Citus, the workers plan these statements (and the foreign keys'
+    -- cascades) with enable_seqscan off too
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        SET LOCAL citus.propagate_set_commands = 'local';
+        SET LOCAL enable_seqscan = off;
+    END IF;
+    LOOP
+        deleted := '{}';
+        BEGIN
+            PERFORM @extschema@.lock_repository(@extschema@.repo_id(delete_paths.repository),
+                                                attempt > 1);
+            FOREACH gone IN ARRAY paths LOOP
+                IF @extschema@.delete_file_once(delete_paths.repository, gone) THEN
+                    deleted := deleted || gone;
+                END IF;
+            END LOOP;
+            RETURN deleted;
+        EXCEPTION
+            WHEN deadlock_detected THEN
+                IF NOT first_writer OR attempt >= 3 THEN
+                    RAISE;
+                END IF;
+                attempt := attempt + 1;
+                -- let the other transaction get ahead before locking again
+                PERFORM pg_catalog.pg_sleep(0.005 * attempt + 0.01 * pg_catalog.random());
+            WHEN foreign_key_violation THEN
+                -- At REPEATABLE READ and SERIALIZABLE the UPDATE of
+                -- delete_file_once() cannot see a dependency on the file
+                -- that a writer committed after this transaction's snapshot
+                -- was taken (the writer held the file FOR KEY SHARE, and the
+                -- lock waited for it).  That is a serialization failure,
+                -- which the caller retries, not a fault.
+                IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+                    RAISE EXCEPTION 'could not serialize access due to a concurrent dependency on file "%"',
+                                    gone
+                        USING ERRCODE = 'serialization_failure';
+                END IF;
+                RAISE;
+        END;
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION @extschema@.delete_file(repository text, path text)
+RETURNS boolean
+LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.cardinality(@extschema@.delete_paths(repository, ARRAY[path])) > 0;
+
+COMMENT ON FUNCTION @extschema@.delete_file(text, text) IS
+'delete a stored file and all its rows; false if it was not stored';
+
+--
+-- Incremental sync (astpg-index): what a client needs to keep a repository
+-- current in a few set-wise calls.  It hashes its files, asks which
+-- (path, content_hash) pairs are stored, records the unchanged ones in one
+-- call, sends only new and changed documents, and deletes what is no
+-- longer in its tree.
+--
+-- On Citus every statement here names the repository's repo_id and goes
+-- to its shard (test/citus/run checks it).  They are PL/pgSQL for that: a
+-- SQL function with SET search_path is never inlined, and Citus cannot
+-- plan a parameter of a SQL function that is not ("could not create
+-- distributed plan"); in PL/pgSQL the repo_id is a value when the
+-- statement runs.
+--
+
+-- The stored content_hash of every file of a repository: all a client
+-- needs to tell new, changed and unchanged files apart without parsing.
+CREATE FUNCTION @extschema@.stored_hashes(repository text)
+RETURNS TABLE (path text, content_hash text)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    repo bigint := @extschema@.repo_id(stored_hashes.repository);
+BEGIN
+    RETURN QUERY
+    SELECT f.path, f.content_hash
+      FROM @extschema@.files f
+     WHERE f.repo_id = repo
+       AND f.repository = stored_hashes.repository;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.stored_hashes(text) IS
+'path and content_hash of every stored file of a repository';
+
+--
+-- Record files the client found unchanged, set-wise: what ingest does for
+-- each document whose content_hash is the stored one (lock the file's
+-- row, write only an 'unchanged' audit row), without the documents.
+-- The stored rows of the given paths are found by their unique key
+-- (file_key, repo_id) and locked in file_id order, whatever their hash, so
+-- that two callers with overlapping paths cannot deadlock each other.  A
+-- concurrent writer of a path either commits first, and the locked row
+-- then carries its hash ('changed' when it differs), or waits for this
+-- transaction.  The given pairs are matched to the stored rows on the node
+-- that was called (no table), and the audit rows written as one INSERT ...
+-- VALUES of unnested arrays: on Citus each statement is a router query.
+-- Returns each path given with 'unchanged', or 'changed' when the client
+-- must send the document (not stored, or stored with another hash).
+--
+CREATE FUNCTION @extschema@.record_unchanged(repository text, paths text[],
+                                                        content_hashes text[],
+                                                        revisions text[] DEFAULT NULL)
+RETURNS TABLE (path text, status text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    repo          bigint := @extschema@.repo_id(record_unchanged.repository);
+    started       timestamptz := pg_catalog.clock_timestamp();
+    keys          bytea[];
+    stored_ids    bigint[];
+    stored_paths  text[];
+    stored_hashes text[];
+    same_ids      bigint[];
+    same_paths    text[];
+    same_hashes   text[];
+    same_revs     text[];
+    audit_ids     bigint[];
+BEGIN
+    IF record_unchanged.repository IS NULL OR paths IS NULL OR content_hashes IS NULL THEN
+        RAISE EXCEPTION 'repository, paths and content_hashes must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF pg_catalog.cardinality(paths) <> pg_catalog.cardinality(content_hashes)
+       OR pg_catalog.cardinality(paths)
+          <> pg_catalog.cardinality(COALESCE(revisions, paths)) THEN
+        RAISE EXCEPTION 'paths, content_hashes and revisions must have the same length'
+            USING ERRCODE = 'array_subscript_error';
+    END IF;
+    -- on Citus, the workers plan these statements (and the lookups by
+    -- key) with enable_seqscan off too, as delete_file's
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        SET LOCAL citus.propagate_set_commands = 'local';
+        SET LOCAL enable_seqscan = off;
+    END IF;
+
+    SELECT pg_catalog.array_agg(@extschema@.file_key(record_unchanged.repository, p))
+      INTO keys
+      FROM pg_catalog.unnest(paths) AS p;
+
+    -- the stored rows, locked in file_id order so that two callers with
+    -- overlapping paths cannot deadlock; EvalPlanQual rereads a row a
+    -- concurrent writer changed: its content_hash is then the committed one
+    SELECT pg_catalog.array_agg(l.file_id), pg_catalog.array_agg(l.path),
+           pg_catalog.array_agg(l.content_hash)
+      INTO stored_ids, stored_paths, stored_hashes
+      FROM (SELECT f.file_id, f.path, f.content_hash
+              FROM @extschema@.files f
+             WHERE f.repo_id = repo
+               AND @extschema@.file_key(f.repository, f.path) = ANY (keys)
+               AND f.repository = record_unchanged.repository
+             ORDER BY f.file_id
+               FOR NO KEY UPDATE OF f) l;
+
+    -- the given pairs stored as they are, in the order given
+    SELECT pg_catalog.array_agg(s.file_id ORDER BY g.ord), pg_catalog.array_agg(g.path ORDER BY g.ord),
+           pg_catalog.array_agg(g.content_hash ORDER BY g.ord),
+           pg_catalog.array_agg(g.revision ORDER BY g.ord)
+      INTO same_ids, same_paths, same_hashes, same_revs
+      FROM ROWS FROM (pg_catalog.unnest(paths), pg_catalog.unnest(content_hashes),
+                      pg_catalog.unnest(revisions))
+           WITH ORDINALITY AS g(path, content_hash, revision, ord)
+      JOIN ROWS FROM (pg_catalog.unnest(stored_ids), pg_catalog.unnest(stored_paths),
+                      pg_catalog.unnest(stored_hashes)) AS s(file_id, path, content_hash)
+        ON s.path = g.path AND s.content_hash = g.content_hash;
+
+    -- their audit rows: the columns and values of ingest's audit row for
+    -- an unchanged document (src/document_writer.c, insert_audit).  The
+    -- ids are taken here: Citus evaluates a column's default once for the
+    -- VALUES row, before the shard expands it into one row a path.
+    IF same_ids IS NOT NULL THEN
+        audit_ids := ARRAY(SELECT pg_catalog.nextval('@extschema@.ingests_ingest_id_seq'::pg_catalog.regclass)
+                             FROM pg_catalog.generate_series(1, pg_catalog.cardinality(same_ids)));
+        INSERT INTO @extschema@.ingests (ingest_id, repository, path, revision, content_hash,
+                                         status, file_id, classes, functions, calls,
+                                         dependencies, metrics, duration, repo_id)
+        VALUES (pg_catalog.unnest(audit_ids), record_unchanged.repository, pg_catalog.unnest(same_paths),
+                pg_catalog.unnest(same_revs), pg_catalog.unnest(same_hashes),
+                'unchanged', pg_catalog.unnest(same_ids), 0, 0, 0, 0, 0,
+                pg_catalog.clock_timestamp() - started, repo);
+    END IF;
+
+    RETURN QUERY
+    SELECT g.path,
+           CASE WHEN s.file_id IS NOT NULL THEN 'unchanged' ELSE 'changed' END
+      FROM ROWS FROM (pg_catalog.unnest(paths), pg_catalog.unnest(content_hashes))
+           WITH ORDINALITY AS g(path, content_hash, ord)
+      LEFT JOIN ROWS FROM (pg_catalog.unnest(stored_ids), pg_catalog.unnest(stored_paths),
+                           pg_catalog.unnest(stored_hashes)) AS s(file_id, path, content_hash)
+        ON s.path = g.path AND s.content_hash = g.content_hash
+     ORDER BY g.ord;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.record_unchanged(text, text[], text[], text[]) IS
+'log the given files whose stored content_hash is the given one as unchanged, as ingest would; returns unchanged or changed for each path';
+
+--
+-- Delete a repository's stored files that are not among keep_paths (a
+-- snapshot of the client's tree), as delete_file() does, in one attempt of
+-- delete_paths().  The paths are taken in byte order, as the writers lock
+-- theirs, by a statement of their own: on Citus, a query of a shard cannot
+-- also call delete_paths(), which queries shards.  A file a concurrent
+-- caller deleted first is not returned.  Returns the paths deleted.
+--
+CREATE FUNCTION @extschema@.delete_files(repository text, keep_paths text[])
+RETURNS TABLE (path text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    gone text[];
+BEGIN
+    -- a NULL list would delete the whole repository: refuse it
+    IF delete_files.repository IS NULL OR keep_paths IS NULL THEN
+        RAISE EXCEPTION 'repository and keep_paths must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT pg_catalog.array_agg(f.path ORDER BY f.path COLLATE "C") INTO gone
+      FROM @extschema@.files f
+     WHERE f.repo_id = @extschema@.repo_id(delete_files.repository)
+       AND f.repository = delete_files.repository
+       AND NOT EXISTS (SELECT FROM pg_catalog.unnest(keep_paths) AS k(path)
+                        WHERE k.path = f.path);
+    RETURN QUERY
+    SELECT d.path
+      FROM pg_catalog.unnest(@extschema@.delete_paths(delete_files.repository,
+                                                      COALESCE(gone, '{}')))
+           WITH ORDINALITY AS d(path, n)
+     ORDER BY d.n;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.delete_files(text, text[]) IS
+'delete the stored files of a repository whose path is not in keep_paths, as delete_file does; returns their paths';
+
+--
+-- Materialized views, in the order they are refreshed: each one reads only
+-- the tables and the views before it.  Every view has a unique index
+-- without a predicate, so that it can be refreshed CONCURRENTLY.  Their
+-- keys hold repo_id as the tables' keys do, so that a view's rows of one
+-- repository live together.  Every answer built on them is as fresh as
+-- their last refresh (astpg.analytics_refreshes tells when that was).
+--
+
+-- Resolved imports between two different files, one row per pair.
+CREATE MATERIALIZED VIEW @extschema@.module_edges AS
+SELECT d.repo_id,
+       d.file_id AS source_file_id,
+       d.target_file_id,
+       count(*)::integer AS dependencies
+  FROM @extschema@.dependencies d
+ WHERE d.target_file_id IS NOT NULL
+   AND d.target_file_id <> d.file_id
+ GROUP BY d.repo_id, d.file_id, d.target_file_id;
+
+CREATE UNIQUE INDEX module_edges_key
+    ON @extschema@.module_edges (source_file_id, target_file_id, repo_id);
+CREATE INDEX module_edges_target_idx ON @extschema@.module_edges (target_file_id);
+CREATE INDEX module_edges_repo_id_idx ON @extschema@.module_edges (repo_id);
+
+COMMENT ON MATERIALIZED VIEW @extschema@.module_edges IS
+'resolved imports between files: source imports target, through "dependencies" rows';
+
+--
+-- The ancestors of classes, given their resolved bases as parallel arrays
+-- (repository, class, base): each ancestor once, with its shortest and
+-- longest distance.  A cycle of bases stops the walk.  A function of its
+-- own, because Citus cannot run a recursive query over distributed tables:
+-- the view hands it the edges, and the walk reads no table.
+--
+CREATE FUNCTION @extschema@.class_ancestors(repo_ids bigint[], class_ids bigint[],
+                                            base_ids bigint[])
+RETURNS TABLE (repo_id bigint, class_id bigint, ancestor_id bigint,
+               distance integer, longest integer)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+WITH RECURSIVE edges AS (
+    SELECT e.repo_id, e.class_id, e.base_id
+      FROM ROWS FROM (pg_catalog.unnest(repo_ids), pg_catalog.unnest(class_ids),
+                      pg_catalog.unnest(base_ids)) AS e(repo_id, class_id, base_id)
+), walk (repo_id, class_id, ancestor_id, distance, path) AS (
+    SELECT e.repo_id, e.class_id, e.base_id, 1, ARRAY[e.class_id, e.base_id]
+      FROM edges e
+    UNION ALL
+    SELECT w.repo_id, w.class_id, e.base_id, w.distance + 1, w.path || e.base_id
+      FROM walk w
+      JOIN edges e ON e.class_id = w.ancestor_id AND e.repo_id = w.repo_id
+     WHERE e.base_id <> ALL (w.path) AND w.distance < 64
+)
+SELECT w.repo_id, w.class_id, w.ancestor_id,
+       pg_catalog.min(w.distance), pg_catalog.max(w.distance)
+  FROM walk w
+ GROUP BY w.repo_id, w.class_id, w.ancestor_id
+$$;
+
+--
+-- Base classes resolved within the repository.  A base named in the source
+-- resolves, in this order, to
+--   1. the class of the same file with that qualified name or name;
+--   2. for "module.Class", the class of the file whose module is "module";
+--   3. the class of the repository whose name is the base's last part;
+-- and only where that step finds exactly one class.  The ancestors are
+-- walked over resolved bases (a cycle of bases stops the walk), nearest
+-- first: ancestor_distances gives each one's distance.
+--
+CREATE MATERIALIZED VIEW @extschema@.class_hierarchy AS
+WITH bases AS (
+    SELECT c.repo_id, c.class_id, c.file_id, b.base, b.ord,
+           pg_catalog.split_part(b.base, '.', -1) AS base_name,
+           CASE WHEN pg_catalog.strpos(b.base, '.') > 0
+                THEN pg_catalog.left(b.base, pg_catalog.length(b.base)
+                                     - pg_catalog.length(pg_catalog.split_part(b.base, '.', -1)) - 1)
+           END AS base_module
+      FROM @extschema@.classes c,
+           pg_catalog.unnest(c.bases) WITH ORDINALITY AS b(base, ord)
+), candidates AS (
+    -- each step: how many classes it finds for a base, and the first
+    SELECT b.repo_id, b.class_id, b.ord, 1 AS step,
+           pg_catalog.count(DISTINCT t.class_id) AS found,
+           pg_catalog.min(t.class_id) AS base_id
+      FROM bases b
+      JOIN @extschema@.classes t
+        ON t.file_id = b.file_id AND t.repo_id = b.repo_id
+       AND (t.qualified_name = b.base OR t.name = b.base)
+     GROUP BY b.repo_id, b.class_id, b.ord
+    UNION ALL
+    SELECT b.repo_id, b.class_id, b.ord, 2,
+           pg_catalog.count(DISTINCT t.class_id), pg_catalog.min(t.class_id)
+      FROM bases b
+      JOIN @extschema@.files m ON m.repo_id = b.repo_id AND m.module = b.base_module
+      JOIN @extschema@.classes t
+        ON t.file_id = m.file_id AND t.repo_id = m.repo_id
+       AND t.qualified_name = b.base_name
+     GROUP BY b.repo_id, b.class_id, b.ord
+    UNION ALL
+    SELECT b.repo_id, b.class_id, b.ord, 3, t.found, t.base_id
+      FROM bases b
+      JOIN (SELECT x.repo_id, x.name, pg_catalog.count(*) AS found,
+                   pg_catalog.min(x.class_id) AS base_id
+              FROM @extschema@.classes x
+             GROUP BY x.repo_id, x.name) t
+        ON t.repo_id = b.repo_id AND t.name = b.base_name
+), resolved AS (
+    -- the first step that finds anything decides
+    SELECT s.repo_id, s.class_id, s.ord, s.base_id
+      FROM (SELECT DISTINCT ON (c.repo_id, c.class_id, c.ord) c.*
+              FROM candidates c
+             ORDER BY c.repo_id, c.class_id, c.ord, c.step) s
+     WHERE s.found = 1 AND s.base_id <> s.class_id
+), ancestors AS (
+    SELECT a.repo_id, a.class_id, a.ancestor_id, a.distance, a.longest
+      FROM @extschema@.class_ancestors(
+               ARRAY(SELECT r.repo_id FROM resolved r ORDER BY r.class_id, r.ord),
+               ARRAY(SELECT r.class_id FROM resolved r ORDER BY r.class_id, r.ord),
+               ARRAY(SELECT r.base_id FROM resolved r ORDER BY r.class_id, r.ord)) a
+)
+SELECT c.class_id, c.repo_id, c.file_id, c.qualified_name, c.bases,
+       COALESCE(r.base_class_ids, '{}') AS base_class_ids,
+       COALESCE(a.depth, 0) AS depth,
+       COALESCE(d.descendants, 0) AS descendants,
+       COALESCE(a.ancestor_ids, '{}') AS ancestor_ids,
+       COALESCE(a.ancestor_distances, '{}') AS ancestor_distances,
+       c.name, c.line_start
+  FROM @extschema@.classes c
+  LEFT JOIN (SELECT x.repo_id, x.class_id,
+                    pg_catalog.array_agg(x.base_id ORDER BY x.ord) AS base_class_ids
+               FROM resolved x
+              GROUP BY x.repo_id, x.class_id) r
+    ON r.class_id = c.class_id AND r.repo_id = c.repo_id
+  LEFT JOIN (SELECT x.repo_id, x.class_id,
+                    pg_catalog.max(x.longest)::integer AS depth,
+                    pg_catalog.array_agg(x.ancestor_id ORDER BY x.distance, x.ancestor_id)
+                        AS ancestor_ids,
+                    pg_catalog.array_agg(x.distance ORDER BY x.distance, x.ancestor_id)
+                        AS ancestor_distances
+               FROM ancestors x
+              GROUP BY x.repo_id, x.class_id) a
+    ON a.class_id = c.class_id AND a.repo_id = c.repo_id
+  LEFT JOIN (SELECT x.repo_id, x.ancestor_id AS class_id,
+                    pg_catalog.count(*)::integer AS descendants
+               FROM ancestors x
+              GROUP BY x.repo_id, x.ancestor_id) d
+    ON d.class_id = c.class_id AND d.repo_id = c.repo_id;
+
+CREATE UNIQUE INDEX class_hierarchy_key ON @extschema@.class_hierarchy (class_id, repo_id);
+
+COMMENT ON MATERIALIZED VIEW @extschema@.class_hierarchy IS
+'each class with its resolved base classes, depth of inheritance and number of descendants';
+
+--
+-- Calls resolved to the function they call, where that function is
+-- unambiguous:
+--   a bare name f(): the one function named f outside classes in the
+--     caller's file; failing any, the one such function of the file that
+--     the caller's file imports the name f from ("from m import f");
+--   self.m(), this.m(), cls.m(): the method m of the caller's class, or of
+--     its nearest resolved ancestor that has one (one at that distance);
+--   p.f(): the one function f outside classes in the file that the
+--     caller's file imports as module p ("import p", or "from q import p"
+--     where q.p is a stored module).
+-- A call that none of these resolves to exactly one function stays out
+-- (repository_summary counts it as unresolved).
+--
+CREATE MATERIALIZED VIEW @extschema@.call_graph AS
+WITH module_level AS MATERIALIZED (
+    -- file_id alone is a key: ids are unique across repositories
+    SELECT f.file_id, f.name,
+           pg_catalog.min(f.function_id) AS function_id,
+           pg_catalog.count(*) AS found
+      FROM @extschema@.functions f
+     WHERE f.class_id IS NULL
+     GROUP BY f.file_id, f.name
+), methods AS MATERIALIZED (
+    SELECT f.class_id, f.name,
+           pg_catalog.min(f.function_id) AS function_id,
+           pg_catalog.min(f.file_id) AS file_id,
+           pg_catalog.count(*) AS found
+      FROM @extschema@.functions f
+     WHERE f.class_id IS NOT NULL
+     GROUP BY f.class_id, f.name
+), imported_names AS MATERIALIZED (
+    SELECT d.file_id, n.name,
+           pg_catalog.min(d.target_file_id) AS target_file_id,
+           pg_catalog.count(DISTINCT d.target_file_id) AS found
+      FROM @extschema@.dependencies d,
+           pg_catalog.unnest(d.names) AS n(name)
+     WHERE d.target_file_id IS NOT NULL
+     GROUP BY d.file_id, n.name
+), imported_modules AS MATERIALIZED (
+    SELECT i.file_id, i.prefix,
+           pg_catalog.min(i.target_file_id) AS target_file_id,
+           pg_catalog.count(DISTINCT i.target_file_id) AS found
+      FROM (SELECT d.file_id, d.target AS prefix, d.target_file_id
+              FROM @extschema@.dependencies d
+             WHERE d.target_file_id IS NOT NULL
+            UNION ALL
+            SELECT d.file_id, n.name, m.file_id
+              FROM @extschema@.dependencies d
+             CROSS JOIN LATERAL pg_catalog.unnest(d.names) AS n(name)
+              JOIN @extschema@.files m
+                ON m.repo_id = d.repo_id AND m.module = d.target || '.' || n.name) i
+     GROUP BY i.file_id, i.prefix
+), bare AS MATERIALIZED (
+    SELECT c.repo_id, c.function_id AS caller_id, c.file_id, c.callee,
+           l.function_id AS local_id, l.found AS local_found
+      FROM @extschema@.calls c
+      LEFT JOIN module_level l ON l.file_id = c.file_id AND l.name = c.callee
+     WHERE pg_catalog.strpos(c.callee, '.') = 0
+), dotted AS MATERIALIZED (
+    SELECT c.repo_id, c.function_id AS caller_id, c.call_no, c.file_id,
+           pg_catalog.left(c.callee, pg_catalog.length(c.callee)
+                           - pg_catalog.length(pg_catalog.split_part(c.callee, '.', -1)) - 1)
+               AS prefix,
+           pg_catalog.split_part(c.callee, '.', -1) AS name
+      FROM @extschema@.calls c
+     WHERE pg_catalog.strpos(c.callee, '.') > 0
+), bare_imported AS MATERIALIZED (
+    SELECT b.repo_id, b.caller_id, b.file_id, b.callee AS name, i.target_file_id
+      FROM bare b
+      JOIN imported_names i ON i.file_id = b.file_id AND i.name = b.callee
+     WHERE b.local_found IS NULL AND i.found = 1
+), dotted_imported AS MATERIALIZED (
+    SELECT d.repo_id, d.caller_id, d.file_id, d.name, i.target_file_id
+      FROM dotted d
+      JOIN imported_modules i ON i.file_id = d.file_id AND i.prefix = d.prefix
+     WHERE d.prefix NOT IN ('self', 'this', 'cls') AND i.found = 1
+), self_calls AS MATERIALIZED (
+    SELECT d.repo_id, d.caller_id, d.call_no, d.file_id, d.name, caller.class_id
+      FROM dotted d
+      JOIN @extschema@.functions caller ON caller.function_id = d.caller_id
+     WHERE d.prefix IN ('self', 'this', 'cls') AND caller.class_id IS NOT NULL
+), scopes AS MATERIALIZED (
+    -- a class and its resolved ancestors, with their distance from it
+    SELECT c.class_id, c.class_id AS owner_id, 0 AS distance
+      FROM @extschema@.classes c
+    UNION ALL
+    SELECT h.class_id, a.owner_id, a.distance
+      FROM @extschema@.class_hierarchy h,
+           ROWS FROM (pg_catalog.unnest(h.ancestor_ids),
+                      pg_catalog.unnest(h.ancestor_distances)) AS a(owner_id, distance)
+), self_scopes AS MATERIALIZED (
+    -- each self call with the classes it may reach, before their methods:
+    -- joined the other way round, a test suite's classes times the
+    -- methods of unittest.TestCase make a hundred million rows
+    SELECT s.repo_id, s.caller_id, s.call_no, s.file_id, s.name, sc.owner_id, sc.distance
+      FROM self_calls s
+      JOIN scopes sc ON sc.class_id = s.class_id
+), self_candidates AS (
+    SELECT s.repo_id, s.caller_id, s.call_no, s.file_id,
+           pg_catalog.array_agg(m.function_id ORDER BY s.distance, m.function_id) AS ids,
+           pg_catalog.array_agg(m.file_id ORDER BY s.distance, m.function_id) AS file_ids,
+           pg_catalog.array_agg(s.distance ORDER BY s.distance, m.function_id) AS distances,
+           pg_catalog.array_agg(m.found ORDER BY s.distance, m.function_id) AS found
+      FROM self_scopes s
+      JOIN methods m ON m.class_id = s.owner_id AND m.name = s.name
+     GROUP BY s.repo_id, s.caller_id, s.call_no, s.file_id
+), resolved AS (
+    -- a bare name, in the caller's file
+    SELECT b.repo_id, b.caller_id, b.local_id AS callee_id,
+           b.file_id AS caller_file_id, b.file_id AS callee_file_id
+      FROM bare b
+     WHERE b.local_found = 1
+    UNION ALL
+    -- a bare name, imported from a resolved file
+    SELECT b.repo_id, b.caller_id, t.function_id, b.file_id, t.file_id
+      FROM bare_imported b
+      JOIN module_level t ON t.file_id = b.target_file_id AND t.name = b.name
+     WHERE t.found = 1
+    UNION ALL
+    -- a method of the caller's class or of its nearest ancestor having it
+    SELECT s.repo_id, s.caller_id, s.ids[1], s.file_id, s.file_ids[1]
+      FROM self_candidates s
+     WHERE s.found[1] = 1
+       AND (pg_catalog.cardinality(s.distances) = 1 OR s.distances[2] > s.distances[1])
+    UNION ALL
+    -- a function of an imported module
+    SELECT d.repo_id, d.caller_id, t.function_id, d.file_id, t.file_id
+      FROM dotted_imported d
+      JOIN module_level t ON t.file_id = d.target_file_id AND t.name = d.name
+     WHERE t.found = 1
+)
+SELECT r.repo_id, r.caller_id, r.callee_id, r.caller_file_id, r.callee_file_id,
+       pg_catalog.count(*)::integer AS calls
+  FROM resolved r
+ GROUP BY r.repo_id, r.caller_id, r.callee_id, r.caller_file_id, r.callee_file_id;
+
+CREATE UNIQUE INDEX call_graph_key ON @extschema@.call_graph (caller_id, callee_id, repo_id);
+CREATE INDEX call_graph_callee_idx ON @extschema@.call_graph (callee_id);
+
+COMMENT ON MATERIALIZED VIEW @extschema@.call_graph IS
+'calls resolved to the one function they call: caller -> callee, with the number of calls';
+
+-- One row per file: its size, complexity and place in the import graph.
+CREATE MATERIALIZED VIEW @extschema@.file_summary AS
+SELECT f.file_id, f.repo_id, f.repository, f.path, f.module, f.language,
+       COALESCE(c.classes, 0) AS classes,
+       COALESCE(fn.functions, 0) AS functions,
+       fn.max_complexity,
+       fn.avg_complexity,
+       COALESCE(fi.fan_in, 0) AS fan_in,
+       COALESCE(fo.fan_out, 0) AS fan_out,
+       m.loc
+  FROM @extschema@.files f
+  LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*)::integer AS classes
+               FROM @extschema@.classes x GROUP BY x.repo_id, x.file_id) c
+    ON c.file_id = f.file_id AND c.repo_id = f.repo_id
+  LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*)::integer AS functions,
+                    pg_catalog.max(x.complexity) AS max_complexity,
+                    pg_catalog.round(pg_catalog.avg(x.complexity), 2) AS avg_complexity
+               FROM @extschema@.functions x GROUP BY x.repo_id, x.file_id) fn
+    ON fn.file_id = f.file_id AND fn.repo_id = f.repo_id
+  LEFT JOIN (SELECT e.repo_id, e.target_file_id AS file_id, pg_catalog.count(*)::integer AS fan_in
+               FROM @extschema@.module_edges e GROUP BY e.repo_id, e.target_file_id) fi
+    ON fi.file_id = f.file_id AND fi.repo_id = f.repo_id
+  LEFT JOIN (SELECT e.repo_id, e.source_file_id AS file_id, pg_catalog.count(*)::integer AS fan_out
+               FROM @extschema@.module_edges e GROUP BY e.repo_id, e.source_file_id) fo
+    ON fo.file_id = f.file_id AND fo.repo_id = f.repo_id
+  LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.max(x.value) AS loc
+               FROM @extschema@.metrics x WHERE x.name = 'loc'
+              GROUP BY x.repo_id, x.file_id) m
+    ON m.file_id = f.file_id AND m.repo_id = f.repo_id;
+
+CREATE UNIQUE INDEX file_summary_key ON @extschema@.file_summary (file_id, repo_id);
+CREATE INDEX file_summary_path_idx ON @extschema@.file_summary USING hash (path);
+CREATE INDEX file_summary_fan_in_idx ON @extschema@.file_summary (repo_id, fan_in DESC);
+CREATE INDEX file_summary_repository_idx ON @extschema@.file_summary USING hash (repository);
+
+COMMENT ON MATERIALIZED VIEW @extschema@.file_summary IS
+'one row per file: classes, functions, complexity, fan_in and fan_out in the import graph, loc';
+
+-- One row per function: its complexity and callers, ranked in its repository.
+CREATE MATERIALIZED VIEW @extschema@.function_hotspots AS
+SELECT fn.function_id, fn.repo_id, fn.file_id, f.repository, f.path,
+       fn.qualified_name, fn.name, fn.complexity,
+       fn.line_end - fn.line_start + 1 AS length,
+       COALESCE(k.callers, 0) AS resolved_callers,
+       pg_catalog.rank() OVER (PARTITION BY fn.repo_id
+                               ORDER BY fn.complexity DESC NULLS LAST,
+                                        COALESCE(k.callers, 0) DESC)::integer AS rank,
+       fn.line_start
+  FROM @extschema@.functions fn
+  JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+  LEFT JOIN (SELECT g.repo_id, g.callee_id, pg_catalog.count(*)::integer AS callers
+               FROM @extschema@.call_graph g GROUP BY g.repo_id, g.callee_id) k
+    ON k.callee_id = fn.function_id AND k.repo_id = fn.repo_id;
+
+CREATE UNIQUE INDEX function_hotspots_key ON @extschema@.function_hotspots (function_id, repo_id);
+CREATE INDEX function_hotspots_rank_idx ON @extschema@.function_hotspots (repo_id, rank);
+CREATE INDEX function_hotspots_repository_idx
+    ON @extschema@.function_hotspots USING hash (repository);
+
+COMMENT ON MATERIALIZED VIEW @extschema@.function_hotspots IS
+'one row per function: complexity, length, resolved callers and rank in its repository (1: most complex)';
+
+-- One row per repository and language: the dashboard.
+CREATE MATERIALIZED VIEW @extschema@.repository_summary AS
+WITH per_file AS (
+    SELECT s.file_id, s.repo_id, s.repository, s.language, s.classes, s.functions, s.loc,
+           COALESCE(c.calls, 0) AS calls,
+           COALESCE(r.resolved_calls, 0) AS resolved_calls,
+           COALESCE(d.dependencies, 0) AS dependencies,
+           COALESCE(d.resolved_dependencies, 0) AS resolved_dependencies
+      FROM @extschema@.file_summary s
+      LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*) AS calls
+                   FROM @extschema@.calls x GROUP BY x.repo_id, x.file_id) c
+        ON c.file_id = s.file_id AND c.repo_id = s.repo_id
+      LEFT JOIN (SELECT g.repo_id, g.caller_file_id AS file_id,
+                        pg_catalog.sum(g.calls) AS resolved_calls
+                   FROM @extschema@.call_graph g GROUP BY g.repo_id, g.caller_file_id) r
+        ON r.file_id = s.file_id AND r.repo_id = s.repo_id
+      LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*) AS dependencies,
+                        pg_catalog.count(x.target_file_id) AS resolved_dependencies
+                   FROM @extschema@.dependencies x GROUP BY x.repo_id, x.file_id) d
+        ON d.file_id = s.file_id AND d.repo_id = s.repo_id
+), complexity AS (
+    SELECT f.repo_id, f.language,
+           pg_catalog.round(pg_catalog.avg(fn.complexity), 2) AS avg_complexity,
+           pg_catalog.percentile_disc(0.9) WITHIN GROUP (ORDER BY fn.complexity)
+               AS p90_complexity
+      FROM @extschema@.functions fn
+      JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+     GROUP BY f.repo_id, f.language
+)
+SELECT p.repository, p.repo_id, p.language,
+       pg_catalog.count(*) AS files,
+       pg_catalog.sum(p.classes)::bigint AS classes,
+       pg_catalog.sum(p.functions)::bigint AS functions,
+       pg_catalog.sum(p.calls)::bigint AS calls,
+       pg_catalog.sum(p.resolved_calls)::bigint AS resolved_calls,
+       (pg_catalog.sum(p.calls) - pg_catalog.sum(p.resolved_calls))::bigint AS unresolved_calls,
+       pg_catalog.sum(p.dependencies)::bigint AS dependencies,
+       pg_catalog.sum(p.resolved_dependencies)::bigint AS resolved_dependencies,
+       pg_catalog.sum(p.loc)::bigint AS lines,
+       x.avg_complexity,
+       x.p90_complexity
+  FROM per_file p
+  LEFT JOIN complexity x ON x.repo_id = p.repo_id AND x.language = p.language
+ GROUP BY p.repository, p.repo_id, p.language, x.avg_complexity, x.p90_complexity;
+
+CREATE UNIQUE INDEX repository_summary_key
+    ON @extschema@.repository_summary (repo_id, language);
+
+COMMENT ON MATERIALIZED VIEW @extschema@.repository_summary IS
+'one row per repository and language: files, classes, functions, calls (resolved or not), dependencies, lines, complexity';
+
+--
+-- Every function, class and file by name, for find_symbol: a view of its
+-- own, so that its trigram indexes change only when symbols do, not when
+-- a hotspot's rank moves.  A file's name is its path, its qualified name
+-- its module.  pg_trgm may live in any schema: its operator class is named
+-- through the schema it was created in, found by OID.
+--
+CREATE MATERIALIZED VIEW @extschema@.symbols AS
+SELECT 'function'::text AS kind, fn.function_id AS id, fn.repo_id, fn.name,
+       fn.qualified_name, f.repository, f.path, fn.line_start AS line
+  FROM @extschema@.functions fn
+  JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+UNION ALL
+SELECT 'class', c.class_id, c.repo_id, c.name, c.qualified_name, f.repository, f.path,
+       c.line_start
+  FROM @extschema@.classes c
+  JOIN @extschema@.files f ON f.file_id = c.file_id AND f.repo_id = c.repo_id
+UNION ALL
+SELECT 'file', f.file_id, f.repo_id, f.path, COALESCE(f.module, f.path), f.repository, f.path, 1
+  FROM @extschema@.files f;
+
+CREATE UNIQUE INDEX symbols_key ON @extschema@.symbols (id, repo_id, kind);
+
+COMMENT ON MATERIALIZED VIEW @extschema@.symbols IS
+'every function, class and file by name and qualified name (a file: its path and module), for find_symbol';
+
+DO $$
+DECLARE
+    trgm name;
+BEGIN
+    SELECT n.nspname INTO STRICT trgm
+      FROM pg_catalog.pg_extension e
+      JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+     WHERE e.extname = 'pg_trgm';
+    EXECUTE pg_catalog.format(
+        'CREATE INDEX symbols_name_trgm_idx ON @extschema@.symbols'
+        ' USING gin (name %1$I.gin_trgm_ops);'
+        'CREATE INDEX symbols_qualified_name_trgm_idx ON @extschema@.symbols'
+        ' USING gin (qualified_name %1$I.gin_trgm_ops)', trgm);
+END
+$$;
+
+--
+-- Reading: documents rebuilt from the tables; walks over the import and
+-- call graphs, which read the views; symbol search.
+--
+
+-- The stored document of a file in a repository: every table is read by
+-- (repo_id, file_id), which on Citus is one shard.  PL/pgSQL rather than
+-- SQL: Citus cannot plan the parameters of a SQL function that is not
+-- inlined, and one with SET search_path never is.
+CREATE FUNCTION @extschema@.document(repo_id bigint, file_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+RETURN (
+SELECT f.attrs
+       || jsonb_strip_nulls(jsonb_build_object(
+            'astpg', 1,
+            'repository', f.repository,
+            'path', f.path,
+            'module', f.module,
+            'language', f.language,
+            'revision', f.revision,
+            'size_bytes', f.size_bytes,
+            'content_hash', f.content_hash))
+       || jsonb_build_object(
+            'classes', COALESCE((
+                SELECT jsonb_agg(c.attrs
+                                 || jsonb_strip_nulls(jsonb_build_object(
+                                      'name', c.name,
+                                      'qualified_name', c.qualified_name,
+                                      'parent', p.qualified_name,
+                                      'namespace', c.namespace,
+                                      'line_start', c.line_start,
+                                      'line_end', c.line_end,
+                                      'is_abstract', c.is_abstract))
+                                 || jsonb_build_object('bases', to_jsonb(c.bases))
+                                 ORDER BY c.class_id)
+                  FROM @extschema@.classes c
+                  LEFT JOIN @extschema@.classes p
+                         ON p.repo_id = $1 AND p.class_id = c.parent_id
+                 WHERE c.repo_id = $1 AND c.file_id = $2), '[]'),
+            'functions', COALESCE((
+                SELECT jsonb_agg(fn.attrs
+                                 || jsonb_strip_nulls(jsonb_build_object(
+                                      'name', fn.name,
+                                      'qualified_name', fn.qualified_name,
+                                      'class', c.qualified_name,
+                                      'signature', fn.signature,
+                                      'return_type', fn.return_type,
+                                      'line_start', fn.line_start,
+                                      'line_end', fn.line_end,
+                                      'complexity', fn.complexity,
+                                      'is_async', fn.is_async))
+                                 || jsonb_build_object(
+                                      'parameters', fn.parameters,
+                                      'decorators', to_jsonb(fn.decorators),
+                                      'calls', COALESCE(k.calls, '[]'))
+                                 ORDER BY fn.function_id)
+                  FROM @extschema@.functions fn
+                  LEFT JOIN @extschema@.classes c
+                         ON c.repo_id = $1 AND c.class_id = fn.class_id
+                  LEFT JOIN (SELECT k.function_id,
+                                    jsonb_agg(k.attrs
+                                              || jsonb_strip_nulls(jsonb_build_object(
+                                                   'name', k.callee,
+                                                   'line', k.line))
+                                              ORDER BY k.call_no) AS calls
+                               FROM @extschema@.calls k
+                              WHERE k.repo_id = $1 AND k.file_id = $2
+                              GROUP BY k.function_id) k
+                         ON k.function_id = fn.function_id
+                 WHERE fn.repo_id = $1 AND fn.file_id = $2), '[]'),
+            'dependencies', COALESCE((
+                SELECT jsonb_agg(d.attrs
+                                 || jsonb_strip_nulls(jsonb_build_object(
+                                      'target', d.target,
+                                      'kind', d.kind,
+                                      'line', d.line,
+                                      'strength', d.strength))
+                                 || jsonb_build_object('names', to_jsonb(d.names))
+                                 ORDER BY d.dependency_no)
+                  FROM @extschema@.dependencies d
+                 WHERE d.repo_id = $1 AND d.file_id = $2), '[]'),
+            'metrics', COALESCE((
+                SELECT jsonb_object_agg(m.name, m.value)
+                  FROM @extschema@.metrics m
+                 WHERE m.repo_id = $1 AND m.file_id = $2), '{}'))
+       || CASE WHEN f.ast IS NULL THEN '{}'::jsonb
+               ELSE jsonb_build_object('ast', f.ast) END
+  FROM @extschema@.files f
+ WHERE f.repo_id = $1 AND f.file_id = $2);
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.document(bigint, bigint) IS
+'the stored document of a file, by (repo_id, file_id): what document(file_id) returns, read from one shard on Citus';
+
+-- document(file_id), as documented since 1.0: the file's repository first
+-- (on Citus, a look at every shard for the id)
+CREATE FUNCTION @extschema@.document(file_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    repo bigint;
+BEGIN
+    SELECT f.repo_id INTO repo FROM @extschema@.files f WHERE f.file_id = $1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN @extschema@.document(repo, $1);
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.document(bigint) IS
+'the stored document of a file, rebuilt from the tables with defaults filled in';
+
+--
+-- Walks over the import graph and the call graph, breadth first: each node
+-- once, at its shortest distance, up to max_depth.  One query per level,
+-- through the views' indexes; the nodes already seen are subtracted
+-- set-wise, so cycles cost nothing.
+--
+-- The starting file or function is the first argument, unnamed: the result
+-- has a column file_id (function_id), and PostgreSQL does not let a
+-- parameter and a result column share a name.
+--
+CREATE FUNCTION @extschema@.graph_walk(start bigint, max_depth integer, direction text)
+RETURNS TABLE (node_id bigint, depth integer)
+LANGUAGE plpgsql STABLE STRICT ROWS 100
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    seen     bigint[] := ARRAY[start];
+    frontier bigint[] := ARRAY[start];
+    level    integer := 0;
+BEGIN
+    IF direction NOT IN ('imports', 'imported by', 'calls', 'called by') THEN
+        RAISE EXCEPTION 'direction must be "imports", "imported by", "calls" or "called by"'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    WHILE level < max_depth AND pg_catalog.cardinality(frontier) > 0 LOOP
+        CASE direction
+            WHEN 'imports' THEN
+                frontier := ARRAY(SELECT e.target_file_id FROM @extschema@.module_edges e
+                                   WHERE e.source_file_id = ANY (frontier)
+                                  EXCEPT SELECT pg_catalog.unnest(seen));
+            WHEN 'imported by' THEN
+                frontier := ARRAY(SELECT e.source_file_id FROM @extschema@.module_edges e
+                                   WHERE e.target_file_id = ANY (frontier)
+                                  EXCEPT SELECT pg_catalog.unnest(seen));
+            WHEN 'calls' THEN
+                frontier := ARRAY(SELECT g.callee_id FROM @extschema@.call_graph g
+                                   WHERE g.caller_id = ANY (frontier)
+                                  EXCEPT SELECT pg_catalog.unnest(seen));
+            ELSE
+                frontier := ARRAY(SELECT g.caller_id FROM @extschema@.call_graph g
+                                   WHERE g.callee_id = ANY (frontier)
+                                  EXCEPT SELECT pg_catalog.unnest(seen));
+        END CASE;
+        level := level + 1;
+        seen := seen || frontier;
+        RETURN QUERY SELECT pg_catalog.unnest(frontier), level;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.graph_walk(bigint, integer, text) IS
+'breadth-first walk of module_edges or call_graph from a file or function: each node once, at its shortest depth';
+
+CREATE FUNCTION @extschema@.dependencies_of(bigint, max_depth integer DEFAULT 10)
+RETURNS TABLE (file_id bigint, path text, depth integer)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT f.file_id, f.path, w.depth
+  FROM @extschema@.graph_walk($1, $2, 'imports') w
+  JOIN @extschema@.files f ON f.file_id = w.node_id
+ ORDER BY w.depth, f.path
+$$;
+
+COMMENT ON FUNCTION @extschema@.dependencies_of(bigint, integer) IS
+'the files a file imports, directly or not: each once, at its shortest depth (reads module_edges)';
+
+CREATE FUNCTION @extschema@.dependents_of(bigint, max_depth integer DEFAULT 10)
+RETURNS TABLE (file_id bigint, path text, depth integer)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT f.file_id, f.path, w.depth
+  FROM @extschema@.graph_walk($1, $2, 'imported by') w
+  JOIN @extschema@.files f ON f.file_id = w.node_id
+ ORDER BY w.depth, f.path
+$$;
+
+COMMENT ON FUNCTION @extschema@.dependents_of(bigint, integer) IS
+'the files that import a file, directly or not: what a change to it may break (reads module_edges)';
+
+CREATE FUNCTION @extschema@.callers(bigint, max_depth integer DEFAULT 1)
+RETURNS TABLE (function_id bigint, qualified_name text, path text, depth integer)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT fn.function_id, fn.qualified_name, f.path, w.depth
+  FROM @extschema@.graph_walk($1, $2, 'called by') w
+  JOIN @extschema@.functions fn ON fn.function_id = w.node_id
+  JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+ ORDER BY w.depth, f.path, fn.line_start
+$$;
+
+COMMENT ON FUNCTION @extschema@.callers(bigint, integer) IS
+'the functions that call a function, directly or not, each at its shortest depth (reads call_graph)';
+
+CREATE FUNCTION @extschema@.callees(bigint, max_depth integer DEFAULT 1)
+RETURNS TABLE (function_id bigint, qualified_name text, path text, depth integer)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT fn.function_id, fn.qualified_name, f.path, w.depth
+  FROM @extschema@.graph_walk($1, $2, 'calls') w
+  JOIN @extschema@.functions fn ON fn.function_id = w.node_id
+  JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+ ORDER BY w.depth, f.path, fn.line_start
+$$;
+
+COMMENT ON FUNCTION @extschema@.callees(bigint, integer) IS
+'the functions a function calls, directly or not, each at its shortest depth (reads call_graph)';
+
+-- Strongly connected components of a repository's import graph (C).
+CREATE FUNCTION @extschema@.import_cycles(repository text,
+    OUT component integer, OUT size integer, OUT file_ids bigint[],
+    OUT paths text[], OUT cycle text[])
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'astpg_import_cycles'
+LANGUAGE C STABLE STRICT;
+
+COMMENT ON FUNCTION @extschema@.import_cycles(text) IS
+'import cycles: each strongly connected component of 2 or more files, with one shortest cycle through it (reads module_edges)';
+
+--
+-- The import graph of the files under a path prefix, as Graphviz DOT.
+-- Files in an import cycle are filled, and the edges inside a cycle's
+-- component are red.
+--
+CREATE FUNCTION @extschema@.dependency_graph_dot(repository text, path_prefix text DEFAULT '')
+RETURNS text
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dot text;
+BEGIN
+    WITH nodes AS (
+        -- numbered by path, so that the text does not depend on ids
+        SELECT s.file_id, s.path, pg_catalog.row_number() OVER (ORDER BY s.path) AS n
+          FROM @extschema@.file_summary s
+         WHERE s.repository = dependency_graph_dot.repository
+           AND pg_catalog.starts_with(s.path, path_prefix)
+    ), components AS (
+        SELECT c.component, x.file_id
+          FROM @extschema@.import_cycles(dependency_graph_dot.repository) c,
+               pg_catalog.unnest(c.file_ids) AS x(file_id)
+    ), edges AS (
+        SELECT s.n AS source, t.n AS target,
+               cs.component IS NOT NULL AND cs.component = ct.component AS in_cycle
+          FROM @extschema@.module_edges e
+          JOIN nodes s ON s.file_id = e.source_file_id
+          JOIN nodes t ON t.file_id = e.target_file_id
+          LEFT JOIN components cs ON cs.file_id = e.source_file_id
+          LEFT JOIN components ct ON ct.file_id = e.target_file_id
+    )
+    SELECT 'digraph astpg {' || E'\n'
+           || '  graph [rankdir=LR, label=' || pg_catalog.to_json(
+                  dependency_graph_dot.repository || CASE WHEN path_prefix = '' THEN ''
+                                                     ELSE ': ' || path_prefix END)::text
+           || ', labelloc=t, fontname="Helvetica"];' || E'\n'
+           || '  node [shape=box, fontname="Helvetica", fontsize=10];' || E'\n'
+           || COALESCE((SELECT pg_catalog.string_agg(
+                          '  n' || n.n || ' [label=' || pg_catalog.to_json(n.path)::text
+                          || CASE WHEN EXISTS (SELECT FROM components c WHERE c.file_id = n.file_id)
+                                  THEN ', style=filled, fillcolor="#f4cccc", color=red'
+                                  ELSE '' END
+                          || '];', E'\n' ORDER BY n.path) FROM nodes n) || E'\n', '')
+           || COALESCE((SELECT pg_catalog.string_agg(
+                          '  n' || e.source || ' -> n' || e.target
+                          || CASE WHEN e.in_cycle THEN ' [color=red, penwidth=2]' ELSE '' END
+                          || ';', E'\n' ORDER BY e.source, e.target)
+                        FROM edges e) || E'\n', '')
+           || '}' || E'\n'
+      INTO dot;
+    RETURN dot;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.dependency_graph_dot(text, text) IS
+'Graphviz DOT text of the import graph of a repository''s files under a path prefix, cycles in red';
+
+--
+-- Symbol search: functions, classes and files whose name, qualified name,
+-- path or module matches a pattern.  Exact matches first, then those that
+-- begin with it, then similar ones (pg_trgm similarity, above its
+-- threshold), each group by score.
+--
+-- Exact names are looked up in the tables, so they are current; prefixes
+-- and similar names are searched in the symbols view, through its trigram
+-- indexes, and each hit is checked against the tables, so that nothing
+-- deleted since the last refresh comes back.  Defined through the schema
+-- pg_trgm was created in, so that nothing else can stand in for its
+-- operators.
+--
+DO $do$
+DECLARE
+    trgm name;
+BEGIN
+    SELECT n.nspname INTO STRICT trgm
+      FROM pg_catalog.pg_extension e
+      JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+     WHERE e.extname = 'pg_trgm';
+    EXECUTE pg_catalog.format($sql$
+CREATE FUNCTION @extschema@.find_symbol(pattern text, kinds text[] DEFAULT NULL,
+                                        max_results integer DEFAULT 50)
+RETURNS TABLE (kind text, id bigint, qualified_name text, repository text,
+               path text, line integer, score real, matched text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+-- each statement planned for its pattern: the generic plan PL/pgSQL would
+-- settle on after five calls reads every function of a common name
+-- ("__init__": 1 ms planned for it, 60 to 1,100 ms generic)
+SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+    wanted   text[] := COALESCE(kinds, ARRAY['function', 'class', 'file']);
+    prefix   text;
+    returned integer := 0;
+    found    integer;
+    tier     integer;
+BEGIN
+    IF pattern IS NULL OR pattern = '' THEN
+        RAISE EXCEPTION 'pattern must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT wanted <@ ARRAY['function', 'class', 'file'] THEN
+        RAISE EXCEPTION 'kinds must be among "function", "class" and "file"'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_results IS NULL OR max_results < 1 THEN
+        RETURN;
+    END IF;
+    prefix := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+                  pattern, '\', '\\'), '%%', '\%%'), '_', '\_') || '%%';
+
+    -- exact: the name, the qualified name, the path or the module, from
+    -- the tables.  A function's name has no dot and a method's qualified
+    -- name has one: a common name ("__init__") stops after max_results
+    -- entries of (left(name, 256), function_id); a qualified name is
+    -- looked up in the view, whose hits are checked against the table.
+    RETURN QUERY
+    SELECT * FROM (
+        SELECT 'function'::text, fn.function_id, fn.qualified_name, f.repository, f.path,
+               fn.line_start, 1::real, 'exact'::text
+          FROM (SELECT x.function_id, x.file_id, x.repo_id, x.qualified_name, x.line_start
+                  FROM @extschema@.functions x
+                 WHERE 'function' = ANY (wanted) AND pg_catalog.strpos(pattern, '.') = 0
+                   AND pg_catalog.left(x.name, 256) = pg_catalog.left(pattern, 256)
+                   AND x.name = pattern
+                 ORDER BY pg_catalog.left(x.name, 256), x.function_id
+                 LIMIT max_results) fn
+          JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+        UNION ALL
+        SELECT 'function', fn.function_id, fn.qualified_name, f.repository, f.path,
+               fn.line_start, 1, 'exact'
+          FROM (SELECT x.id, x.repo_id FROM @extschema@.symbols x
+                 WHERE 'function' = ANY (wanted) AND pg_catalog.strpos(pattern, '.') > 0
+                   AND x.qualified_name = pattern AND x.kind = 'function'
+                 ORDER BY x.id
+                 LIMIT max_results) s
+          JOIN @extschema@.functions fn ON fn.function_id = s.id AND fn.repo_id = s.repo_id
+          JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+         WHERE fn.qualified_name = pattern
+        UNION ALL
+        SELECT 'class', c.class_id, c.qualified_name, f.repository, f.path, c.line_start, 1, 'exact'
+          FROM (SELECT x.class_id, x.file_id, x.repo_id, x.qualified_name, x.line_start
+                  FROM @extschema@.classes x
+                 WHERE 'class' = ANY (wanted)
+                   AND (x.name = pattern OR x.qualified_name = pattern)
+                 ORDER BY x.class_id
+                 LIMIT max_results) c
+          JOIN @extschema@.files f ON f.file_id = c.file_id AND f.repo_id = c.repo_id
+        UNION ALL
+        SELECT 'file', f.file_id, COALESCE(f.module, f.path), f.repository, f.path, 1, 1, 'exact'
+          FROM @extschema@.files f
+         WHERE 'file' = ANY (wanted)
+           AND (f.path = pattern OR f.module = pattern)) x
+     ORDER BY 3, 4, 5, 2
+     LIMIT max_results;
+    GET DIAGNOSTICS found = ROW_COUNT;
+    returned := returned + found;
+    IF returned >= max_results THEN
+        RETURN;
+    END IF;
+
+    -- prefix: names that begin with the pattern, then fuzzy: similar names
+    -- (pg_trgm.similarity_threshold); from the view, each hit checked
+    -- against the tables.  Two statements, so that each plan uses the
+    -- trigram indexes.
+    FOR tier IN 1..2 LOOP
+        IF tier = 1 THEN
+        RETURN QUERY
+        SELECT x.kind, x.id, x.qualified_name, x.repository, x.path, x.line, x.score,
+               'prefix'::text
+          FROM (SELECT s.kind, s.id, s.repo_id, s.qualified_name, s.repository, s.path, s.line,
+                       GREATEST(%1$I.similarity(s.name, pattern),
+                                %1$I.similarity(s.qualified_name, pattern)) AS score
+                  FROM @extschema@.symbols s
+                 WHERE s.kind = ANY (wanted)
+                   AND s.name <> pattern AND s.qualified_name <> pattern
+                   AND (s.name LIKE prefix OR s.qualified_name LIKE prefix)
+                 ORDER BY 8 DESC, 4, 5, 6, 2
+                 LIMIT max_results - returned) x
+         WHERE CASE x.kind
+               WHEN 'function' THEN EXISTS (SELECT FROM @extschema@.functions fn
+                                             WHERE fn.function_id = x.id AND fn.repo_id = x.repo_id)
+               WHEN 'class' THEN EXISTS (SELECT FROM @extschema@.classes c
+                                          WHERE c.class_id = x.id AND c.repo_id = x.repo_id)
+               ELSE EXISTS (SELECT FROM @extschema@.files f
+                             WHERE f.file_id = x.id AND f.repo_id = x.repo_id) END
+         ORDER BY 7 DESC, 3, 4, 5, 2;
+        ELSE
+        RETURN QUERY
+        SELECT x.kind, x.id, x.qualified_name, x.repository, x.path, x.line, x.score,
+               'fuzzy'::text
+          FROM (SELECT s.kind, s.id, s.repo_id, s.qualified_name, s.repository, s.path, s.line,
+                       GREATEST(%1$I.similarity(s.name, pattern),
+                                %1$I.similarity(s.qualified_name, pattern)) AS score
+                  FROM @extschema@.symbols s
+                 WHERE s.kind = ANY (wanted)
+                   AND s.name <> pattern AND s.qualified_name <> pattern
+                   AND (s.name OPERATOR(%1$I.%%) pattern
+                        OR s.qualified_name OPERATOR(%1$I.%%) pattern)
+                   AND NOT (s.name LIKE prefix OR s.qualified_name LIKE prefix)
+                 ORDER BY 8 DESC, 4, 5, 6, 2
+                 LIMIT max_results - returned) x
+         WHERE CASE x.kind
+               WHEN 'function' THEN EXISTS (SELECT FROM @extschema@.functions fn
+                                             WHERE fn.function_id = x.id AND fn.repo_id = x.repo_id)
+               WHEN 'class' THEN EXISTS (SELECT FROM @extschema@.classes c
+                                          WHERE c.class_id = x.id AND c.repo_id = x.repo_id)
+               ELSE EXISTS (SELECT FROM @extschema@.files f
+                             WHERE f.file_id = x.id AND f.repo_id = x.repo_id) END
+         ORDER BY 7 DESC, 3, 4, 5, 2;
+        END IF;
+        GET DIAGNOSTICS found = ROW_COUNT;
+        returned := returned + found;
+        EXIT WHEN returned >= max_results;
+    END LOOP;
+END
+$$;
+$sql$, trgm);
+END
+$do$;
+
+COMMENT ON FUNCTION @extschema@.find_symbol(text, text[], integer) IS
+'functions, classes and files by name: exact matches, then prefix, then similar (pg_trgm), with a score';
+
+--
+-- Maintenance: refreshing the views, and the history's partitions.
+--
+
+CREATE FUNCTION @extschema@.refresh_analytics(concurrently boolean DEFAULT true)
+RETURNS SETOF @extschema@.analytics_refreshes
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- The views read whole tables, joined on several keys through CTEs whose
+-- sizes the planner cannot know: it picks nested loops that turn a second
+-- into minutes (measured on a standard library: call_graph 56 s against
+-- 0.13 s), and JIT compilation costs more than it saves.  (Merge joins
+-- stay: CONCURRENTLY compares old and new rows with a full join that only
+-- a merge join can do.)
+SET enable_nestloop = off
+SET jit = off
+SET work_mem = '64MB'
+AS $$
+DECLARE
+    matview   text;
+    started   timestamptz;
+    rows_now  bigint;
+    refreshed @extschema@.analytics_refreshes;
+BEGIN
+    -- dependency order: each view reads only those before it
+    FOREACH matview IN ARRAY ARRAY['module_edges', 'class_hierarchy', 'call_graph',
+                                     'file_summary', 'function_hotspots',
+                                     'repository_summary', 'symbols']
+    LOOP
+        started := pg_catalog.clock_timestamp();
+        EXECUTE pg_catalog.format('REFRESH MATERIALIZED VIEW %s @extschema@.%I',
+                                  CASE WHEN COALESCE(refresh_analytics.concurrently, true)
+                                       THEN 'CONCURRENTLY' ELSE '' END,
+                                  matview);
+        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM @extschema@.%I', matview)
+            INTO rows_now;
+        INSERT INTO @extschema@.analytics_refreshes AS r
+               (view_name, refreshed_at, duration, concurrent, row_count)
+        VALUES (matview, started, pg_catalog.clock_timestamp() - started,
+                COALESCE(refresh_analytics.concurrently, true), rows_now)
+        ON CONFLICT ON CONSTRAINT analytics_refreshes_pkey DO UPDATE
+           SET refreshed_at = EXCLUDED.refreshed_at, duration = EXCLUDED.duration,
+               concurrent = EXCLUDED.concurrent, row_count = EXCLUDED.row_count
+        RETURNING r.* INTO refreshed;
+        RETURN NEXT refreshed;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.refresh_analytics(boolean) IS
+'refresh every materialized view of astpg in dependency order; records each in analytics_refreshes';
+
+CREATE FUNCTION @extschema@.maintain(retention interval DEFAULT NULL)
+RETURNS TABLE (action text, partition_name text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    -- months are UTC months, counted on timestamps without a time zone so
+    -- that the session's TimeZone cannot shift them
+    this_month  timestamp := pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC');
+    month_start timestamptz;
+    month_end   timestamptz;
+    cutoff      timestamptz;
+    part        record;
+    part_name   text;
+BEGIN
+    -- this month and the next three, ahead of the ingests that need them
+    FOR i IN 0..3 LOOP
+        month_start := (this_month + pg_catalog.make_interval(months => i)) AT TIME ZONE 'UTC';
+        month_end := (this_month + pg_catalog.make_interval(months => i + 1)) AT TIME ZONE 'UTC';
+        part_name := 'metric_history_'
+            || pg_catalog.to_char(this_month + pg_catalog.make_interval(months => i), 'YYYYMM');
+        CONTINUE WHEN pg_catalog.to_regclass(pg_catalog.format('@extschema@.%I', part_name)) IS NOT NULL;
+        -- the DEFAULT partition's indexes are every partition's
+        EXECUTE pg_catalog.format(
+            'CREATE TABLE @extschema@.%I (LIKE @extschema@.metric_history_default'
+            ' INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)',
+            part_name);
+        -- rows the DEFAULT partition took for that month move in first;
+        -- ingests wait meanwhile, or one committed between the move and
+        -- the ATTACH would leave a row behind that fails it
+        LOCK TABLE @extschema@.metric_history_default IN SHARE ROW EXCLUSIVE MODE;
+        EXECUTE pg_catalog.format(
+            'WITH moved AS (DELETE FROM @extschema@.metric_history_default h'
+            '                WHERE h.ingested_at >= $1 AND h.ingested_at < $2 RETURNING h.*)'
+            ' INSERT INTO @extschema@.%I SELECT * FROM moved', part_name)
+            USING month_start, month_end;
+        EXECUTE pg_catalog.format(
+            'ALTER TABLE @extschema@.metric_history ATTACH PARTITION @extschema@.%I'
+            ' FOR VALUES FROM (%L) TO (%L)', part_name, month_start, month_end);
+        action := 'created';
+        partition_name := part_name;
+        RETURN NEXT;
+    END LOOP;
+
+    IF retention IS NULL THEN
+        RETURN;
+    END IF;
+    cutoff := pg_catalog.now() - retention;
+    -- whole months that ended before the cutoff
+    FOR part IN
+        SELECT c.relname,
+               pg_catalog.to_date(pg_catalog.substr(c.relname, 16), 'YYYYMM')::timestamp
+                   AT TIME ZONE 'UTC' AS month_start
+          FROM pg_catalog.pg_inherits i
+          JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = '@extschema@.metric_history'::pg_catalog.regclass
+           AND c.relname ~ '^metric_history_[0-9]{6}$'
+         ORDER BY c.relname
+    LOOP
+        CONTINUE WHEN (part.month_start AT TIME ZONE 'UTC' + interval '1 month')
+                      AT TIME ZONE 'UTC' > cutoff;
+        EXECUTE pg_catalog.format('DROP TABLE @extschema@.%I', part.relname);
+        action := 'dropped';
+        partition_name := part.relname;
+        RETURN NEXT;
+    END LOOP;
+    DELETE FROM @extschema@.metric_history_default h WHERE h.ingested_at < cutoff;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.maintain(interval) IS
+'create metric_history''s partitions for this month and the next three; with a retention, drop the months older than it';
+
+--
+-- Citus: distribute every table by repository.  metric_history is
+-- distributed with the other tables; the views and analytics_refreshes
+-- stay on the coordinator.
+--
+
+-- Ids come from each node's own sequences (an ingest may run on any node
+-- that has Citus's metadata), so each node takes them from a range of its
+-- own: node group g from g * 2^48 + 1 to (g + 1) * 2^48 - 1, as Citus does
+-- for sequences of its own.  Ids already taken stay as they are.  Run again
+-- after adding nodes.
+CREATE FUNCTION @extschema@.assign_id_ranges()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    command text := $command$
+DO $do$
+DECLARE
+    node_group bigint := (SELECT groupid FROM pg_catalog.pg_dist_local_group);
+    low        bigint := (node_group << 48) + 1;
+    high       bigint := ((node_group + 1) << 48) - 1;
+    seq        text;
+    last       bigint;
+BEGIN
+    SET LOCAL citus.enable_ddl_propagation TO off;
+    FOREACH seq IN ARRAY ARRAY['files_file_id_seq', 'classes_class_id_seq',
+                               'functions_function_id_seq',
+                               'ingests_ingest_id_seq', 'rejects_reject_id_seq']
+    LOOP
+        EXECUTE pg_catalog.format('SELECT last_value FROM @extschema@.%I', seq)
+           INTO last;
+        IF last >= high THEN
+            RAISE EXCEPTION 'sequence @extschema@.% is past its node''s range', seq;
+        END IF;
+        EXECUTE pg_catalog.format(
+            'ALTER SEQUENCE @extschema@.%I MINVALUE %s MAXVALUE %s START %s %s',
+            seq, low, high, low,
+            CASE WHEN last < low THEN 'RESTART ' || low ELSE '' END);
+    END LOOP;
+END
+$do$
+$command$;
+    failed text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RAISE EXCEPTION 'astpg.assign_id_ranges() needs the citus extension'
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
+    EXECUTE command;
+    SELECT pg_catalog.string_agg(r.nodename || ':' || r.nodeport || ': ' || r.result, '; ')
+      INTO failed
+      FROM run_command_on_workers(command) r
+     WHERE NOT r.success;
+    IF failed IS NOT NULL THEN
+        RAISE EXCEPTION 'could not assign id ranges on every worker'
+            USING DETAIL = failed;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.assign_id_ranges() IS
+'on Citus: give each node''s id sequences a range of their own (distribute() does it; run again after adding nodes)';
+
+CREATE FUNCTION @extschema@.distribute(shard_count integer DEFAULT 32)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RAISE EXCEPTION 'astpg.distribute() needs the citus extension'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Run CREATE EXTENSION citus in this database first, on a server with shared_preload_libraries = ''citus''.';
+    END IF;
+    IF shard_count IS NULL OR shard_count < 1 THEN
+        RAISE EXCEPTION 'shard_count must be a positive integer'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- files first: the other tables' foreign keys reference it, and are
+    -- colocated with it
+    PERFORM create_distributed_table('@extschema@.files', 'repo_id',
+                                     shard_count => distribute.shard_count,
+                                     colocate_with => 'none');
+    FOREACH t IN ARRAY ARRAY['classes', 'functions', 'calls', 'dependencies',
+                             'metrics', 'ingests', 'rejects', 'metric_history']
+    LOOP
+        PERFORM create_distributed_table(pg_catalog.format('@extschema@.%I', t),
+                                         'repo_id',
+                                         colocate_with => '@extschema@.files');
+    END LOOP;
+    PERFORM @extschema@.assign_id_ranges();
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.distribute(integer) IS
+'on Citus: distribute and colocate every astpg table by repo_id (once, as a superuser)';
+
+--
+-- Privileges: nothing to PUBLIC; readers read, writers also write, through
+-- the API functions only.  distribute() and assign_id_ranges() are for the
+-- superuser who installs astpg.  The sequence of rejects has its default
+-- privileges (its owner's alone), as 1.1 left it; the others were revoked
+-- from PUBLIC, which had nothing on them either.
+--
+REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
+REVOKE ALL ON SEQUENCE @extschema@.files_file_id_seq,
+                       @extschema@.classes_class_id_seq,
+                       @extschema@.functions_function_id_seq,
+                       @extschema@.ingests_ingest_id_seq FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
+
+-- astpg_reader: the schema, every table and view (not the inbox), the
+-- documents and the read functions
+GRANT USAGE ON SCHEMA @extschema@ TO astpg_reader;
+GRANT SELECT ON @extschema@.files, @extschema@.classes, @extschema@.functions,
+                @extschema@.calls, @extschema@.dependencies, @extschema@.metrics,
+                @extschema@.ingests, @extschema@.rejects,
+                @extschema@.module_edges, @extschema@.class_hierarchy,
+                @extschema@.call_graph, @extschema@.file_summary,
+                @extschema@.function_hotspots, @extschema@.repository_summary,
+                @extschema@.symbols, @extschema@.analytics_refreshes,
+                @extschema@.metric_history, @extschema@.metric_history_default
+   TO astpg_reader;
+GRANT EXECUTE ON FUNCTION @extschema@.file_key(text, text),
+                          @extschema@.repo_id(text),
+                          @extschema@.document(bigint),
+                          @extschema@.document(bigint, bigint),
+                          @extschema@.graph_walk(bigint, integer, text),
+                          @extschema@.dependencies_of(bigint, integer),
+                          @extschema@.dependents_of(bigint, integer),
+                          @extschema@.callers(bigint, integer),
+                          @extschema@.callees(bigint, integer),
+                          @extschema@.import_cycles(text),
+                          @extschema@.dependency_graph_dot(text, text),
+                          @extschema@.find_symbol(text, text[], integer),
+                          @extschema@.stored_hashes(text)
+   TO astpg_reader;
+
+-- astpg_writer (a member of astpg_reader): the writing functions, the
+-- inbox, refreshing the views and keeping the history's partitions
+GRANT INSERT ON @extschema@.inbox TO astpg_writer;
+GRANT EXECUTE ON FUNCTION @extschema@.ingest(jsonb),
+                          @extschema@.ingest_batch(jsonb[], text),
+                          @extschema@.ingest_counts(),
+                          @extschema@.record_reject(text, text, text, text),
+                          @extschema@.delete_file(text, text),
+                          @extschema@.resolve_dependencies(text),
+                          @extschema@.record_unchanged(text, text[], text[], text[]),
+                          @extschema@.delete_files(text, text[]),
+                          @extschema@.refresh_analytics(boolean),
+                          @extschema@.maintain(interval)
+   TO astpg_writer;
+
+--
+-- pg_dump keeps the rows of these tables and the state of their sequences.
+-- Not analytics_refreshes (see above), nor the views, which
+-- refresh_analytics() fills again; not the parent of metric_history's
+-- partitions, which holds no rows, nor its monthly partitions, which
+-- belong to the database and not to the extension.
+--
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.files', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.files_file_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.classes', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.classes_class_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.functions', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.functions_function_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.calls', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.dependencies', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metrics', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.ingests', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.ingests_ingest_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rejects', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rejects_reject_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_history_default', '');

@@ -4,10 +4,11 @@
 //   java Harness copy URL FILE       AstpgClient.copyNdjson(FILE, abort); prints the counts
 //   java Harness varchar URL DOC     ingest with setString and no cast, then with
 //                                    stringtype=unspecified: what each answers
-//   java Harness prepared URL N      N ingests from two connections with the
-//                                    driver's default prepareThreshold; prints
-//                                    the SQLSTATEs of the failures (through a
-//                                    transaction pooler there are some)
+//   java Harness prepared URL N      N ingests with the driver's default
+//                                    prepareThreshold while another connection
+//                                    holds a transaction every other call;
+//                                    prints the SQLSTATEs of the failures
+//                                    (through a transaction pooler, some)
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -52,12 +53,18 @@ public class Harness {
                 }
             }
             case "prepared" -> {
+                // every other call another client holds a server connection
+                // in a transaction, so that a pooler gives this one another
                 int n = Integer.parseInt(args[2]);
                 Map<String, Integer> failures = new TreeMap<>();
-                try (Connection a = DriverManager.getConnection(url);
-                     Connection b = DriverManager.getConnection(url)) {
+                try (Connection c = DriverManager.getConnection(url);
+                     Connection holder = DriverManager.getConnection(url)) {
+                    holder.setAutoCommit(false);
                     for (int i = 0; i < n; i++) {
-                        Connection c = i % 2 == 0 ? a : b;
+                        if (i % 2 == 0)
+                            holder.createStatement().execute("SELECT 1");
+                        else
+                            holder.commit();
                         try (PreparedStatement st = c.prepareStatement(
                                 "SELECT status FROM astpg.ingest(?::jsonb)")) {
                             st.setString(1, "{\"repository\": \"jdbc-prepared\", \"path\": \"p" + i
@@ -67,6 +74,7 @@ public class Harness {
                             failures.merge(e.getSQLState(), 1, Integer::sum);
                         }
                     }
+                    holder.commit();
                 }
                 System.out.println("failures: " + failures);
             }

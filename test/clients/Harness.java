@@ -4,8 +4,10 @@
 //   java Harness copy URL FILE       AstpgClient.copyNdjson(FILE, abort); prints the counts
 //   java Harness varchar URL DOC     ingest with setString and no cast, then with
 //                                    stringtype=unspecified: what each answers
-//   java Harness prepared URL N      N ingests with the driver's default
-//                                    prepareThreshold while another connection
+//   java Harness prepared URL N [documented]
+//                                    N ingests with the driver's default
+//                                    prepareThreshold (or through
+//                                    AstpgClient.connect) while another connection
 //                                    holds a transaction every other call;
 //                                    prints the SQLSTATEs of the failures
 //                                    (through a transaction pooler, some)
@@ -54,13 +56,20 @@ public class Harness {
             }
             case "prepared" -> {
                 // every other call another client holds a server connection
-                // in a transaction, so that a pooler gives this one another
+                // in a transaction, so that a pooler gives this one another;
+                // a connection a failure broke is opened again
                 int n = Integer.parseInt(args[2]);
+                boolean documented = args.length > 3 && args[3].equals("documented");
                 Map<String, Integer> failures = new TreeMap<>();
-                try (Connection c = DriverManager.getConnection(url);
-                     Connection holder = DriverManager.getConnection(url)) {
-                    holder.setAutoCommit(false);
-                    for (int i = 0; i < n; i++) {
+                Connection c = null, holder = null;
+                for (int i = 0; i < n; i++) {
+                    try {
+                        if (c == null || c.isClosed())
+                            c = documented ? AstpgClient.connect(url) : DriverManager.getConnection(url);
+                        if (holder == null || holder.isClosed()) {
+                            holder = DriverManager.getConnection(url);
+                            holder.setAutoCommit(false);
+                        }
                         if (i % 2 == 0)
                             holder.createStatement().execute("SELECT 1");
                         else
@@ -70,12 +79,18 @@ public class Harness {
                             st.setString(1, "{\"repository\": \"jdbc-prepared\", \"path\": \"p" + i
                                     + ".py\", \"language\": \"python\"}");
                             st.executeQuery().close();
-                        } catch (SQLException e) {
-                            failures.merge(e.getSQLState(), 1, Integer::sum);
                         }
+                    } catch (SQLException e) {
+                        failures.merge(e.getSQLState() == null ? "none" : e.getSQLState(), 1, Integer::sum);
                     }
-                    holder.commit();
                 }
+                for (Connection x : new Connection[] {c, holder})
+                    try {
+                        if (x != null)
+                            x.close();
+                    } catch (SQLException e) {
+                        // a broken connection: nothing to close
+                    }
                 System.out.println("failures: " + failures);
             }
             default -> throw new IllegalArgumentException(args[0]);

@@ -7,8 +7,8 @@
 //   java Harness prepared URL N [documented]
 //                                    N ingests with the driver's default
 //                                    prepareThreshold (or through
-//                                    AstpgClient.connect) while another connection
-//                                    holds a transaction every other call;
+//                                    AstpgClient.connect) while another such
+//                                    connection holds a transaction every other call;
 //                                    prints the SQLSTATEs of the failures
 //                                    (through a transaction pooler, some)
 import java.nio.file.Path;
@@ -55,9 +55,11 @@ public class Harness {
                 }
             }
             case "prepared" -> {
-                // every other call another client holds a server connection
-                // in a transaction, so that a pooler gives this one another;
-                // a connection a failure broke is opened again
+                // every other call another client (the holder) holds a server
+                // connection in a transaction, so that a pooler gives this one
+                // another; both connect alike, and a failure of either counts
+                // (the driver's own retries hide some of the client's, not the
+                // holder's); a connection a failure broke is opened again
                 int n = Integer.parseInt(args[2]);
                 boolean documented = args.length > 3 && args[3].equals("documented");
                 Map<String, Integer> failures = new TreeMap<>();
@@ -67,7 +69,7 @@ public class Harness {
                         if (c == null || c.isClosed())
                             c = documented ? AstpgClient.connect(url) : DriverManager.getConnection(url);
                         if (holder == null || holder.isClosed()) {
-                            holder = DriverManager.getConnection(url);
+                            holder = documented ? AstpgClient.connect(url) : DriverManager.getConnection(url);
                             holder.setAutoCommit(false);
                         }
                         if (i % 2 == 0)

@@ -20,6 +20,7 @@ OBJS = \
 	src/json_text.o \
 	src/queries.o \
 	src/rejects.o \
+	src/symbol_names.o \
 	src/util.o
 
 # The library serves one version of the extension, default_version of

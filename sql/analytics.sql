@@ -1,7 +1,9 @@
 --
--- analytics: the views, graph walks, import cycles and symbol search of 1.3
--- on a small repository whose answers are worked out by hand (comments),
--- then on the real sample, against answers computed another way.
+-- analytics: the current answers (graph walks, import cycles, symbol
+-- search, module_edges and file_summary) and the refreshed ones
+-- (class_hierarchy, call_graph, function_hotspots, repository_summary) on
+-- a small repository whose answers are worked out by hand (comments), then
+-- on the real sample, against answers computed another way.
 --
 -- The fixture "fx":
 --   imports   a -> b (names helper), a -> c, a -> os (not stored),
@@ -62,11 +64,19 @@ INSERT INTO fx VALUES
                   "calls": [{"name": "this.m"}]}]}');
 SELECT r.status, count(*) FROM fx, astpg.ingest(fx.doc) r GROUP BY 1;
 
--- the views are empty until refreshed
-SELECT count(*) AS stale_rows FROM astpg.file_summary WHERE repository = 'fx';
-SELECT view_name, row_count > 0 AS has_rows, concurrent
-  FROM astpg.refresh_analytics(false) ORDER BY refreshed_at;
-SELECT count(*) AS logged FROM astpg.analytics_refreshes WHERE NOT concurrent;
+-- the refreshed tables are empty until a refresh, and say so; what is
+-- asked of a file is current already
+SELECT count(*) AS summarized FROM astpg.file_summary WHERE repository = 'fx';
+SELECT (SELECT count(*) FROM astpg.class_hierarchy) AS classes,
+       (SELECT count(*) FROM astpg.call_graph) AS calls,
+       (SELECT count(*) FROM astpg.function_hotspots) AS hotspots,
+       (SELECT count(*) FROM astpg.repository_summary) AS summaries;
+SELECT repository, refreshed_at IS NULL AS never, files_changed_since
+  FROM astpg.analytics_staleness WHERE repository = 'fx';
+SELECT repository, classes, calls, hotspots, last_ingest > 0 AS has_ingests
+  FROM astpg.refresh_analytics(false) WHERE repository = 'fx';
+SELECT repository, refreshed_at IS NOT NULL AS refreshed, files_changed_since
+  FROM astpg.analytics_staleness WHERE repository = 'fx';
 
 -- module_edges: 7 edges; file_summary: fan_in a {c,d}, b {a}, c {a,b};
 -- fan_out a {b,c}; loc from the metric
@@ -160,13 +170,59 @@ SELECT pg_temp.attempt('SELECT astpg.find_symbol('''')');
 SELECT pg_temp.attempt('SELECT astpg.find_symbol(''x'', ARRAY[''method''])');
 SELECT count(*) AS no_results FROM astpg.find_symbol('compute', max_results => 0);
 
--- a refresh CONCURRENTLY sees a change; readers are not blocked by it
+-- a change shows in file_summary at once, and in the staleness of the
+-- repository's analytics until the next refresh
 SELECT r.status FROM astpg.ingest('{"repository": "fx", "path": "d.py", "module": "d",
     "language": "python", "dependencies": [{"target": "a"}, {"target": "b"}]}') r;
 SELECT fan_out FROM astpg.file_summary WHERE repository = 'fx' AND path = 'd.py';
-SELECT count(*) FILTER (WHERE concurrent) AS concurrent_refreshes
-  FROM astpg.refresh_analytics();
-SELECT fan_out FROM astpg.file_summary WHERE repository = 'fx' AND path = 'd.py';
+SELECT repository, files_changed_since FROM astpg.analytics_staleness WHERE repository = 'fx';
+SELECT count(*) FILTER (WHERE repository = 'fx') AS refreshed FROM astpg.refresh_analytics();
+SELECT repository, files_changed_since FROM astpg.analytics_staleness WHERE repository = 'fx';
+
+-- Current: a new function is found by find_symbol, its call in callers(),
+-- its import in dependents_of(), with no refresh; a replace and a delete
+-- take them away again.
+SELECT r.status FROM astpg.ingest('{"repository": "fx", "path": "n.py", "module": "n",
+    "language": "python", "dependencies": [{"target": "c"}],
+    "functions": [{"name": "brand_new_function", "line_start": 1, "line_end": 3,
+                   "calls": [{"name": "c.compute"}]}]}') r;
+SELECT kind, qualified_name, path, matched FROM astpg.find_symbol('brand_new_function');
+SELECT kind, qualified_name, path, matched FROM astpg.find_symbol('brand_new_func');
+SELECT kind, qualified_name, path, matched FROM astpg.find_symbol('brand_nwe_function');
+SELECT c.qualified_name, c.path FROM fx_functions x, astpg.callers(x.function_id) c
+ WHERE x.qualified_name = 'compute' ORDER BY 2, 1;
+SELECT d.path, d.depth FROM fx_files f, astpg.dependents_of(f.file_id, 1) d
+ WHERE f.path = 'c.py' ORDER BY 2, 1;
+SELECT r.status FROM astpg.ingest('{"repository": "fx", "path": "n.py", "module": "n",
+    "language": "python",
+    "functions": [{"name": "renamed_function", "line_start": 1, "line_end": 3}]}') r;
+SELECT count(*) AS gone_by_name FROM astpg.find_symbol('brand_new_function')
+ WHERE qualified_name = 'brand_new_function';
+SELECT count(*) AS renamed FROM astpg.find_symbol('renamed_function');
+SELECT c.qualified_name, c.path FROM fx_functions x, astpg.callers(x.function_id) c
+ WHERE x.qualified_name = 'compute' ORDER BY 2, 1;
+SELECT d.path FROM fx_files f, astpg.dependents_of(f.file_id, 1) d
+ WHERE f.path = 'c.py' ORDER BY 1;
+SELECT astpg.delete_file('fx', 'n.py');
+SELECT count(*) AS deleted FROM astpg.find_symbol('renamed_function');
+SELECT repository, files_changed_since FROM astpg.analytics_staleness WHERE repository = 'fx';
+-- one repository refreshed alone: the others keep their refresh
+SELECT repository, hotspots FROM astpg.refresh_analytics('fx');
+SELECT repository, files_changed_since FROM astpg.analytics_staleness WHERE repository = 'fx';
+-- A self call reaches an ancestor's method through class_hierarchy, which
+-- is as of the repository's last refresh: a new subclass's self.greet()
+-- is a caller of Base.greet once the repository is refreshed.
+SELECT r.status FROM astpg.ingest('{"repository": "fx", "path": "s.py", "module": "s",
+    "language": "python", "dependencies": [{"target": "a", "names": ["Base"]}],
+    "classes": [{"name": "Sub", "bases": ["a.Base"], "line_start": 1, "line_end": 5}],
+    "functions": [{"name": "hi", "class": "Sub", "line_start": 2, "line_end": 4,
+                   "calls": [{"name": "self.greet"}]}]}') r;
+SELECT c.qualified_name FROM fx_functions x, astpg.callers(x.function_id) c
+ WHERE x.qualified_name = 'Base.greet' ORDER BY 1;
+SELECT count(*) AS refreshed FROM astpg.refresh_analytics('fx');
+SELECT c.qualified_name FROM fx_functions x, astpg.callers(x.function_id) c
+ WHERE x.qualified_name = 'Base.greet' ORDER BY 1;
+SELECT astpg.delete_file('fx', 's.py');
 
 -- Values as long as the format allows (a path of 4096 and a name of 1024
 -- four-byte characters, a callee of 5000 bytes) are stored, indexed,
@@ -176,7 +232,7 @@ SELECT r.status FROM astpg.ingest(jsonb_build_object(
     'functions', jsonb_build_array(jsonb_build_object(
         'name', repeat('𝔫', 1024), 'line_start', 1, 'line_end', 2,
         'calls', jsonb_build_array(jsonb_build_object('name', repeat('c', 5000))))))) r;
-SELECT count(*) AS views FROM astpg.refresh_analytics();
+SELECT count(*) FILTER (WHERE repository = 'fx') AS refreshed FROM astpg.refresh_analytics();
 SELECT length(path) AS path_chars, functions FROM astpg.file_summary
  WHERE repository = repeat('𝔯', 1024);
 SELECT kind, length(qualified_name) AS name_chars, matched
@@ -191,7 +247,8 @@ SELECT astpg.delete_file(repeat('𝔯', 1024), repeat('𝔭', 4096));
 --
 \i test/fixtures/load_sample.sql
 SELECT count(*) AS stored FROM sample, astpg.ingest(sample.doc);
-SELECT count(*) AS views FROM astpg.refresh_analytics(false);
+SELECT count(*) FILTER (WHERE repository = 'python3.11') AS refreshed
+  FROM astpg.refresh_analytics(false);
 -- fan_in and fan_out of every file, from dependencies directly
 SELECT count(*) AS files, count(*) FILTER (WHERE s.fan_in = x.fan_in AND s.fan_out = x.fan_out) AS same
   FROM astpg.file_summary s
@@ -237,5 +294,46 @@ SELECT (SELECT count(*) FROM astpg.files WHERE repository = 'python3.11') AS fil
          WHERE f.repository = 'python3.11') AS functions,
        (SELECT sum(value) FROM astpg.metrics m JOIN astpg.files f USING (file_id)
          WHERE f.repository = 'python3.11' AND m.name = 'loc') AS lines;
+-- the calls resolved as a graph walk resolves them, function by function,
+-- are the calls the refresh resolved for the whole repository at once (a
+-- walk leaves out a function's calls to itself: it starts there)
+CREATE TEMP TABLE walked AS
+SELECT fn.function_id AS caller_id, c.function_id AS callee_id
+  FROM astpg.functions fn JOIN astpg.files f USING (file_id),
+       astpg.callees(fn.function_id) c
+ WHERE f.repository = 'python3.11';
+CREATE TEMP TABLE walked_back AS
+SELECT c.function_id AS caller_id, fn.function_id AS callee_id
+  FROM astpg.functions fn JOIN astpg.files f USING (file_id),
+       astpg.callers(fn.function_id) c
+ WHERE f.repository = 'python3.11';
+SELECT (SELECT count(*) FROM astpg.call_graph g JOIN astpg.files f ON f.file_id = g.caller_file_id
+         WHERE f.repository = 'python3.11') AS edges,
+       (SELECT count(*) FROM (SELECT caller_id, callee_id FROM walked
+                              EXCEPT SELECT caller_id, callee_id FROM astpg.call_graph) x) AS only_callees,
+       (SELECT count(*) FROM (SELECT g.caller_id, g.callee_id FROM astpg.call_graph g
+                               JOIN astpg.files f ON f.file_id = g.caller_file_id
+                              WHERE f.repository = 'python3.11' AND g.caller_id <> g.callee_id
+                              EXCEPT SELECT caller_id, callee_id FROM walked) x) AS only_graph,
+       (SELECT count(*) FROM (SELECT caller_id, callee_id FROM walked
+                              EXCEPT SELECT caller_id, callee_id FROM walked_back) x) AS callees_not_callers,
+       (SELECT count(*) FROM (SELECT caller_id, callee_id FROM walked_back
+                              EXCEPT SELECT caller_id, callee_id FROM walked) x) AS callers_not_callees;
 -- the walk refuses a direction it does not know
 SELECT pg_temp.attempt('SELECT astpg.graph_walk(1, 1, ''sideways'')');
+
+-- maintain() prunes the names whose rows are gone ("renamed_function",
+-- deleted above) and the copies two writers make of a name at once (rolled
+-- back: the history's partitions it also makes are sql/history.sql's)
+BEGIN;
+INSERT INTO astpg.symbol_names (name, kind, member, repo_id)
+SELECT name, kind, member, repo_id FROM astpg.symbol_names
+ WHERE name = 'compute' AND repo_id = astpg.repo_id('fx');
+SELECT name, count(*) FROM astpg.symbol_names
+ WHERE name IN ('renamed_function', 'compute') AND repo_id = astpg.repo_id('fx')
+ GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS pruned FROM astpg.maintain() WHERE partition_name = 'symbol_names';
+SELECT name, count(*) FROM astpg.symbol_names
+ WHERE name IN ('renamed_function', 'compute') AND repo_id = astpg.repo_id('fx')
+ GROUP BY 1 ORDER BY 1;
+ROLLBACK;

@@ -14,6 +14,7 @@
  *	  json_text.c        JSON text -> jsonb, cancellable (the inbox's text)
  *	  batch_writer.c     AstpgDocuments -> rows, a statement per table for
  *	                     a whole batch
+ *	  symbol_names.c     the names of a batch -> astpg.symbol_names
  *	  history.c          a stored version's figures for astpg.metric_history
  *	  rejects.c          a refused document -> astpg.rejects
  *	  counts.c           what a transaction ingested (astpg.ingest_counts)
@@ -213,6 +214,9 @@ extern Jsonb *AstpgJsonTextToJsonb(text *json_text);
 /* batch_writer.c */
 extern void AstpgWriteBatch(AstpgBatchDocument *documents, int n, bool alone);
 
+/* symbol_names.c */
+extern void AstpgStoreSymbolNames(AstpgDocument **docs, int n, int64 repo_id);
+
 /* history.c */
 typedef struct AstpgHistoryFigures
 {
@@ -277,6 +281,8 @@ typedef enum AstpgQuery
 	ASTPG_Q_LOCK_DEPENDENTS_DISTRIBUTED,
 	ASTPG_Q_SET_TARGETS,
 	ASTPG_Q_SET_TARGETS_DISTRIBUTED,
+	ASTPG_Q_STORED_NAMES,
+	ASTPG_Q_INSERT_NAMES,
 	ASTPG_Q_INSERT_AUDIT,
 	ASTPG_Q_INSERT_HISTORY,
 	ASTPG_Q_INSERT_REJECT,

@@ -19,7 +19,8 @@
  *	   @extschema@.dependency_targets(), the one place of that rule, which
  *	   locks the target files FOR KEY SHARE;
  *	4. the replaced files' rows below them are deleted, and the rows of
- *	   every changed document inserted, a table at a time;
+ *	   every changed document inserted, a table at a time, and their new
+ *	   names added to astpg.symbol_names (symbol_names.c);
  *	5. stored dependencies that the batch's files now resolve (or no
  *	   longer resolve, where a file's module changed) are set right;
  *	6. the audit log and the metric history get a row per document, in
@@ -968,6 +969,17 @@ retarget_dependents(Entry **changed, int n, int64 repo_id, text *repository,
 	}
 }
 
+/* Step 4d: the names of the changed documents, for find_symbol. */
+static void
+store_names(Entry **changed, int n, int64 repo_id)
+{
+	AstpgDocument **docs = palloc(mul_size(sizeof(AstpgDocument *), n));
+
+	for (int i = 0; i < n; i++)
+		docs[i] = changed[i]->doc;
+	AstpgStoreSymbolNames(docs, n, repo_id);
+}
+
 /* Step 6a: an audit row for every document of the batch. */
 static void
 insert_audit(Entry **entries, int n, int64 repo_id, text *repository)
@@ -1162,6 +1174,7 @@ write_repository(Entry **entries, int n, bool alone, Jsonb *empty,
 		insert_classes_functions_calls(changed, nchanged, repo_id, empty);
 		insert_dependencies_metrics(changed, nchanged, repo_id, targets,
 									ntargets, empty);
+		store_names(changed, nchanged, repo_id);
 		retarget->targets = targets;
 		retarget->ntargets = ntargets;
 	}

@@ -320,6 +320,24 @@ static const AstpgQueryDef queries[ASTPG_NUM_QUERIES] = {
 		3, {INT8OID, TIDARRAYOID, INT8OID}, true
 	},
 
+	/*
+	 * The names astpg.symbol_names holds already of those a batch brings,
+	 * and the others added (symbol_names.c); by the repository's key on
+	 * Citus.  The lookup goes through the index that leads with the name.
+	 */
+	[ASTPG_Q_STORED_NAMES] = {
+		"SELECT s.name, s.kind, s.member"
+		"  FROM @extschema@.symbol_names s"
+		" WHERE s.name OPERATOR(pg_catalog.=) ANY ($2)"
+		"   AND s.repo_id" EQ "$1",
+		2, {INT8OID, TEXTARRAYOID}, false, true
+	},
+	[ASTPG_Q_INSERT_NAMES] = {
+		"INSERT INTO @extschema@.symbol_names (repo_id, name, kind, member)"
+		"VALUES ($1, pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4))",
+		4, {INT8OID, TEXTARRAYOID, INT2ARRAYOID, TEXTARRAYOID}, false, true
+	},
+
 	/* an audit row for every document of a batch, in the order given */
 	[ASTPG_Q_INSERT_AUDIT] = {
 		"INSERT INTO @extschema@.ingests (repo_id, repository, path, revision,"

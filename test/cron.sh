@@ -5,7 +5,7 @@
 # in:
 #
 #   test/cron.sh start   a database astpg_cron with astpg and the sample
-#                        documents (its views still empty); a login role,
+#                        documents (its analytics still empty); a login role,
 #                        no superuser, member of astpg_writer; a pg_cron job
 #                        that runs SELECT astpg.refresh_analytics() in
 #                        astpg_cron as that role, every minute
@@ -31,7 +31,7 @@ db=astpg_cron
 role=astpg_cron_writer
 job=astpg_refresh_analytics
 wait_seconds=150
-views="call_graph class_hierarchy file_summary function_hotspots module_edges repository_summary symbols"
+views="call_graph class_hierarchy function_hotspots repository_summary"
 
 . "$here/lib.sh"
 q() {
@@ -93,11 +93,11 @@ if [ "$phase" = start ]; then
 	check "$role is no superuser, and a member of astpg_writer" \
 		"$(q $db "SELECT NOT rolsuper AND pg_has_role(oid, 'astpg_writer', 'MEMBER')
 		            FROM pg_roles WHERE rolname = '$role'")" t
-	check "the documents are loaded, and nothing refreshed the views yet" \
+	check "the documents are loaded, and nothing refreshed the analytics yet" \
 		"$(q $db "SELECT (SELECT count(*) FROM astpg.files) || ' files, '
 		                 || (SELECT count(*) FROM astpg.analytics_refreshes) || ' refreshes, '
-		                 || (SELECT count(*) FROM astpg.file_summary) || ' rows in file_summary'")" \
-		"12 files, 0 refreshes, 0 rows in file_summary"
+		                 || (SELECT count(*) FROM astpg.function_hotspots) || ' rows in function_hotspots'")" \
+		"12 files, 0 refreshes, 0 rows in function_hotspots"
 	echo "check with test/cron.sh check: the job runs at the start of each minute"
 	finish
 	exit
@@ -140,27 +140,26 @@ if [ -z "$status" ]; then
 	echo "# after the job was altered: ${status:-still no run ended}"
 fi
 check "a run of job $jobid succeeded within $wait_seconds s of scheduling (or 75 s of a second chance)" "${status:-no run ended}" succeeded
-# return_message: "7 rows" where pg_cron connects with libpq, "SELECT 7"
-# where it runs jobs in background workers
-check "it ran as $role, in $db, and refreshed seven views" \
+# return_message: "1 row" where pg_cron connects with libpq, "SELECT 1"
+# where it runs jobs in background workers: the database's one repository
+check "it ran as $role, in $db, and refreshed its one repository" \
 	"$(q "$cron_db" "SELECT username || ' ' || database || ' '
 	                        || substring(return_message FROM '^(?:SELECT )?([0-9]+)(?: rows?)?$')
 	                   FROM cron.job_run_details
 	                  WHERE jobid = $jobid AND status = 'succeeded' ORDER BY runid LIMIT 1")" \
-	"$role $db 7"
-check "analytics_refreshes: the seven views, refreshed concurrently after the job was scheduled" \
-	"$(q $db "SELECT count(*) || ' ' || bool_and(concurrent) FROM astpg.analytics_refreshes
-	           WHERE refreshed_at > '$scheduled_at'")" "7 true"
-check "each refresh counted its view's rows" \
-	"$(q $db "SELECT string_agg(view_name || '=' || row_count, ' ' ORDER BY view_name)
-	           FROM astpg.analytics_refreshes")" \
-	"$(for v in $views; do q $db "SELECT '$v=' || count(*) FROM astpg.$v"; done | sort | paste -sd' ')"
+	"$role $db 1"
+check "analytics_refreshes: the repository, refreshed after the job was scheduled" \
+	"$(q $db "SELECT count(*) || ' ' || string_agg(repository, ',') FROM astpg.analytics_refreshes
+	           WHERE refreshed_at > '$scheduled_at'")" "1 python3.11"
+check "the refresh counted the rows it made" \
+	"$(q $db "SELECT classes || ' ' || calls || ' ' || hotspots FROM astpg.analytics_refreshes")" \
+	"$(q $db "SELECT (SELECT count(*) FROM astpg.class_hierarchy) || ' ' || (SELECT count(*) FROM astpg.call_graph)
+	                 || ' ' || (SELECT count(*) FROM astpg.function_hotspots)")"
 check "repository_summary counts every file" \
 	"$(q $db "SELECT (SELECT sum(files) FROM astpg.repository_summary)
 	                 = (SELECT count(*) FROM astpg.files) AND (SELECT count(*) FROM astpg.files) > 0")" t
-check "file_summary has a row per file, function_hotspots one per function" \
-	"$(q $db "SELECT (SELECT count(*) FROM astpg.file_summary) || ' ' || (SELECT count(*) FROM astpg.function_hotspots)")" \
-	"$(q $db "SELECT (SELECT count(*) FROM astpg.files) || ' ' || (SELECT count(*) FROM astpg.functions)")"
+check "function_hotspots holds the repository's first 100 functions by rank" \
+	"$(q $db "SELECT count(*) >= 100 AND max(rank) <= 100 FROM astpg.function_hotspots")" t
 if [ "$failed" -gt 0 ]; then
 	echo "# cron.job_run_details of job $jobid:"
 	psql -X -d "$cron_db" -c "SELECT runid, status, username, database, return_message, start_time, end_time

@@ -2,16 +2,16 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION astpg CASCADE;
-SELECT plan(268);
+SELECT plan(293);
 
 SELECT has_schema('astpg');
 SELECT tables_are('astpg',
     ARRAY['files', 'classes', 'functions', 'calls', 'dependencies', 'metrics', 'ingests',
           'rejects', 'inbox', 'analytics_refreshes', 'metric_history',
-          'metric_history_default']);
-SELECT materialized_views_are('astpg',
-    ARRAY['module_edges', 'class_hierarchy', 'call_graph', 'file_summary',
-          'function_hotspots', 'repository_summary', 'symbols']);
+          'metric_history_default', 'symbol_names', 'class_hierarchy', 'call_graph',
+          'function_hotspots', 'repository_summary']);
+SELECT materialized_views_are('astpg', ARRAY[]::name[]);
+SELECT views_are('astpg', ARRAY['module_edges', 'file_summary', 'analytics_staleness']);
 
 -- columns
 SELECT columns_are('astpg', 'files', ARRAY['file_id', 'repository', 'path', 'module',
@@ -31,17 +31,22 @@ SELECT columns_are('astpg', 'ingests', ARRAY['ingest_id', 'ingested_at', 'ingest
 SELECT columns_are('astpg', 'rejects', ARRAY['reject_id', 'rejected_at', 'rejected_by', 'source',
     'position', 'repository', 'path', 'document', 'document_text', 'sqlstate', 'message', 'detail', 'repo_id']);
 SELECT columns_are('astpg', 'inbox', ARRAY['doc']);
-SELECT columns_are('astpg', 'analytics_refreshes', ARRAY['view_name', 'refreshed_at', 'duration',
-    'concurrent', 'row_count']);
+SELECT columns_are('astpg', 'analytics_refreshes', ARRAY['repo_id', 'repository', 'refreshed_at',
+    'duration', 'last_ingest', 'classes', 'calls', 'hotspots']);
+SELECT columns_are('astpg', 'symbol_names', ARRAY['name', 'kind', 'member', 'repo_id']);
+SELECT columns_are('astpg', 'analytics_staleness', ARRAY['repository', 'refreshed_at',
+    'files_changed_since', 'repository_gone']);
 SELECT columns_are('astpg', 'metric_history', ARRAY['repo_id', 'repository', 'path', 'file_id',
     'revision', 'content_hash', 'status', 'ingested_at', 'functions', 'classes',
     'complexity_total', 'complexity_max', 'metrics']);
 
--- the materialized views: their columns, and a unique index without a
--- predicate each, on plain columns, for REFRESH ... CONCURRENTLY
-SELECT has_materialized_view('astpg', v, 'materialized view astpg.' || v)
-  FROM unnest(ARRAY['module_edges', 'class_hierarchy', 'call_graph', 'file_summary',
-                    'function_hotspots', 'repository_summary', 'symbols']) AS v;
+-- the analytics: views of the tables (current) and tables that
+-- refresh_analytics() fills, with the columns the views of 1.5 had
+SELECT has_view('astpg', v, 'view astpg.' || v)
+  FROM unnest(ARRAY['module_edges', 'file_summary']) AS v;
+SELECT has_table('astpg', t, 'table astpg.' || t)
+  FROM unnest(ARRAY['class_hierarchy', 'call_graph', 'function_hotspots',
+                    'repository_summary']) AS t;
 SELECT columns_are('astpg', 'module_edges', ARRAY['repo_id', 'source_file_id', 'target_file_id',
     'dependencies']);
 SELECT columns_are('astpg', 'class_hierarchy', ARRAY['class_id', 'repo_id', 'file_id',
@@ -55,20 +60,13 @@ SELECT columns_are('astpg', 'file_summary', ARRAY['file_id', 'repo_id', 'reposit
 SELECT columns_are('astpg', 'function_hotspots', ARRAY['function_id', 'repo_id', 'file_id',
     'repository', 'path', 'qualified_name', 'name', 'complexity', 'length', 'resolved_callers',
     'rank', 'line_start']);
-SELECT columns_are('astpg', 'symbols', ARRAY['kind', 'id', 'repo_id', 'name', 'qualified_name',
-    'repository', 'path', 'line']);
 SELECT columns_are('astpg', 'repository_summary', ARRAY['repository', 'repo_id', 'language',
     'files', 'classes', 'functions', 'calls', 'resolved_calls', 'unresolved_calls',
     'dependencies', 'resolved_dependencies', 'lines', 'avg_complexity', 'p90_complexity']);
-SELECT is_empty($$
-    SELECT m.matviewname
-      FROM pg_matviews m
-     WHERE m.schemaname = 'astpg'
-       AND NOT EXISTS (
-             SELECT FROM pg_index i
-              WHERE i.indrelid = format('%I.%I', m.schemaname, m.matviewname)::regclass
-                AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL)
-$$, 'every materialized view has a unique index on columns, without a predicate');
+SELECT col_is_pk('astpg'::name, 'call_graph'::name, ARRAY['caller_id', 'callee_id', 'repo_id']::name[], 'call_graph primary key');
+SELECT col_is_pk('astpg'::name, 'class_hierarchy'::name, ARRAY['class_id', 'repo_id']::name[], 'class_hierarchy primary key');
+SELECT col_is_pk('astpg'::name, 'function_hotspots'::name, ARRAY['function_id', 'repo_id']::name[], 'function_hotspots primary key');
+SELECT col_is_pk('astpg'::name, 'repository_summary'::name, ARRAY['language', 'repo_id']::name[], 'repository_summary primary key');
 
 -- metric_history: by month of ingested_at, a DEFAULT partition for what no
 -- month holds; it outlives the files it names (delete_file keeps history)
@@ -114,7 +112,7 @@ SELECT col_is_pk('astpg'::name, 'calls'::name, ARRAY['function_id', 'repo_id', '
 SELECT col_is_pk('astpg'::name, 'dependencies'::name, ARRAY['file_id', 'repo_id', 'dependency_no']::name[], 'dependencies primary key');
 SELECT col_is_pk('astpg'::name, 'ingests'::name, ARRAY['ingest_id', 'repo_id']::name[], 'ingests primary key');
 SELECT col_is_pk('astpg'::name, 'rejects'::name, ARRAY['reject_id', 'repo_id']::name[], 'rejects primary key');
-SELECT col_is_pk('astpg'::name, 'analytics_refreshes'::name, ARRAY['view_name']::name[], 'analytics_refreshes primary key');
+SELECT col_is_pk('astpg'::name, 'analytics_refreshes'::name, ARRAY['repository', 'repo_id']::name[], 'analytics_refreshes primary key');
 
 -- foreign keys
 SELECT fk_ok('astpg', 'classes', ARRAY['file_id', 'repo_id'], 'astpg', 'files', ARRAY['file_id', 'repo_id']);
@@ -137,10 +135,10 @@ SELECT is_empty($$
 $$, 'every primary, unique and foreign key holds repo_id, not first');
 -- repo_id leads no index of the tables astpg keeps plans for, nor is it in
 -- any of their indexes but the unique keys (see astpg--1.1--1.2.sql).  The
--- exceptions are 1.3's: the views and metric_history are read a repository
--- at a time (its edges, its ranking, its history), never looked up by id
--- through a kept plan, and these indexes serve exactly that.  An index's
--- partitions follow their parent's definition and are left out.
+-- exception is metric_history's, which is read a repository at a time and
+-- never looked up by id through a kept plan; and symbol_names holds it in
+-- its one index after the name, which the writer's lookup leads with.  An
+-- index's partitions follow their parent's definition and are left out.
 SELECT set_eq($$
     SELECT i.indexrelid::regclass::text
       FROM pg_index i
@@ -150,10 +148,8 @@ SELECT set_eq($$
        AND NOT x.relispartition
        AND i.indkey[0] = (SELECT a.attnum FROM pg_attribute a
                            WHERE a.attrelid = i.indrelid AND a.attname = 'repo_id')
-$$, ARRAY['astpg.module_edges_repo_id_idx', 'astpg.metric_history_default_repo_id_idx',
-          'astpg.repository_summary_key', 'astpg.file_summary_fan_in_idx',
-          'astpg.function_hotspots_rank_idx'],
-    'no index leads with repo_id but those of views and history that read a repository');
+$$, ARRAY['astpg.metric_history_default_repo_id_idx'],
+    'no index leads with repo_id but the history''s, which is read a repository at a time');
 SELECT set_eq($$
     SELECT i.indexrelid::regclass::text
       FROM pg_index i
@@ -164,9 +160,8 @@ SELECT set_eq($$
        AND NOT x.relispartition
        AND NOT i.indisunique
        AND a.attnum = ANY (i.indkey::int2[])
-$$, ARRAY['astpg.module_edges_repo_id_idx', 'astpg.metric_history_default_repo_id_idx',
-          'astpg.file_summary_fan_in_idx', 'astpg.function_hotspots_rank_idx'],
-    'repo_id is in the unique keys only, and in the per-repository indexes of views and history');
+$$, ARRAY['astpg.metric_history_default_repo_id_idx', 'astpg.symbol_names_name_idx'],
+    'repo_id is in the unique keys only, and in the history''s index and symbol_names''');
 
 -- children go with their file; a dependency's target is cleared by
 -- delete_file() (no ON DELETE action: SET NULL would null repo_id too)
@@ -206,19 +201,18 @@ SELECT index_is_type('astpg', 'files', 'files_path_idx', 'hash');
 SELECT index_is_type('astpg', 'dependencies', 'dependencies_unresolved_target_idx', 'btree');
 SELECT has_index('astpg', 'classes', 'classes_file_id_idx', 'file_id');
 SELECT has_index('astpg', 'functions', 'functions_file_id_idx', 'file_id');
-SELECT has_index('astpg', 'calls', 'calls_file_id_idx', 'file_id');
+SELECT has_index('astpg', 'calls', 'calls_file_name_idx',
+                 ARRAY['file_id', '"left"(split_part(callee, ''.''::text, ''-1''::integer), 256)']);
 SELECT has_index('astpg', 'metrics', 'metrics_file_id_idx', 'file_id');
 SELECT has_index('astpg', 'dependencies', 'dependencies_target_file_id_idx', 'target_file_id');
--- lookups by name (1.3): on the tables a btree on a name's first 256
--- characters, hashes on callees and class names (no btree holds a whole
--- value); pg_trgm for prefix and fuzzy matches on the symbols view, not
--- on the tables
+-- lookups by name: on the tables btrees on the first 256 characters of
+-- names, hashes on class names (no btree holds a whole value); pg_trgm for
+-- prefix and fuzzy matches on symbol_names, not on the tables
 SELECT has_index('astpg', 'functions', 'functions_name_idx',
-                 ARRAY['"left"(name, 256)', 'function_id']);
-SELECT index_is_type('astpg', 'calls', 'calls_callee_idx', 'hash');
-SELECT index_is_type('astpg'::name, t::name, i::name, 'gin')
-  FROM (VALUES ('symbols', 'symbols_name_trgm_idx'),
-               ('symbols', 'symbols_qualified_name_trgm_idx')) AS x(t, i);
+                 ARRAY['"left"(name, 256)', '"left"(qualified_name, 256)']);
+SELECT index_is_type('astpg', 'symbol_names', 'symbol_names_trgm_idx', 'gist');
+SELECT has_index('astpg', 'symbol_names', 'symbol_names_name_idx',
+                 ARRAY['name', 'kind', 'member', 'repo_id']);
 SELECT index_is_type('astpg'::name, t::name, i::name, 'hash')
   FROM (VALUES ('classes', 'classes_name_idx'),
                ('classes', 'classes_qualified_name_idx')) AS x(t, i);
@@ -240,7 +234,8 @@ SELECT functions_are('astpg', ARRAY['ingest', 'ingest_batch', 'inbox_ingest', 'i
     'import_cycles', 'dependency_graph_dot', 'find_symbol',
     'stored_hashes', 'record_unchanged', 'delete_files', 'record_reject',
     'dependency_targets', 'inbox_flush',
-    'lock_repository', 'delete_file_once', 'delete_paths', 'gin_extract_ast']);
+    'lock_repository', 'delete_file_once', 'delete_paths', 'gin_extract_ast',
+    'resolve_calls', 'calling', 'symbol_rows', 'refresh_repositories']);
 SELECT function_returns('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text'], 'setof astpg.ingest_result');
 SELECT is_definer('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text']);
 SELECT is_definer('astpg', 'inbox_ingest', ARRAY[]::text[]);
@@ -293,6 +288,7 @@ $$, 'SQL and SECURITY DEFINER functions pin search_path');
 -- class_ancestors, which class_hierarchy calls, reads no table
 SELECT function_returns('astpg', 'refresh_analytics', ARRAY['boolean'], 'setof astpg.analytics_refreshes');
 SELECT is_definer('astpg', 'refresh_analytics', ARRAY['boolean']);
+SELECT is_definer('astpg', 'refresh_analytics', ARRAY['text']);
 SELECT is_definer('astpg', 'maintain', ARRAY['interval']);
 SELECT is_definer('astpg', 'record_unchanged', ARRAY['text', 'text[]', 'text[]', 'text[]']);
 SELECT is_definer('astpg', 'delete_files', ARRAY['text', 'text[]']);
@@ -351,11 +347,13 @@ SELECT schema_privs_are('astpg', 'public', ARRAY[]::text[], 'PUBLIC may not use 
 SELECT table_privs_are('astpg'::name, t::name, r::name, ARRAY['SELECT'])
   FROM unnest(ARRAY['module_edges', 'class_hierarchy', 'call_graph', 'file_summary',
                     'function_hotspots', 'repository_summary', 'analytics_refreshes',
+                    'analytics_staleness', 'symbol_names',
                     'metric_history', 'metric_history_default']) AS t,
        unnest(ARRAY['astpg_reader', 'astpg_writer']) AS r;
 SELECT table_privs_are('astpg'::name, t::name, 'public'::name, ARRAY[]::text[])
   FROM unnest(ARRAY['module_edges', 'class_hierarchy', 'call_graph', 'file_summary',
                     'function_hotspots', 'repository_summary', 'analytics_refreshes',
+                    'analytics_staleness', 'symbol_names',
                     'metric_history', 'metric_history_default']) AS t;
 SELECT function_privs_are('astpg'::name, x.f::name, x.a::name[], r::name,
                           CASE WHEN r <> 'public' AND (x.lowest = 'astpg_reader' OR x.lowest = r)
@@ -369,6 +367,11 @@ SELECT function_privs_are('astpg'::name, x.f::name, x.a::name[], r::name,
                ('dependency_graph_dot', ARRAY['text', 'text'], 'astpg_reader'),
                ('find_symbol', ARRAY['text', 'text[]', 'integer'], 'astpg_reader'),
                ('refresh_analytics', ARRAY['boolean'], 'astpg_writer'),
+               ('refresh_analytics', ARRAY['text'], 'astpg_writer'),
+               ('refresh_repositories', ARRAY['bigint[]'], 'nobody'),
+               ('resolve_calls', ARRAY['bigint', 'bigint[]', 'text[]'], 'astpg_reader'),
+               ('calling', ARRAY['bigint', 'bigint[]'], 'astpg_reader'),
+               ('symbol_rows', ARRAY['text', 'smallint', 'text', 'bigint', 'integer'], 'astpg_reader'),
                ('maintain', ARRAY['interval'], 'astpg_writer'),
                ('stored_hashes', ARRAY['text'], 'astpg_reader'),
                ('record_unchanged', ARRAY['text', 'text[]', 'text[]', 'text[]'], 'astpg_writer'),
@@ -380,15 +383,17 @@ SELECT function_privs_are('astpg'::name, x.f::name, x.a::name[], r::name,
 -- pg_dump keeps the data of every table and the state of its sequences;
 -- metric_history's rows live in its partitions: the DEFAULT one is
 -- registered, the months maintain() creates are not members and are dumped
--- as any table.  analytics_refreshes is left out on purpose: a restored
--- database's views are empty until refreshed, and its empty log says so.
+-- as any table, and symbol_names, which only the writer fills.  The
+-- analytics are left out on purpose: a restored database's are empty until
+-- refreshed, and its empty analytics_refreshes says so.
 SELECT set_eq($$
     SELECT unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'astpg'
 $$, ARRAY['astpg.files', 'astpg.classes', 'astpg.functions', 'astpg.calls',
           'astpg.dependencies', 'astpg.metrics', 'astpg.ingests', 'astpg.rejects',
           'astpg.files_file_id_seq', 'astpg.classes_class_id_seq',
           'astpg.functions_function_id_seq', 'astpg.ingests_ingest_id_seq',
-          'astpg.rejects_reject_id_seq', 'astpg.metric_history_default'],
+          'astpg.rejects_reject_id_seq', 'astpg.metric_history_default',
+          'astpg.symbol_names'],
     'every table and sequence is registered with pg_extension_config_dump');
 
 SELECT * FROM finish();

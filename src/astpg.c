@@ -3,8 +3,9 @@
  * astpg.c
  *	  Module magic, the GUCs, and every SQL-callable entry point of astpg.
  *
- * Each entry point is thin.  A writing one checks first that the installed
- * extension is the library's own version (queries.c), says where its
+ * Each entry point is thin.  A writing one refuses first a read-only server
+ * or transaction, and an installed extension of another version than the
+ * library's (queries.c); it then says where its
  * documents come from and what to do with a refused one, hands them to a
  * batch (batch.c), and returns what was done.  Its state is its own: modes
  * travel as arguments, not as flags other files set.
@@ -20,6 +21,7 @@
 #include "access/xact.h"
 #include "astpg.h"
 #include "commands/trigger.h"
+#include "tcop/utility.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -67,6 +69,19 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("astpg");
 	AstpgInitCounts();
+}
+
+/*
+ * What every writing entry point does first: refuse a read-only server or
+ * transaction with one clear message (SQLSTATE 25006, naming the function)
+ * before anything is read, and a stale installed version (queries.c).
+ */
+static void
+begin_write(const char *what)
+{
+	PreventCommandDuringRecovery(what);
+	PreventCommandIfReadOnly(what);
+	AstpgCheckInstalledVersion();
 }
 
 /* Form an astpg.ingest_result tuple. */
@@ -199,7 +214,7 @@ astpg_ingest(PG_FUNCTION_ARGS)
 	Datum		values[7];
 	bool		nulls[7] = {0};
 
-	AstpgCheckInstalledVersion();
+	begin_write("astpg.ingest()");
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
@@ -233,7 +248,7 @@ astpg_ingest_batch(PG_FUNCTION_ARGS)
 	IngestCall	call = {0};
 	ArrayType  *docs;
 
-	AstpgCheckInstalledVersion();
+	begin_write("astpg.ingest_batch()");
 	InitMaterializedSRF(fcinfo, 0);
 	call.on_error = parse_on_error(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
 	if (PG_ARGISNULL(0))
@@ -329,7 +344,7 @@ astpg_inbox_ingest(PG_FUNCTION_ARGS)
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		elog(ERROR, "astpg_inbox_ingest must be fired BEFORE INSERT FOR EACH ROW");
-	AstpgCheckInstalledVersion();
+	begin_write("astpg.inbox_ingest()");
 
 	if (!callbacks_registered)
 	{
@@ -409,7 +424,7 @@ astpg_record_reject(PG_FUNCTION_ARGS)
 	AstpgIngestResult result;
 	char	   *sqlstate;
 
-	AstpgCheckInstalledVersion();
+	begin_write("astpg.record_reject()");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

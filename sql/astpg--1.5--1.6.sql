@@ -1181,6 +1181,25 @@ $$;
 COMMENT ON FUNCTION @extschema@.refresh_analytics(boolean) IS
 'refresh the analytics of every repository in one pass; records each in analytics_refreshes (concurrently is ignored: readers never wait)';
 
+--
+-- Each run of maintain(): when, and what it did (astpg.health reads the
+-- last).  A log of the database's, not kept by pg_dump.
+--
+CREATE TABLE @extschema@.maintenance_runs (
+    ran_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    created integer NOT NULL,
+    dropped integer NOT NULL,
+    pruned  bigint NOT NULL
+);
+
+COMMENT ON TABLE @extschema@.maintenance_runs IS
+'each run of maintain(): when, the history partitions it created and dropped, and the names it pruned';
+
+-- the last hour's and day's rows, for astpg.health: BRIN, as the rows come
+-- in time order and the index costs an ingest next to nothing
+CREATE INDEX ingests_ingested_at_idx ON @extschema@.ingests USING brin (ingested_at);
+CREATE INDEX rejects_rejected_at_idx ON @extschema@.rejects USING brin (rejected_at);
+
 CREATE OR REPLACE FUNCTION @extschema@.maintain(retention interval DEFAULT NULL)
 RETURNS TABLE (action text, partition_name text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -1198,6 +1217,8 @@ DECLARE
     repo        bigint;
     gone        bigint;
     pruned      bigint := 0;
+    created     integer := 0;
+    dropped     integer := 0;
 BEGIN
     -- this month and the next three, ahead of the ingests that need them
     FOR i IN 0..3 LOOP
@@ -1225,6 +1246,7 @@ BEGIN
             ' FOR VALUES FROM (%L) TO (%L)', part_name, month_start, month_end);
         action := 'created';
         partition_name := part_name;
+        created := created + 1;
         RETURN NEXT;
     END LOOP;
 
@@ -1272,34 +1294,132 @@ BEGIN
         RETURN NEXT;
     END IF;
 
-    IF retention IS NULL THEN
-        RETURN;
+    IF retention IS NOT NULL THEN
+        cutoff := pg_catalog.now() - retention;
+        -- whole months that ended before the cutoff
+        FOR part IN
+            SELECT c.relname,
+                   pg_catalog.to_date(pg_catalog.substr(c.relname, 16), 'YYYYMM')::timestamp
+                       AT TIME ZONE 'UTC' AS month_start
+              FROM pg_catalog.pg_inherits i
+              JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = '@extschema@.metric_history'::pg_catalog.regclass
+               AND c.relname ~ '^metric_history_[0-9]{6}$'
+             ORDER BY c.relname
+        LOOP
+            CONTINUE WHEN (part.month_start AT TIME ZONE 'UTC' + interval '1 month')
+                          AT TIME ZONE 'UTC' > cutoff;
+            EXECUTE pg_catalog.format('DROP TABLE @extschema@.%I', part.relname);
+            action := 'dropped';
+            partition_name := part.relname;
+            dropped := dropped + 1;
+            RETURN NEXT;
+        END LOOP;
+        DELETE FROM @extschema@.metric_history_default h WHERE h.ingested_at < cutoff;
     END IF;
-    cutoff := pg_catalog.now() - retention;
-    -- whole months that ended before the cutoff
-    FOR part IN
-        SELECT c.relname,
-               pg_catalog.to_date(pg_catalog.substr(c.relname, 16), 'YYYYMM')::timestamp
-                   AT TIME ZONE 'UTC' AS month_start
-          FROM pg_catalog.pg_inherits i
-          JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-         WHERE i.inhparent = '@extschema@.metric_history'::pg_catalog.regclass
-           AND c.relname ~ '^metric_history_[0-9]{6}$'
-         ORDER BY c.relname
-    LOOP
-        CONTINUE WHEN (part.month_start AT TIME ZONE 'UTC' + interval '1 month')
-                      AT TIME ZONE 'UTC' > cutoff;
-        EXECUTE pg_catalog.format('DROP TABLE @extschema@.%I', part.relname);
-        action := 'dropped';
-        partition_name := part.relname;
-        RETURN NEXT;
-    END LOOP;
-    DELETE FROM @extschema@.metric_history_default h WHERE h.ingested_at < cutoff;
+
+    -- for astpg.health: when maintain() last ran, and what it did
+    INSERT INTO @extschema@.maintenance_runs (created, dropped, pruned)
+    VALUES (created, dropped, pruned);
 END
 $$;
 
 COMMENT ON FUNCTION @extschema@.maintain(interval) IS
-'create metric_history''s partitions for this month and the next three; prune symbol_names; with a retention, drop the months older than it';
+'create metric_history''s partitions for this month and the next three; prune symbol_names; with a retention, drop the months older than it; logged in maintenance_runs';
+
+--
+-- Health at a glance: one row a check, with its value, 'ok' or 'warning',
+-- and what to do about a warning.  Cheap enough to read often: the audit
+-- log and the rejects are read from the last day only (their BRIN indexes
+-- on time), the rest from small tables and the catalogs.
+--
+CREATE VIEW @extschema@.health AS
+WITH ingests AS (
+    SELECT pg_catalog.count(*) FILTER (WHERE i.ingested_at > pg_catalog.now() - interval '1 hour')
+               AS last_hour,
+           pg_catalog.count(*) AS last_day
+      FROM @extschema@.ingests i
+     WHERE i.ingested_at > pg_catalog.now() - interval '1 day'
+), rejects AS (
+    SELECT pg_catalog.count(*) FILTER (WHERE r.rejected_at > pg_catalog.now() - interval '1 hour')
+               AS last_hour,
+           pg_catalog.count(*) AS last_day
+      FROM @extschema@.rejects r
+     WHERE r.rejected_at > pg_catalog.now() - interval '1 day'
+), unresolved AS (
+    -- rejects whose path has not been stored since they were refused
+    SELECT pg_catalog.count(*) AS rejects, pg_catalog.min(r.rejected_at) AS oldest
+      FROM @extschema@.rejects r
+     WHERE NOT EXISTS (SELECT FROM @extschema@.files f
+                        WHERE @extschema@.file_key(f.repository, f.path)
+                              = @extschema@.file_key(r.repository, r.path)
+                          AND f.repo_id = r.repo_id AND f.updated_at >= r.rejected_at)
+), staleness AS (
+    SELECT pg_catalog.count(*) FILTER (WHERE s.refreshed_at IS NULL) AS never,
+           pg_catalog.count(*) FILTER (WHERE s.files_changed_since > 0) AS behind,
+           pg_catalog.sum(s.files_changed_since) AS changed,
+           pg_catalog.min(s.refreshed_at) AS oldest
+      FROM @extschema@.analytics_staleness s
+     WHERE NOT s.repository_gone
+), sizes AS (
+    SELECT pg_catalog.sum(pg_catalog.pg_table_size(c.oid)) FILTER (WHERE c.relkind IN ('r', 't'))
+               AS tables,
+           pg_catalog.sum(pg_catalog.pg_relation_size(c.oid)) FILTER (WHERE c.relkind = 'i')
+               AS indexes
+      FROM pg_catalog.pg_class c
+     WHERE c.relnamespace = '@extschema@'::pg_catalog.regnamespace
+), maintained AS (
+    SELECT pg_catalog.max(m.ran_at) AS last_run FROM @extschema@.maintenance_runs m
+), partitions AS (
+    SELECT pg_catalog.count(*) FILTER (WHERE c.relname > 'metric_history_'
+               || pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYYMM')) AS ahead,
+           (SELECT pg_catalog.count(*) FROM @extschema@.metric_history_default) AS in_default
+      FROM pg_catalog.pg_inherits i
+      JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = '@extschema@.metric_history'::pg_catalog.regclass
+       AND c.relname ~ '^metric_history_[0-9]{6}$'
+)
+SELECT x.item, x.value, CASE WHEN x.ok THEN 'ok' ELSE 'warning' END AS status,
+       CASE WHEN x.ok THEN '' ELSE x.advice END AS advice
+  FROM ingests, rejects, unresolved, staleness, sizes, maintained, partitions,
+       LATERAL (VALUES
+    (1, 'documents ingested in the last hour', ingests.last_hour::text, true, ''),
+    (2, 'documents ingested in the last day', ingests.last_day::text, true, ''),
+    (3, 'documents refused in the last hour', rejects.last_hour::text, rejects.last_hour = 0,
+     'Read them in astpg.rejects (ORDER BY rejected_at DESC): sqlstate and message say what broke the format; fix the producer and send them again.'),
+    (4, 'documents refused in the last day', rejects.last_day::text, rejects.last_day = 0,
+     'Read them in astpg.rejects (ORDER BY rejected_at DESC): sqlstate and message say what broke the format; fix the producer and send them again.'),
+    (5, 'oldest refused document whose path was not stored since',
+     COALESCE(unresolved.oldest::text || ' (' || unresolved.rejects || ' such rejects)', 'none'),
+     unresolved.oldest IS NULL,
+     'Send a valid version of each path again, or DELETE the rejects you have dealt with from astpg.rejects.'),
+    (6, 'repositories whose analytics were never refreshed', staleness.never::text,
+     staleness.never = 0,
+     'Run SELECT astpg.refresh_analytics(); schedule it (pg_cron) so that dashboards follow the loads.'),
+    (7, 'repositories with files changed since their analytics were refreshed',
+     staleness.behind::text || ' (' || COALESCE(staleness.changed, 0) || ' files)',
+     staleness.behind = 0,
+     'Run SELECT astpg.refresh_analytics() (or refresh_analytics(repository) for one); answers about single files and symbols are current regardless.'),
+    (8, 'oldest refresh of a repository''s analytics', COALESCE(staleness.oldest::text, 'none'),
+     true, ''),
+    (9, 'size of astpg''s tables and of their indexes',
+     pg_catalog.pg_size_pretty(COALESCE(sizes.tables, 0)) || ' and '
+     || pg_catalog.pg_size_pretty(COALESCE(sizes.indexes, 0)),
+     true, ''),
+    (10, 'last run of maintain()', COALESCE(maintained.last_run::text, 'never'),
+     maintained.last_run > pg_catalog.now() - interval '2 days',
+     'Run SELECT astpg.maintain() at least daily (pg_cron): it makes the history''s coming months and prunes symbol_names.'),
+    (11, 'months of metric_history made ahead of this one', partitions.ahead::text,
+     partitions.ahead >= 1,
+     'Run SELECT astpg.maintain(): without the coming month''s partition the history goes to the DEFAULT partition.'),
+    (12, 'rows of metric_history in its DEFAULT partition', partitions.in_default::text,
+     partitions.in_default = 0,
+     'Run SELECT astpg.maintain(): it moves them into their month''s partition.'))
+    AS x(position, item, value, ok, advice)
+ ORDER BY x.position;
+
+COMMENT ON VIEW @extschema@.health IS
+'health at a glance: recent ingests and rejects, the oldest reject not mended, the analytics'' staleness, sizes, the last maintain() and the history''s coming months; status ok or warning, with what to do';
 
 CREATE OR REPLACE FUNCTION @extschema@.distribute(shard_count integer DEFAULT 32)
 RETURNS void
@@ -1457,7 +1577,8 @@ GRANT SELECT ON @extschema@.module_edges, @extschema@.class_hierarchy,
                 @extschema@.call_graph, @extschema@.file_summary,
                 @extschema@.function_hotspots, @extschema@.repository_summary,
                 @extschema@.symbol_names, @extschema@.analytics_refreshes,
-                @extschema@.analytics_staleness
+                @extschema@.analytics_staleness, @extschema@.health,
+                @extschema@.maintenance_runs
    TO astpg_reader;
 GRANT EXECUTE ON FUNCTION @extschema@.resolve_calls(bigint, bigint[], text[]),
                           @extschema@.calling(bigint, bigint[]),

@@ -2,16 +2,16 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION astpg CASCADE;
-SELECT plan(293);
+SELECT plan(299);
 
 SELECT has_schema('astpg');
 SELECT tables_are('astpg',
     ARRAY['files', 'classes', 'functions', 'calls', 'dependencies', 'metrics', 'ingests',
           'rejects', 'inbox', 'analytics_refreshes', 'metric_history',
           'metric_history_default', 'symbol_names', 'class_hierarchy', 'call_graph',
-          'function_hotspots', 'repository_summary']);
+          'function_hotspots', 'repository_summary', 'maintenance_runs']);
 SELECT materialized_views_are('astpg', ARRAY[]::name[]);
-SELECT views_are('astpg', ARRAY['module_edges', 'file_summary', 'analytics_staleness']);
+SELECT views_are('astpg', ARRAY['module_edges', 'file_summary', 'analytics_staleness', 'health']);
 
 -- columns
 SELECT columns_are('astpg', 'files', ARRAY['file_id', 'repository', 'path', 'module',
@@ -347,13 +347,13 @@ SELECT schema_privs_are('astpg', 'public', ARRAY[]::text[], 'PUBLIC may not use 
 SELECT table_privs_are('astpg'::name, t::name, r::name, ARRAY['SELECT'])
   FROM unnest(ARRAY['module_edges', 'class_hierarchy', 'call_graph', 'file_summary',
                     'function_hotspots', 'repository_summary', 'analytics_refreshes',
-                    'analytics_staleness', 'symbol_names',
+                    'analytics_staleness', 'symbol_names', 'health', 'maintenance_runs',
                     'metric_history', 'metric_history_default']) AS t,
        unnest(ARRAY['astpg_reader', 'astpg_writer']) AS r;
 SELECT table_privs_are('astpg'::name, t::name, 'public'::name, ARRAY[]::text[])
   FROM unnest(ARRAY['module_edges', 'class_hierarchy', 'call_graph', 'file_summary',
                     'function_hotspots', 'repository_summary', 'analytics_refreshes',
-                    'analytics_staleness', 'symbol_names',
+                    'analytics_staleness', 'symbol_names', 'health', 'maintenance_runs',
                     'metric_history', 'metric_history_default']) AS t;
 SELECT function_privs_are('astpg'::name, x.f::name, x.a::name[], r::name,
                           CASE WHEN r <> 'public' AND (x.lowest = 'astpg_reader' OR x.lowest = r)

@@ -91,6 +91,16 @@ check "functions were extracted from both (json.loads, extract.js's nameOf)" \
 	                     WHERE f.repository = 'pkg-tree'
 	                       AND (f.path, fn.name) IN (('json/__init__.py', 'loads'), ('extract.js', 'nameOf'))")" \
 	"extract.js:nameOf json/__init__.py:loads"
+# Another PostgreSQL's pg_config first on PATH (Debian's /usr/bin/pg_config
+# answers for the newest server installed, say 16 beside 15): astpg-index
+# asks the pg_config installed beside it for the extractors' directory.
+mkdir "$work/other"
+printf '#!/bin/sh\n[ "$1" = --sharedir ] && echo /usr/share/postgresql/99 || echo /usr/lib/postgresql/99/bin\n' \
+	> "$work/other/pg_config"
+chmod +x "$work/other/pg_config"
+check "astpg-index finds its extractors with another PostgreSQL's pg_config first on PATH" \
+	"$(PATH=$work/other:$PATH astpg-index -d "$db" --no-progress -q --repository pkg-other "$tree" \
+		> /dev/null 2>&1; echo $?)" 0
 before=$(sql -d "$db" -c "SELECT max(ingest_id) FROM astpg.ingests")
 check "a second run exits 0" \
 	"$(astpg-index -d "$db" --no-progress -q --repository pkg-tree "$tree" > /dev/null 2>&1; echo $?)" 0

@@ -82,7 +82,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== package: META.json (PGXN)"
-python3 test/pgxn_meta.py | sed 's/^/  /'
+test/pgxn_meta.py | sed 's/^/  /'
 [ "${PIPESTATUS[0]}" -eq 0 ]
 
 echo "== package: copy the tree into $work"

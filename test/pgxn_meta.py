@@ -7,18 +7,27 @@ exist, and its runtime prerequisites are the control file's.  Broken
 copies of it must fail the schema, so that a schema that accepts anything
 cannot pass.  Prints "N passed, N failed".
 
-    python3 test/pgxn_meta.py
+    test/pgxn_meta.py          (Debian's /usr/bin/python3, python3-jsonschema)
 """
-import copy
 import json
 import os
 import re
 import sys
 
-import jsonschema
+# Python puts this script's directory first on sys.path, where test/copy.py
+# (a test driver) would shadow the standard library's copy module for every
+# module below (jsonschema's attr imports it).
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+import jsonschema  # noqa: E402  (after the sys.path fix above)
+
+ROOT = os.path.join(HERE, "..")
 passed = failed = 0
+
+
+def deepcopy(doc):
+    return json.loads(json.dumps(doc))
 
 
 def check(what, got, want):
@@ -82,17 +91,17 @@ broken = {
     "an unknown key without x_": (("homepage",), "https://example.invalid/", "(top)"),
 }
 for what, (path, value, where) in broken.items():
-    doc = copy.deepcopy(meta)
+    doc = deepcopy(meta)
     node = doc
     for key in path[:-1]:
         node = node[key]
     node[path[-1]] = value
     check(f"refused: {what}", [e.split(":")[0] for e in errors(validator, doc)], [where])
 for key in ("name", "version", "abstract", "maintainer", "license", "provides", "meta-spec"):
-    doc = copy.deepcopy(meta)
+    doc = deepcopy(meta)
     del doc[key]
     check(f"refused: no {key}", bool(errors(validator, doc)), True)
-doc = copy.deepcopy(meta)
+doc = deepcopy(meta)
 doc["x_astpg"] = {"anything": True}
 check("a custom x_ key is allowed", errors(validator, doc), [])
 

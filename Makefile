@@ -69,8 +69,8 @@ clean-loader:
 install: install-index
 .PHONY: install-index
 install-index:
+	$(MKDIR_P) '$(DESTDIR)$(bindir)' '$(DESTDIR)$(datadir)/astpg/extract-js'
 	$(INSTALL_SCRIPT) tools/astpg-index '$(DESTDIR)$(bindir)/astpg-index'
-	$(MKDIR_P) '$(DESTDIR)$(datadir)/astpg/extract-js'
 	$(INSTALL_SCRIPT) tools/extract-python '$(DESTDIR)$(datadir)/astpg/'
 	$(INSTALL_SCRIPT) tools/extract-js/extract-js tools/extract-js/extract.js \
 		'$(DESTDIR)$(datadir)/astpg/extract-js/'

@@ -1,4 +1,4 @@
-"""test/copy.py: every way docs/clients.md shows of sending NDJSON stores
+"""test/copy_ways.py: every way docs/clients.md shows of sending NDJSON stores
 every document exactly as sent; COPY's text format does not.
 
 Run by test/copy.sh, against the server the PG* variables name (astpg and

@@ -10,7 +10,7 @@ the file, so that a tag's code is exactly what the page shows.
 prepare(workdir) writes the programs of docs/clients.md into WORKDIR, ready
 to run (the Python ones importable from there, node-postgres installed from
 test/clients/package-lock.json, the Java ones compiled), for
-test/copy.py and test/clients.py.
+test/copy_ways.py and test/clients.py.
 """
 import os
 import re

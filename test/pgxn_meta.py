@@ -14,13 +14,7 @@ import os
 import re
 import sys
 
-# Python puts this script's directory first on sys.path, where test/copy.py
-# (a test driver) would shadow the standard library's copy module for every
-# module below (jsonschema's attr imports it).
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
-
-import jsonschema  # noqa: E402  (after the sys.path fix above)
+import jsonschema
 
 ROOT = os.path.join(HERE, "..")
 passed = failed = 0

@@ -1,4 +1,4 @@
-// test/clients/Harness.java: what test/copy.py and test/clients.py ask of
+// test/clients/Harness.java: what test/copy_ways.py and test/clients.py ask of
 // the JDBC program of docs/clients.md (AstpgClient, compiled beside it).
 //
 //   java Harness copy URL FILE       AstpgClient.copyNdjson(FILE, abort); prints the counts

@@ -16,6 +16,8 @@ import sys
 
 import jsonschema
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
 ROOT = os.path.join(HERE, "..")
 passed = failed = 0
 

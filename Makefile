@@ -81,9 +81,12 @@ install-index:
 		cp -R tools/extract-js/node_modules '$(DESTDIR)$(datadir)/astpg/extract-js/'; fi
 
 # The README's two commands.
-.PHONY: test demo bench bench-queries bench-subxacts check-asan
+.PHONY: test check-fast demo bench bench-queries bench-subxacts check-asan
 test:
 	test/run
+# the quick loop: build, install, pg_regress and isolation, pgTAP
+check-fast:
+	test/check-fast
 # the suites against astpg built with ASan and UBSan, in a throwaway copy
 check-asan:
 	test/check-asan

@@ -25,7 +25,6 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 . "$here/lib.sh"
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 

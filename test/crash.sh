@@ -34,11 +34,6 @@ trap 'rm -rf "$work"' EXIT
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 
 . "$here/lib.sh"
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-fresh() {
-	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-	sql -c "CREATE EXTENSION astpg CASCADE"
-}
 
 # the server's data directory and owner, and where its log goes now (the
 # postmaster's standard error), to keep it there across the restart

@@ -34,9 +34,6 @@ wait_seconds=150
 views="call_graph class_hierarchy function_hotspots repository_summary"
 
 . "$here/lib.sh"
-q() {
-	psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"
-}
 
 case "${1:-}" in
 start | check) phase=$1 ;;

@@ -22,9 +22,6 @@ dst=astpg_dump_target
 views="class_hierarchy call_graph function_hotspots repository_summary"
 
 . "$here/lib.sh"
-q() {
-	psql -X -At -d "$1" -c "$2"
-}
 # same "what" SQL: one assertion, that SQL gives the same text in both (and
 # some text: two empty answers prove nothing)
 same() {

@@ -38,10 +38,6 @@ if [ "$documents" -lt 2000 ]; then
 	exit 2
 fi
 
-fresh() {
-	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-	psql -X -q -d "$db" -c "SET client_min_messages = warning" -c "CREATE EXTENSION astpg CASCADE"
-}
 # the figures and the two checks of one run: NAME START END PEAK
 judge() {
 	echo "$1: backend RssAnon at the start (document 1,000) ${2} kB, at the end (document ${documents}) ${3} kB, highest ${4} kB"

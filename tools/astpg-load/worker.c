@@ -9,6 +9,12 @@
  * server did with the batch's documents.  A batch is committed whole or
  * not at all, so the summary can say exactly which documents are stored.
  *
+ * Every setting a batch relies on (astpg.on_error) is set with SET LOCAL
+ * in the batch's own transaction, never for the session: behind a pooler
+ * in transaction mode (pgbouncer's pool_mode = transaction) each
+ * transaction may run on another server connection, where a session's SET
+ * never went, or where another client's is still in force.
+ *
  * IDENTIFICATION
  *	  tools/astpg-load/worker.c
  *
@@ -196,14 +202,28 @@ retryable_failure(void)
 		strcmp(failed_sqlstate, "40001") == 0;
 }
 
+/*
+ * Open a batch's transaction, with its settings local to it (see the top
+ * of the file): the mode is set either way, as abort is only the default
+ * where no one else set skip.
+ */
+static bool
+begin(PGconn *conn, Options *opt, char **why)
+{
+	return run(conn, opt->skip_rejected ?
+			   "BEGIN; SET LOCAL astpg.on_error = skip" :
+			   "BEGIN; SET LOCAL astpg.on_error = abort", why);
+}
+
 /* Send one batch in a transaction of its own and commit it. */
 static bool
-send_and_commit(PGconn *conn, Batch *batch, Counts *counts, char **why)
+send_and_commit(PGconn *conn, Options *opt, Batch *batch, Counts *counts,
+				char **why)
 {
 	for (int attempt = 1;; attempt++)
 	{
 		failed_sqlstate[0] = '\0';
-		if (run(conn, "BEGIN", why) &&
+		if (begin(conn, opt, why) &&
 			send_batch(conn, batch, why) &&
 			read_counts(conn, counts, why) &&
 			run(conn, "COMMIT", why))
@@ -314,9 +334,6 @@ worker_main(void *arg)
 		goto failed;
 	}
 	cancels[self->id] = PQgetCancel(conn);
-	if (!run(conn, opt->skip_rejected ? "SET astpg.on_error = skip"
-			 : "SET astpg.on_error = abort", &why))
-		goto failed;
 
 	while ((batch = dequeue(loader)) != NULL)
 	{
@@ -326,14 +343,14 @@ worker_main(void *arg)
 		{
 			Counts		counts;
 
-			if (!send_and_commit(conn, batch, &counts, &why))
+			if (!send_and_commit(conn, opt, batch, &counts, &why))
 				goto failed_batch;
 			record_commit(loader, open, nopen, &counts);
 			batch_free(batch);
 			nopen = 0;
 			continue;
 		}
-		if (nopen == 1 && !run(conn, "BEGIN", &why))
+		if (nopen == 1 && !begin(conn, opt, &why))
 			goto failed_batch;
 		if (!send_batch(conn, batch, &why))
 			goto failed_batch;

@@ -58,6 +58,55 @@ connect_db(Options *opt)
 }
 
 /*
+ * check_server
+ *		Before the first batch: can this server store documents?  On a
+ *		standby (pg_is_in_recovery()), or where transactions are read-only
+ *		(default_transaction_read_only, for the server, the database or the
+ *		role), every batch would fail, and no resume point could help.
+ *		*why says which, or why there is no answer.
+ *
+ * A fresh transaction's transaction_read_only is what a batch's would be:
+ * on in recovery, else default_transaction_read_only.
+ */
+ServerState
+check_server(Options *opt, char **why)
+{
+	PGconn	   *conn = connect_db(opt);
+	PGresult   *res;
+	ServerState state;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		*why = strdup(PQerrorMessage(conn));
+		PQfinish(conn);
+		return SERVER_UNREACHABLE;
+	}
+	res = PQexec(conn,
+				 "SELECT pg_catalog.pg_is_in_recovery(),"
+				 "       pg_catalog.current_setting('transaction_read_only')");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	{
+		*why = strdup(PQerrorMessage(conn));
+		state = SERVER_UNREACHABLE;
+	}
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+	{
+		*why = strdup("the server is a standby in recovery; connect to the primary");
+		state = SERVER_READ_ONLY;
+	}
+	else if (strcmp(PQgetvalue(res, 0, 1), "on") == 0)
+	{
+		*why = strdup("default_transaction_read_only is on (for the server, the database or the role)");
+		state = SERVER_READ_ONLY;
+	}
+	else
+		state = SERVER_WRITABLE;
+	PQclear(res);
+	PQfinish(conn);
+	return state;
+}
+
+/*
  * The SQLSTATE of this thread's last failed command ("" if none was given):
  * a deadlock or a serialization failure makes the worker send the batch
  * again.
@@ -373,6 +422,13 @@ worker_main(void *arg)
 	goto done;
 
 failed_batch:
+	/* 25006: the server became read-only meanwhile (check_server) */
+	if (strcmp(failed_sqlstate, "25006") == 0)
+	{
+		pthread_mutex_lock(&loader->lock);
+		loader->read_only = true;
+		pthread_mutex_unlock(&loader->lock);
+	}
 	loader_fail(loader, open[0]->first,
 				(int) (open[nopen - 1]->first + open[nopen - 1]->ndocs - open[0]->first),
 				"%s", why ? why : "unknown error");

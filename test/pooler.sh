@@ -112,11 +112,23 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
-# Fresh server connections, none of them carrying a setting, $pool of them.
+# Fresh server connections, none of them carrying a setting, $pool of them:
+# $pool clients at once, each counting itself in (a sequence: its value is
+# seen at once by all) and waiting (up to 30 s) until all are in, so that
+# none can reuse another's server connection, however slowly they start.
+barrier="DO \$\$BEGIN
+    PERFORM nextval('pool_barrier');
+    FOR i IN 1..600 LOOP
+        EXIT WHEN (SELECT last_value FROM pool_barrier) >= $pool;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END\$\$"
 fresh_pool() {
 	admin "KILL $db"
 	admin "RESUME $db"
-	for _ in $(seq "$pool"); do pooled -c "SELECT pg_sleep(0.3)" > /dev/null & done
+	sql -c "SET client_min_messages = warning" -c "DROP SEQUENCE IF EXISTS pool_barrier" \
+		-c "CREATE SEQUENCE pool_barrier"
+	for _ in $(seq "$pool"); do pooled -c "$barrier" & done
 	wait
 	# (the backends of connections just closed may take a moment to go)
 	local n

@@ -103,6 +103,7 @@ typedef struct Loader
 	bool		input_ok;		/* the input was read without error */
 	int			running;		/* workers not finished yet */
 	bool		failed;			/* stop: a batch failed */
+	bool		read_only;		/* it failed as the server is read-only */
 	char	   *failure;		/* why, for the summary */
 	bool		failure_in_input;	/* the reader stopped at a bad line, and
 									 * the batches before it may commit */
@@ -204,8 +205,16 @@ extern void text_describe(const char *line, size_t len, const TextFault *fault,
 						  LineReject *reject);
 
 /* worker.c */
+typedef enum ServerState
+{
+	SERVER_WRITABLE,
+	SERVER_READ_ONLY,			/* a standby, or read-only transactions */
+	SERVER_UNREACHABLE			/* no connection, or no answer */
+} ServerState;
+
 extern void *worker_main(void *arg);
 extern struct pg_conn *connect_db(Options *opt);
+extern ServerState check_server(Options *opt, char **why);
 extern void record_commit(Loader *loader, Batch **batches, int n,
 						  const Counts *counts);
 extern void cancel_workers(void);

@@ -16,7 +16,9 @@
  *
  * Exit status: 0 every document stored; 1 some documents not committed
  * (an error or an interrupt); 2 bad usage; 3 all committed, but the server
- * rejected some (--on-error=skip: see astpg.rejects).
+ * rejected some (--on-error=skip: see astpg.rejects); 4 the server is
+ * read-only (a standby, or default_transaction_read_only): found before the
+ * first batch, nothing is sent, or the load stopped when it became so.
  *
  * IDENTIFICATION
  *	  tools/astpg-load/main.c
@@ -37,6 +39,7 @@
 #define EXIT_NOT_COMMITTED 1
 #define EXIT_USAGE 2
 #define EXIT_REJECTED 3
+#define EXIT_READ_ONLY 4
 
 volatile sig_atomic_t interrupted = 0;
 
@@ -71,7 +74,8 @@ usage(FILE *out)
 			"      --help               show this help\n\n"
 			"PG* environment variables apply as in psql.\n"
 			"Exit status: 0 all stored; 1 some documents not committed; 2 bad usage;\n"
-			"3 all committed but some rejected (see astpg.rejects).\n");
+			"3 all committed but some rejected (see astpg.rejects); 4 the server is\n"
+			"read-only (a standby, or default_transaction_read_only is on).\n");
 }
 
 static double
@@ -314,6 +318,7 @@ main(int argc, char **argv)
 	Worker	   *workers;
 	double		started;
 	bool		input_ok;
+	char	   *why = NULL;
 	int			c;
 
 	memset(&loader, 0, sizeof(loader));
@@ -414,6 +419,26 @@ main(int argc, char **argv)
 	if (opt->progress < 0)
 		opt->progress = isatty(STDERR_FILENO);
 
+	/*
+	 * A server that cannot store anything is told apart before the first
+	 * batch: one message, and no resume point, as there is nothing to
+	 * resume.
+	 */
+	switch (check_server(opt, &why))
+	{
+		case SERVER_WRITABLE:
+			break;
+		case SERVER_READ_ONLY:
+			fprintf(stderr, "astpg-load: cannot load into a read-only server: %s\n"
+					"astpg-load: no document was sent\n", why);
+			return EXIT_READ_ONLY;
+		case SERVER_UNREACHABLE:
+			fprintf(stderr, "astpg-load: %s", why);
+			fprintf(stderr, "astpg-load: no document was sent\n");
+			return EXIT_NOT_COMMITTED;
+	}
+	free(why);
+
 	pthread_mutex_init(&loader.lock, NULL);
 	pthread_cond_init(&loader.changed, NULL);
 	loader.capacity = opt->jobs * 2;
@@ -507,6 +532,11 @@ main(int argc, char **argv)
 		}
 		if (!opt->quiet || !complete)
 			summary(&loader, now() - started, complete);
+		if (loader.read_only)
+		{
+			fprintf(stderr, "astpg-load: the server became read-only during the load; resume once it accepts writes again\n");
+			return EXIT_READ_ONLY;
+		}
 		if (!complete)
 			return EXIT_NOT_COMMITTED;
 		return loader.committed.rejected > 0 ? EXIT_REJECTED : 0;

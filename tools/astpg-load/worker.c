@@ -9,6 +9,12 @@
  * server did with the batch's documents.  A batch is committed whole or
  * not at all, so the summary can say exactly which documents are stored.
  *
+ * Every setting a batch relies on (astpg.on_error) is set with SET LOCAL
+ * in the batch's own transaction, never for the session: behind a pooler
+ * in transaction mode (pgbouncer's pool_mode = transaction) each
+ * transaction may run on another server connection, where a session's SET
+ * never went, or where another client's is still in force.
+ *
  * IDENTIFICATION
  *	  tools/astpg-load/worker.c
  *
@@ -49,6 +55,55 @@ connect_db(Options *opt)
 	"astpg-load", "UTF8", NULL};
 
 	return PQconnectdbParams(keywords, values, 1);
+}
+
+/*
+ * check_server
+ *		Before the first batch: can this server store documents?  On a
+ *		standby (pg_is_in_recovery()), or where transactions are read-only
+ *		(default_transaction_read_only, for the server, the database or the
+ *		role), every batch would fail, and no resume point could help.
+ *		*why says which, or why there is no answer.
+ *
+ * A fresh transaction's transaction_read_only is what a batch's would be:
+ * on in recovery, else default_transaction_read_only.
+ */
+ServerState
+check_server(Options *opt, char **why)
+{
+	PGconn	   *conn = connect_db(opt);
+	PGresult   *res;
+	ServerState state;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		*why = strdup(PQerrorMessage(conn));
+		PQfinish(conn);
+		return SERVER_UNREACHABLE;
+	}
+	res = PQexec(conn,
+				 "SELECT pg_catalog.pg_is_in_recovery(),"
+				 "       pg_catalog.current_setting('transaction_read_only')");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	{
+		*why = strdup(PQerrorMessage(conn));
+		state = SERVER_UNREACHABLE;
+	}
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+	{
+		*why = strdup("the server is a standby in recovery; connect to the primary");
+		state = SERVER_READ_ONLY;
+	}
+	else if (strcmp(PQgetvalue(res, 0, 1), "on") == 0)
+	{
+		*why = strdup("default_transaction_read_only is on (for the server, the database or the role)");
+		state = SERVER_READ_ONLY;
+	}
+	else
+		state = SERVER_WRITABLE;
+	PQclear(res);
+	PQfinish(conn);
+	return state;
 }
 
 /*
@@ -196,14 +251,28 @@ retryable_failure(void)
 		strcmp(failed_sqlstate, "40001") == 0;
 }
 
+/*
+ * Open a batch's transaction, with its settings local to it (see the top
+ * of the file): the mode is set either way, as abort is only the default
+ * where no one else set skip.
+ */
+static bool
+begin(PGconn *conn, Options *opt, char **why)
+{
+	return run(conn, opt->skip_rejected ?
+			   "BEGIN; SET LOCAL astpg.on_error = skip" :
+			   "BEGIN; SET LOCAL astpg.on_error = abort", why);
+}
+
 /* Send one batch in a transaction of its own and commit it. */
 static bool
-send_and_commit(PGconn *conn, Batch *batch, Counts *counts, char **why)
+send_and_commit(PGconn *conn, Options *opt, Batch *batch, Counts *counts,
+				char **why)
 {
 	for (int attempt = 1;; attempt++)
 	{
 		failed_sqlstate[0] = '\0';
-		if (run(conn, "BEGIN", why) &&
+		if (begin(conn, opt, why) &&
 			send_batch(conn, batch, why) &&
 			read_counts(conn, counts, why) &&
 			run(conn, "COMMIT", why))
@@ -314,9 +383,6 @@ worker_main(void *arg)
 		goto failed;
 	}
 	cancels[self->id] = PQgetCancel(conn);
-	if (!run(conn, opt->skip_rejected ? "SET astpg.on_error = skip"
-			 : "SET astpg.on_error = abort", &why))
-		goto failed;
 
 	while ((batch = dequeue(loader)) != NULL)
 	{
@@ -326,14 +392,14 @@ worker_main(void *arg)
 		{
 			Counts		counts;
 
-			if (!send_and_commit(conn, batch, &counts, &why))
+			if (!send_and_commit(conn, opt, batch, &counts, &why))
 				goto failed_batch;
 			record_commit(loader, open, nopen, &counts);
 			batch_free(batch);
 			nopen = 0;
 			continue;
 		}
-		if (nopen == 1 && !run(conn, "BEGIN", &why))
+		if (nopen == 1 && !begin(conn, opt, &why))
 			goto failed_batch;
 		if (!send_batch(conn, batch, &why))
 			goto failed_batch;
@@ -356,6 +422,13 @@ worker_main(void *arg)
 	goto done;
 
 failed_batch:
+	/* 25006: the server became read-only meanwhile (check_server) */
+	if (strcmp(failed_sqlstate, "25006") == 0)
+	{
+		pthread_mutex_lock(&loader->lock);
+		loader->read_only = true;
+		pthread_mutex_unlock(&loader->lock);
+	}
 	loader_fail(loader, open[0]->first,
 				(int) (open[nopen - 1]->first + open[nopen - 1]->ndocs - open[0]->first),
 				"%s", why ? why : "unknown error");

@@ -19,7 +19,6 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 . "$here/lib.sh"
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 # run astpg-index on the tree; status in $status, output in $work/out
 run_index() {
 	status=0

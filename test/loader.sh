@@ -18,11 +18,6 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 . "$here/lib.sh"
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
-fresh() {
-	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-	sql -c "CREATE EXTENSION astpg CASCADE"
-}
 # run the loader; its exit status goes to $status, its output to $work/out
 run_load() {
 	status=0

@@ -81,7 +81,7 @@ install-index:
 		cp -R tools/extract-js/node_modules '$(DESTDIR)$(datadir)/astpg/extract-js/'; fi
 
 # The README's two commands.
-.PHONY: test check-fast demo bench bench-queries bench-subxacts check-asan
+.PHONY: test check-fast demo bench bench-queries bench-subxacts bench-extract check-asan
 test:
 	test/run
 # the quick loop: build, install, pg_regress and isolation, pgTAP
@@ -98,3 +98,10 @@ bench-queries:
 	test/bench/queries
 bench-subxacts:
 	test/bench/subxacts
+# extract-python against ast.parse and BASE's, astpg-index end to end: in a
+# throwaway cluster, or the server PG* names (docs/extraction.md)
+bench-extract:
+	tools/install-deps
+	$(MAKE) install
+	if [ -n "$${PGHOST:-}$${PGPORT:-}$${PGDATABASE:-}" ]; then test/bench/extract; \
+	else pg_virtualenv -v 15 test/bench/extract; fi

@@ -8,12 +8,15 @@ against documents the server accepts and refuses.
 
 Needs python3-jsonschema (tools/install-deps installs it).
 """
+import ast
 import importlib.machinery
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import textwrap
 import unittest
@@ -265,6 +268,156 @@ class SchemaTest(unittest.TestCase):
         self.assertFalse(VALIDATOR.is_valid(doc(name="\u00e9" * 1025)))
         self.assertTrue(VALIDATOR.is_valid(doc(language="c" * 50)))
         self.assertFalse(VALIDATOR.is_valid(doc(language="c" * 51)))
+
+
+STDLIB = sysconfig.get_paths()["stdlib"]
+# real modules of this interpreter's library, with most of the syntax there is
+REAL_MODULES = ["argparse.py", "ast.py", "dataclasses.py", "typing.py", "inspect.py",
+                "asyncio/tasks.py", "email/_header_value_parser.py", "json/decoder.py",
+                "concurrent/futures/process.py", "pydoc.py", "enum.py", "functools.py"]
+
+
+def real_trees():
+    for name in REAL_MODULES:
+        path = os.path.join(STDLIB, *name.split("/"))
+        with open(path, "rb") as f:
+            yield name, ast.parse(f.read())
+
+
+def own_nodes(function):
+    """A function's own nodes as the extractor defines them, by separate
+    walks (what extract-python did before it walked each tree once)."""
+    stack = list(ast.iter_child_nodes(function))
+    stack.reverse()
+    while stack:
+        child = stack.pop()
+        yield child
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        children = list(ast.iter_child_nodes(child))
+        children.reverse()
+        stack.extend(children)
+
+
+def preorder(node, kinds):
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, kinds):
+            yield child
+        yield from preorder(child, kinds)
+
+
+class SinglePassTest(unittest.TestCase):
+    """One walk of each tree gives what a walk per question gave."""
+
+    def test_calls_and_complexity_are_each_functions_own(self):
+        for name, tree in real_trees():
+            with self.subTest(module=name):
+                extractor = extract.Extractor("m", False)
+                extractor.module_body(tree)
+                got = [(f["name"], f["line_end"], f["complexity"],
+                        [(c["name"], c["line"]) for c in f.get("calls", [])])
+                       for f in extractor.functions]
+                wanted = []
+                for fn in preorder(tree, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    nodes = list(own_nodes(fn))
+                    complexity = 1 + sum(
+                        1 + (len(n.ifs) if isinstance(n, ast.comprehension) else 0)
+                        for n in nodes if isinstance(n, extract.BRANCHES)) + sum(
+                        len(n.values) - 1 for n in nodes if isinstance(n, ast.BoolOp))
+                    calls = [(extract.clean(ast.unparse(n.func)), n.lineno)
+                             for n in nodes if isinstance(n, ast.Call)]
+                    wanted.append((fn.name, fn.end_lineno, complexity, calls))
+                self.assertEqual(got, wanted)
+                self.assertEqual([c["line_start"] for c in extractor.classes],
+                                 [c.lineno for c in preorder(tree, ast.ClassDef)])
+                self.assertEqual([d["line"] for d in extractor.dependencies],
+                                 [i.lineno for i in preorder(tree, (ast.Import, ast.ImportFrom))
+                                  for _ in (i.names if isinstance(i, ast.Import) else [0])])
+
+    def test_calls_in_decorators_defaults_and_lambdas(self):
+        docs, _ = extract_tree({"m.py": """
+            @register(name())
+            def f(a=default(), *, k: hint() = lambda: inside()) -> result():
+                return body()
+
+            class C(base()):
+                attribute = value()
+                def m(self):
+                    return [lambda: call() for _ in loop()]
+            """})
+        fns = functions(docs["m.py"])
+        # in ast.iter_child_nodes order: arguments (keyword-only ones, their
+        # defaults, then the positional defaults), body, decorators, return
+        self.assertEqual([c["name"] for c in fns["f"]["calls"]],
+                         ["hint", "inside", "default", "body", "register", "name", "result"])
+        self.assertEqual([c["name"] for c in fns["C.m"]["calls"]], ["call", "loop"])
+
+    def test_source_text_is_unparse(self):
+        # every expression of real code, and literals unparse writes its own way
+        tricky = ast.parse(textwrap.dedent("""
+            x = (1 .real, u'u', 'a\\0b', b'b', -1, 1.5, 1e400, 10**30, ..., (1,), (),
+                 a.b.c, f().g, (a or b).c, {**d}, x[1:2], 'q"\\'', '\\ud800', True, None)
+            """))
+        for name, tree in [("tricky", tricky)] + list(real_trees()):
+            with self.subTest(module=name):
+                for node in ast.walk(tree):
+                    if isinstance(node, ast.expr):
+                        self.assertEqual(extract.source_text(node),
+                                         extract.clean(ast.unparse(node)))
+
+    def test_signature_is_unparse(self):
+        tricky = ast.parse(textwrap.dedent("""
+            def a(p, /, q, *, k=1, j): pass
+            def b(p=1, /, q=2, *args: int, k: 'x' = None, **kw: dict): pass
+            def c(*, k): pass
+            def d(p, /): pass
+            def e(**kw): pass
+            def f(x=(1, 2), y=lambda: 0, *a, z): pass
+            """))
+        for name, tree in [("tricky", tricky)] + list(real_trees()):
+            with self.subTest(module=name):
+                for node in ast.walk(tree):
+                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        self.assertEqual(extract.arguments(node.args)[1],
+                                         "(" + extract.clean(ast.unparse(node.args)) + ")")
+
+    def test_deep_expressions_do_not_recurse(self):
+        # one recursive call per level used to end in RecursionError (the
+        # file refused) at some 500 levels, where the parser goes on
+        docs, err = extract_tree({"deep.py": "def f():\n    return " +
+                                  " + ".join(["g(1)"] * 800) + "\n"})
+        self.assertEqual(len(functions(docs["deep.py"])["f"]["calls"]), 800)
+
+
+class ParallelTest(unittest.TestCase):
+    """Any number of worker processes writes the same bytes, in the order of
+    the input."""
+
+    def run_tool(self, *options, stdin=None):
+        run = subprocess.run([sys.executable, TOOL, "--repository", "r", *options],
+                             input=stdin, capture_output=True, check=True)
+        # the summary's seconds aside
+        return run.stdout, run.stderr.decode().rsplit(",", 1)[0]
+
+    def test_jobs_and_files0_from(self):
+        with tempfile.TemporaryDirectory() as root:
+            for package in ("json", "email", "logging"):
+                shutil.copytree(os.path.join(STDLIB, package), os.path.join(root, package),
+                                ignore=shutil.ignore_patterns("__pycache__"))
+            with open(os.path.join(root, "email", "broken.py"), "w") as f:
+                f.write("def broken(:\n")
+            files = [file for file, _ in extract.sources(root)]
+            self.assertGreater(len(files), 30)
+            one = self.run_tool("--jobs", "1", root)
+            self.assertEqual([json.loads(line)["path"] for line in one[0].splitlines()],
+                             [os.path.relpath(f, root) for f in files if "broken" not in f])
+            self.assertIn("email/broken.py: ", one[1])
+            self.assertIn(", 1 did not parse", one[1])
+            self.assertEqual(self.run_tool("--jobs", "2", root), one)
+            self.assertEqual(self.run_tool("--jobs", "3", root), one)
+            listed = b"\0".join(os.fsencode(f) for f in files)
+            self.assertEqual(self.run_tool("--root", root, "--files0-from", "-",
+                                           stdin=listed), one)
 
 
 if __name__ == "__main__":

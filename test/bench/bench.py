@@ -1202,11 +1202,19 @@ class Bench:
         self.parsed_log = self.work / "parsed"
         (self.extractors / "extract-js").mkdir(parents=True)
         self.parsed_log.mkdir()
+        # (astpg-index gives extract-python its files on standard input,
+        # NUL-separated, with --files0-from -: noted too)
         for name in ("extract-python", "extract-js/extract-js"):
             wrapper = self.extractors / name
-            wrapper.write_text('#!/bin/sh\nprintf "%%s\\n" "$@" > %s/$$\nexec %s "$@"\n'
-                               % (shlex.quote(str(self.parsed_log)),
-                                  shlex.quote(str(real / name))))
+            wrapper.write_text(
+                '#!/bin/sh\nlog=%s/$$\nprintf "%%s\\n" "$@" > "$log"\n'
+                'case " $* " in *" --files0-from - "*)\n'
+                '\tlist=$(mktemp)\n\tcat > "$list"\n\ttr "\\0" "\\n" < "$list" >> "$log"\n'
+                '\tstatus=0\n\t%s "$@" < "$list" || status=$?\n'
+                '\trm -f "$list"\n\texit $status ;;\nesac\n'
+                'exec %s "$@"\n'
+                % (shlex.quote(str(self.parsed_log)), shlex.quote(str(real / name)),
+                   shlex.quote(str(real / name))))
             wrapper.chmod(0o755)
         self.tree = self.work / "library" / self.library_repository
 

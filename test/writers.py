@@ -15,7 +15,7 @@ document a file holds.
 Errors are classified by SQLSTATE.  A serialization failure (40001) at
 REPEATABLE READ or SERIALIZABLE is retried, as a client must, and so is a
 deadlock (40P01) of a transaction of several calls or of a COPY that
-writes several of astpg's batches (README, "Guarantees"); any other error
+writes several of astpg's batches (docs/guarantees.md); any other error
 (a deadlock of one call, a unique or foreign-key violation, ...) is a failure,
 and so is a 40001 at READ COMMITTED, and so is a valid document that a
 call with on_error skip rejected.  A document made invalid on purpose is
@@ -230,10 +230,10 @@ class Session(threading.Thread):
     # when the transaction is attempted, with fresh revisions each attempt.
     # Every transaction takes its files' locks in (repository, path) order:
     # transactions that lock the same rows in different orders deadlock
-    # whatever astpg does (README, "Transactions and concurrency"), so a
-    # deadlock here is astpg's own.  A batch, a COPY or a delete_files is a
-    # transaction of its own, its documents sorted; single ingests and
-    # deletes come one to three a transaction, sorted.
+    # whatever astpg does (docs/guarantees.md, "Transactions and
+    # concurrency"), so a deadlock here is astpg's own.  A batch, a COPY
+    # or a delete_files is a transaction of its own, its documents sorted;
+    # single ingests and deletes come one to three a transaction, sorted.
     def plan(self, budget):
         x = self.rng.random()
         if x < 0.20:
@@ -296,7 +296,7 @@ class Session(threading.Thread):
                 # A transaction of several calls, or of a COPY that writes
                 # several of astpg's batches (a path given twice), that
                 # writes files importing others' may deadlock with another
-                # transaction (README, "Guarantees"): its client retries, as
+                # transaction (docs/guarantees.md): its client retries, as
                 # for 40001.  A transaction of one call otherwise never
                 # sees a deadlock: astpg retries it itself.
                 multi_call_deadlock = e.pgcode == "40P01" and (

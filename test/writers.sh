@@ -36,7 +36,7 @@ status=0
 # write files importing each other can deadlock.  astpg retries a call of
 # one batch that is its transaction's first write itself, so none of those
 # may fail; a transaction of several calls or batches is retried here, as
-# its client must (README, "Guarantees").
+# its client must (docs/guarantees.md).
 "$python" "$here/writers.py" --sessions 8 --ops "$ops" --isolation all \
 	--repos shared --seed "$seed" || status=1
 "$python" "$here/writers.py" --sessions 8 --ops "$ops" --isolation serializable \

@@ -238,7 +238,7 @@ send_batch(PGconn *conn, Batch *batch, char **why)
  * A batch of more than one of the server's batches (astpg writes 500
  * documents at a time) holds the locks of the first while it writes the
  * next, so it can deadlock with another worker's writing files that import
- * its files (README, "Guarantees"); a serialization failure can end it at
+ * its files (docs/guarantees.md); a serialization failure can end it at
  * REPEATABLE READ or SERIALIZABLE.  Either way it is sent again, a few
  * times, after a pause.
  */

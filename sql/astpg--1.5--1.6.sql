@@ -320,18 +320,23 @@ COMMENT ON FUNCTION @extschema@.churn(text, timestamptz, timestamptz) IS
 --
 -- Trend: a repository's totals as they stood at points in time, per month
 -- (UTC) or per revision, from metric_history (the figures of every stored
--- version) and the audit log's deletions.  At each point every path
--- counts with its last version stored before the point (as_of), a file
--- not changed for months at the version it last had, unless the path's
--- last event before the point is a deletion.
+-- version) and the audit log (deletions, and revisions).  At each point
+-- every path counts with its last version stored before the point
+-- (as_of), a file not changed for months at the version it last had,
+-- unless the path's last event before the point is a deletion.
 --   per 'month'     every month from the first event (or since) to the
 --                   one until (default now()) falls in; as_of is the
 --                   month's end, or until if earlier.
---   per 'revision'  every revision of a version stored in [since, until),
---                   at its first version, in that order; as_of is when
---                   the next revision's first version was stored, or
---                   until: a revision's deletions, made after its versions,
---                   count.
+--   per 'revision'  every revision the audit log names in [since, until),
+--                   from its first row (a version stored, or a file found
+--                   unchanged), in that order; as_of is when the next
+--                   revision's first row was written, or until.  So a
+--                   revision's deletions count whether they come after
+--                   its versions or, as astpg-index makes them, after it
+--                   recorded the unchanged files and before the new
+--                   versions; a revision that changed nothing has the
+--                   totals of the one before.  Loads of revisions are
+--                   taken to follow each other.
 -- versions and deleted count what happened in the point's period (from
 -- its start, or since, to as_of).  History begins at 1.3 and keeps what
 -- maintain()'s retention leaves: files stored before, or whose versions
@@ -404,10 +409,13 @@ BEGIN
           FROM (SELECT v.revision, v.first_at,
                        pg_catalog.lead(v.first_at) OVER (ORDER BY v.first_at, v.revision)
                            AS next_at
-                  FROM (SELECT e.revision, pg_catalog.min(e.at) AS first_at
-                          FROM events e
-                         WHERE e.stored AND e.revision IS NOT NULL
-                         GROUP BY e.revision) v) r
+                  FROM (SELECT i.revision, pg_catalog.min(i.ingested_at) AS first_at
+                          FROM @extschema@.ingests i
+                         WHERE trend.per = 'revision'
+                           AND i.repo_id = repo AND i.repository = trend.repository
+                           AND i.status IN ('inserted', 'replaced', 'unchanged')
+                           AND i.revision IS NOT NULL AND i.ingested_at < upto
+                         GROUP BY i.revision) v) r
          WHERE trend.per = 'revision'
            AND (trend.since IS NULL OR r.first_at >= trend.since)
     )
@@ -430,7 +438,7 @@ END
 $$;
 
 COMMENT ON FUNCTION @extschema@.trend(text, text, timestamptz, timestamptz) IS
-'a repository''s totals (files, classes, functions, complexity, loc) as they stood at each month''s end or each revision, from metric_history and deletions';
+'a repository''s totals (files, classes, functions, complexity, loc) as they stood at each month''s end or each revision, from metric_history and the audit log';
 
 REVOKE ALL ON FUNCTION @extschema@.dead_code(text, text),
                        @extschema@.package_coupling(text, integer, text),

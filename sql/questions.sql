@@ -116,6 +116,9 @@ SELECT count(*) AS packages, sum(files) AS files FROM astpg.package_coupling('qx
 --   t5 2024-04-05 10:00  y.py r4 (no function, loc 7) inserted again, z.py
 --                        r4 (1 function without complexity, no loc)
 --   t6 2024-04-06 10:00  z.py r4 again (2 functions, 1+1) replaced
+--   t7 2024-04-20 10:00  x.py r5 unchanged, then
+--   t8 2024-04-21 10:00  z.py deleted: as astpg-index records a revision's
+--                        unchanged files before it deletes
 -- Each step's audit and history rows are moved to its time.
 --
 CREATE FUNCTION pg_temp.at(t timestamptz) RETURNS void LANGUAGE sql AS $$
@@ -161,11 +164,17 @@ SELECT r.status FROM astpg.ingest('{"repository": "qh", "path": "z.py", "languag
     "functions": [{"name": "m", "line_start": 1, "line_end": 2, "complexity": 1},
                   {"name": "n", "line_start": 3, "line_end": 4, "complexity": 1}]}') r;
 SELECT pg_temp.at('2024-04-06 10:00+00');
+SELECT r.status FROM astpg.ingest('{"repository": "qh", "path": "x.py", "language": "python",
+    "revision": "r5", "content_hash": "x3"}') r;
+SELECT pg_temp.at('2024-04-20 10:00+00');
+SELECT astpg.delete_file('qh', 'z.py');
+SELECT pg_temp.at('2024-04-21 10:00+00');
 SELECT status, count(*) FROM astpg.ingests WHERE repository = 'qh' GROUP BY 1 ORDER BY 1;
 
 -- churn: x.py twice in January and once in February (t3 is February in
 -- UTC); y.py once in January, deleted in February, stored again in April;
--- z.py twice in April; y.py's unchanged r2 is no version
+-- z.py twice in April, and deleted; the unchanged y.py r2 and x.py r5
+-- are no versions
 SELECT * FROM astpg.churn('qh') ORDER BY path COLLATE "C", month;
 -- since <= ingested_at < until: t3 is in, t6 is out
 SELECT * FROM astpg.churn('qh', '2024-02-01 03:00+00', '2024-04-06 10:00+00')
@@ -180,11 +189,12 @@ SET TimeZone = 'UTC';
 --   2024-02: x r3 alone (y deleted): 1 file, 1 function, 5, loc 25; 1
 --           version, 1 deletion
 --   2024-03: the same, nothing happened
---   2024-04: x r3 + y r4 + z (t6): 3 files, 3 functions, 7, loc 32 (z has
---           none); 3 versions
+--   2024-04: x r3 + y r4 (z deleted at t8): 2 files, 1 function, 5, loc
+--           32; 3 versions, 1 deletion
 SELECT * FROM astpg.trend('qh', 'month', until => '2024-05-01');
--- per revision, each as of the next one's first version (r4 until the
--- end): r3 counts y's deletion, made after its version
+-- per revision, each as of the next one's first row in the audit log (r5
+-- until the end): r3 counts y's deletion, made after its version; r4 ends
+-- when r5 finds x.py unchanged, and r5 counts z's deletion that follows
 SELECT * FROM astpg.trend('qh', 'revision', until => '2024-05-01');
 -- a window: February from its 15th (nothing then), March, April until
 -- the 5th at noon (z at its first version, without complexity)

@@ -423,11 +423,12 @@ def make_history(cur, rng, repository, ops):
                 if status != expected:
                     check(False, 'ingest(%s) at %s: %s' % (path, t, expected), [status])
                 stored[path] = doc['content_hash']
+                figures = None
                 if status != 'unchanged':
                     figures = (len(doc['classes']), len(functions),
                                sum(f.get('complexity', 0) for f in functions),
                                doc.get('metrics', {}).get('loc'))
-                    events.append((t, path, status, revision, figures))
+                events.append((t, path, status, revision, figures))
             # this operation's rows, to its time
             cur.execute("UPDATE astpg.ingests SET ingested_at = %s"
                         " WHERE repository = %s AND ingested_at > '2025-01-01'",
@@ -442,7 +443,7 @@ def make_history(cur, rng, repository, ops):
 def churn_expected(events, since, until):
     rows = collections.defaultdict(lambda: [0, 0, 0, 0])
     for t, path, status, _, _ in events:
-        if (since and t < since) or (until and t >= until):
+        if status == 'unchanged' or (since and t < since) or (until and t >= until):
             continue
         r = rows[(path, month_start(t).date())]
         if status in ('inserted', 'replaced'):
@@ -456,7 +457,7 @@ def totals_at(events, as_of):
     its last event before it (a deletion before a version at one moment)."""
     last = {}
     for e in sorted(events, key=lambda e: (e[0], e[2] != 'deleted')):
-        if e[0] < as_of:
+        if e[0] < as_of and e[2] != 'unchanged':
             last[e[1]] = e
     versions = [e for e in last.values() if e[2] != 'deleted']
     locs = [e[4][3] for e in versions if e[4][3] is not None]
@@ -467,16 +468,18 @@ def totals_at(events, as_of):
 def trend_expected(events, per, since, until, now):
     upto = until or now
     events = [e for e in events if e[0] < upto]
-    if not events:
+    if not [e for e in events if e[2] != 'unchanged']:
         return []
     points = []
     if per == 'month':
-        m = month_start(since or min(e[0] for e in events))
+        m = month_start(since or min(e[0] for e in events if e[2] != 'unchanged'))
         while m < upto:
             points.append((m.strftime('%Y-%m'), max(m, since) if since else m,
                            min(next_month(m), upto)))
             m = next_month(m)
     else:
+        # a revision begins at its first row in the audit log, a file
+        # found unchanged included
         first = {}
         for t, _, status, revision, _ in events:
             if status != 'deleted' and revision is not None:
@@ -488,7 +491,8 @@ def trend_expected(events, per, since, until, now):
                 points.append((revision, t, min(as_of, upto)))
     rows = []
     for point, starts, as_of in points:
-        versions = sum(1 for e in events if e[2] != 'deleted' and starts <= e[0] < as_of)
+        versions = sum(1 for e in events
+                       if e[2] in ('inserted', 'replaced') and starts <= e[0] < as_of)
         deleted = sum(1 for e in events if e[2] == 'deleted' and starts <= e[0] < as_of)
         rows.append((point, as_of) + totals_at(events, as_of) + (versions, deleted))
     return rows
@@ -502,7 +506,7 @@ def check_history(conn, cur, rng, ops):
     print('# history: %d operations, %s' % (ops, ', '.join(
         '%s %d' % kv for kv in sorted(statuses.items()))))
     cur.execute('SELECT status, count(*) FROM astpg.ingests WHERE repository = %s'
-                " AND status <> 'unchanged' GROUP BY 1", (repository,))
+                ' GROUP BY 1', (repository,))
     check(dict(cur.fetchall()) == dict(statuses), 'the audit log holds the model\'s events')
 
     d = lambda *a: datetime.datetime(*a, tzinfo=UTC)

@@ -2292,7 +2292,7 @@ BEGIN
            WHEN c.name ~ '^__.+__$' OR (c.name = 'constructor' AND c.class_id IS NOT NULL)
                THEN 'runtime'
            WHEN c.path ~ '(^|/)(tests?|__tests__|[^/]*_tests?)/'
-             OR c.path ~ '(^|/)(test_[^/]*|[^/]*_tests?\.[^/]*|[^/]*\.(test|spec)\.[^/]*|tests?\.[^/]*|conftest\.py)$'
+             OR c.path ~ '(^|/)(test_[^/]*|[^/]*_tests?\.[^/.]*|[^/]*\.(test|spec)\.[^/.]*|tests?\.[^/.]*|conftest\.py)$'
              OR pg_catalog.starts_with(c.name, 'test')
              OR c.name IN ('setUp', 'tearDown', 'setUpClass', 'tearDownClass', 'setUpModule',
                            'tearDownModule', 'asyncSetUp', 'asyncTearDown', 'load_tests',

@@ -33,7 +33,7 @@ SELECT n, line::jsonb AS doc
  WHERE line <> '';
 \unset fixture
 SELECT r.status, count(*) FROM qx, astpg.ingest(qx.doc) r GROUP BY 1;
-SELECT count(*) AS views FROM astpg.refresh_analytics(false);
+SELECT count(*) > 0 AS refreshed FROM astpg.refresh_analytics(false);
 
 --
 -- dead_code: no caller but themselves (Base.step is called by Base.go,
@@ -75,7 +75,7 @@ SELECT r.status FROM astpg.ingest(jsonb_set((SELECT doc FROM qx WHERE n = 3),
     '{functions,0,calls}', '[{"name": "exported"}, {"name": "a._dead"}]')
     || '{"dependencies": [{"target": "pkg.core.a", "names": ["exported"]}, {"target": "pkg.core", "names": ["a"]}]}') r;
 SELECT count(*) AS not_yet FROM astpg.dead_code('qx') WHERE qualified_name = '_dead';
-SELECT count(*) AS views FROM astpg.refresh_analytics(false);
+SELECT count(*) > 0 AS refreshed FROM astpg.refresh_analytics(false);
 SELECT qualified_name, reason FROM astpg.dead_code('qx', 'pkg/') WHERE reason = 'private'
  ORDER BY qualified_name COLLATE "C";
 
@@ -233,7 +233,7 @@ SELECT t.point, (t.files, t.functions, t.complexity, t.loc) = (
 \i test/fixtures/load_sample.sql
 SELECT r.status, count(*)
   FROM sample, astpg.ingest(jsonb_set(sample.doc, '{repository}', '"qs"')) r GROUP BY 1;
-SELECT count(*) AS views FROM astpg.refresh_analytics(false);
+SELECT count(*) > 0 AS refreshed FROM astpg.refresh_analytics(false);
 -- every function is listed once, or called by another function
 SELECT (SELECT count(*) FROM astpg.dead_code('qs'))
        + (SELECT count(DISTINCT g.callee_id) FROM astpg.call_graph g

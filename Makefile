@@ -33,7 +33,7 @@ DATA = $(wildcard sql/astpg--*.sql)
 # pg_regress suites, one topic each; upgrade last, as it recreates astpg.
 REGRESS = ingest ingest_errors reader_limits fuzz_cases replace document dependencies \
 	privileges batch inbox unchanged search_path schema_trust plans analytics history \
-	sync cancel ast_index serializable idle_cost version read_only health upgrade
+	sync cancel ast_index serializable idle_cost version read_only health questions upgrade
 REGRESS_OPTS = --load-extension=pg_trgm --load-extension=astpg
 
 # isolation tests: concurrent sessions, step by step (test/isolation)

@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION astpg CASCADE;
-SELECT plan(299);
+SELECT plan(311);
 
 SELECT has_schema('astpg');
 SELECT tables_are('astpg',
@@ -235,7 +235,8 @@ SELECT functions_are('astpg', ARRAY['ingest', 'ingest_batch', 'inbox_ingest', 'i
     'stored_hashes', 'record_unchanged', 'delete_files', 'record_reject',
     'dependency_targets', 'inbox_flush',
     'lock_repository', 'delete_file_once', 'delete_paths', 'gin_extract_ast',
-    'resolve_calls', 'calling', 'symbol_rows', 'refresh_repositories']);
+    'resolve_calls', 'calling', 'symbol_rows', 'refresh_repositories',
+    'dead_code', 'package_coupling', 'churn', 'trend']);
 SELECT function_returns('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text'], 'setof astpg.ingest_result');
 SELECT is_definer('astpg', 'ingest_batch', ARRAY['jsonb[]', 'text']);
 SELECT is_definer('astpg', 'inbox_ingest', ARRAY[]::text[]);
@@ -376,7 +377,13 @@ SELECT function_privs_are('astpg'::name, x.f::name, x.a::name[], r::name,
                ('stored_hashes', ARRAY['text'], 'astpg_reader'),
                ('record_unchanged', ARRAY['text', 'text[]', 'text[]', 'text[]'], 'astpg_writer'),
                ('delete_files', ARRAY['text', 'text[]'], 'astpg_writer'),
-               ('class_ancestors', ARRAY['bigint[]', 'bigint[]', 'bigint[]'], 'nobody'))
+               ('class_ancestors', ARRAY['bigint[]', 'bigint[]', 'bigint[]'], 'nobody'),
+               ('dead_code', ARRAY['text', 'text'], 'astpg_reader'),
+               ('package_coupling', ARRAY['text', 'integer', 'text'], 'astpg_reader'),
+               ('churn', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone'],
+                'astpg_reader'),
+               ('trend', ARRAY['text', 'text', 'timestamp with time zone',
+                               'timestamp with time zone'], 'astpg_reader'))
        AS x(f, a, lowest),
        unnest(ARRAY['astpg_reader', 'astpg_writer', 'public']) AS r;
 

@@ -156,20 +156,27 @@ function lineMetrics(text, starts, comments) {
 /*
  * When a tree with errors is kept.  Tree-sitter always gives a tree: an
  * ERROR node wraps what it could not fit, a MISSING node stands for a token
- * it had to invent.  A file is stored when the error nodes cover at most
- * MAX_ERROR_SHARE of its lines (a macro it could not read, a construct of a
- * newer language version): what lies outside them is parsed as usual.
- * Beyond that, or when the whole file is one ERROR, the file is reported
- * as not parsed and skipped, as the other extractors skip a file with a
- * syntax error.  A stored file with errors says so in its attributes
- * ("x-parse-errors") and so do the functions that contain one.
+ * it had to invent.  A file is stored when the lines its error nodes touch
+ * are at most a quarter of its non-blank lines: the rest is parsed as
+ * usual, and what lies in the errors is missing or partial.  Beyond that,
+ * or when the whole file is one ERROR, it is reported as not parsed and
+ * skipped, as the other extractors skip a file with a syntax error.  The
+ * real samples of test/extract_tree_sitter.sh fall clearly on either side:
+ * a macro or an #if that tree-sitter cannot follow touches at most some 12%
+ * of a file's lines, while an #if that splits a pair of braces (the rest of
+ * the file then hangs off the wrong node) touches 43% or more.  A stored
+ * file with errors says so in its attributes ("x-parse-errors": error and
+ * missing nodes, the lines they touch, the first of them), and so does each
+ * function that contains one ("x-parse-error").
  */
-const MAX_ERROR_SHARE = 0.1;
+const MAX_ERROR_SHARE = 0.25;
 
 class ParseFailure extends Error {}
 
 function extract(lang, parser, text, data, relative, env, options) {
-  const tree = parser.parse(text);
+  /* a language may blank out what its grammar cannot read (C's macros);
+   * offsets stay, and the document keeps the original text */
+  const tree = parser.parse(lang.preprocess ? lang.preprocess(text) : text);
   const root = tree.rootNode;
   const ctx = new FileContext(text, relative, env, lang);
   lang.begin && lang.begin(ctx);
@@ -183,6 +190,11 @@ function extract(lang, parser, text, data, relative, env, options) {
     const node = cap.node;
     const name = cap.name;
     const start = node.startIndex;
+    if (name === 'error' || name === 'missing') {
+      /* before scopes close: a MISSING "}" stands at the very end of its
+       * function */
+      for (const s of scopes) if (s.kind === 'function' && s.end >= start) s.fn['x-parse-error'] = true;
+    }
     while (scopes.length && scopes[scopes.length - 1].end <= start) {
       const s = scopes.pop();
       if (s.kind === 'namespace') ctx.namespaces.pop();
@@ -219,7 +231,6 @@ function extract(lang, parser, text, data, relative, env, options) {
         const end = node.endIndex;
         if (name === 'missing') missing++;
         errors.push([start, end]);
-        for (const s of scopes) if (s.kind === 'function') s.fn['x-parse-error'] = true;
         break;
       }
       case 'import':

@@ -143,6 +143,11 @@ function clean(t) {
 }
 
 function functionOf(node, ctx, cpp) {
+  /* f() = default; and = delete; declare, they define no code */
+  if (node.type === 'function_definition' && !field(node, 'body')) {
+    const last = node.lastNamedChild;
+    if (last && (last.type === 'default_method_clause' || last.type === 'delete_method_clause')) return null;
+  }
   const {fd, stars} = functionDeclarator(field(node, 'declarator'));
   if (!fd) return null;
   let nameNode, params;
@@ -158,8 +163,13 @@ function functionOf(node, ctx, cpp) {
   }
   if (!nameNode) return null;
   let name, scope = null;
-  if (nameNode.type === 'qualified_identifier') {
-    [scope, name] = splitScope(ctx.text_(nameNode).replace(/\s+/g, ''));
+  const raw = ctx.text_(nameNode);
+  if (/\w\s+\w/.test(raw) && !/\boperator\b/.test(raw)) {
+    /* "std::string Conv": a macro before the type made the type part of
+     * the name; the name is the last word */
+    name = raw.replace(/^[\s\S]*?(~?\w+)\s*$/, '$1');
+  } else if (nameNode.type === 'qualified_identifier') {
+    [scope, name] = splitScope(raw.replace(/\s+/g, ''));
   } else if (nameNode.type === 'operator_cast') {
     name = 'operator ' + ctx.text_(field(nameNode, 'type')).trim();
   } else if (nameNode.type === 'template_function') {
@@ -211,6 +221,31 @@ function typeNameOf(node, ctx) {
   return null;
 }
 
+/*
+ * What a preprocessor would do, where tree-sitter cannot: blank out (with
+ * spaces, so that every offset stays) the macros that real headers put
+ * where the grammar expects a name, and that would otherwise turn a whole
+ * class into an ERROR: export macros (class GTEST_API_ Foo {, FOO_EXPORT
+ * int f();) and annotations after a parameter list (void f()
+ * GTEST_LOCK_EXCLUDED_(mu) {).  Only all-capital names in those places;
+ * the documents keep the original text.
+ */
+const CLASS_MACRO = /\b(class|struct|union)(\s+)([A-Z][A-Z0-9_]{2,})(?=\s+[A-Za-z_]\w*\s*(final\s*)?[:{])/g;
+const EXPORT_MACRO = /^([ \t]*)([A-Z][A-Z0-9_]*_(API|EXPORT|EXPORTS|DLL|PUBLIC)_?)(?=[ \t]+[A-Za-z_])/gm;
+const TRAILING_MACRO = /(\)\s*(const\s*)?(noexcept\s*)?(override\s*)?)([A-Z][A-Z0-9_]{3,}[ \t]*\([^()\n]*\))(?=\s*[{;])/g;
+
+function blank(s) {
+  return s.replace(/[^\n]/g, ' ');
+}
+
+function preprocess(text) {
+  if (!/[A-Z]{3}/.test(text)) return text;
+  return text
+    .replace(CLASS_MACRO, (m, kw, sp, macro) => kw + sp + blank(macro))
+    .replace(EXPORT_MACRO, (m, indent, macro) => indent + blank(macro))
+    .replace(TRAILING_MACRO, (m, head, c1, c2, c3, macro) => head + blank(macro));
+}
+
 const TYPE_KINDS = {struct_specifier: 'struct', union_specifier: 'union', enum_specifier: 'enum',
                     class_specifier: 'class'};
 
@@ -222,6 +257,7 @@ const c = {
   query: C_QUERY,
 
   imports: includes,
+  preprocess,
 
   cls(node, ctx) {
     const name = typeNameOf(node, ctx);
@@ -262,7 +298,13 @@ const cpp = Object.assign({}, c, {
       if (ch.type !== 'base_class_clause') continue;
       for (const b of named(ch)) if (b.type !== 'access_specifier') bases.push(ctx.text_(b).replace(/\s+/g, ' '));
     }
-    return {name: name.replace(/\s+/g, ''), kind: TYPE_KINDS[node.type], bases};
+    const cls = {name: name.replace(/\s+/g, ''), kind: TYPE_KINDS[node.type], bases};
+    const m = /^([^<]+)(<[\s\S]*>)$/.exec(cls.name);
+    if (m) {                              /* a specialization: Foo<T*> is Foo */
+      cls.name = m[1];
+      cls.attrs = {'x-template-arguments': m[2]};
+    }
+    return cls;
   },
 
   fn(node, ctx) { return functionOf(node, ctx, true); },

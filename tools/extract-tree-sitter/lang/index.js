@@ -37,7 +37,7 @@ const NODE_MODULES = path.join(__dirname, '..', 'node_modules');
 const loaded = new Map();
 
 /* A header is C++ when it says something only C++ says. */
-const CPLUSPLUS = /^\s*(class|namespace|template|using)\b|^\s*(public|private|protected)\s*:|::|\bextern\s+"C\+\+"/m;
+const CPLUSPLUS = /^\s*(class|namespace|template|using)\b|^\s*(public|private|protected)\s*:|::|\bextern\s+"C\+\+"|^\s*#\s*include\s*<[a-z_]+>/m;
 
 function languageOf(relative, text) {
   const ext = path.posix.extname(relative).toLowerCase();

@@ -61,7 +61,43 @@ function findIncluded(ctx, written, quoted) {
       if (p !== null && ctx.env.exists(p)) return p;
     }
   }
-  return null;
+  /* an -I elsewhere in the tree (googlemock's -I../googletest/include):
+   * the one file of the tree whose path ends with what is written */
+  if (written.startsWith('../')) return null;
+  const matches = suffixIndex(ctx.env).get(written.replace(/^\.\//, '')) || [];
+  return matches.length === 1 ? matches[0] : null;
+}
+
+const HEADER = /\.(h|hh|hpp|hxx|h\+\+|inc|ipp|tcc|inl|def|php)$/i;
+
+/* Every header of the tree, by each of its path's suffixes (a/b/c.h under
+ * c.h, b/c.h and a/b/c.h); built once per run, on the first include that
+ * is not found beside or above its file. */
+function suffixIndex(env) {
+  const cache = env.cache('suffixes');
+  if (cache.has('')) return cache.get('');
+  const index = new Map();
+  const stack = [''];
+  let seen = 0;
+  while (stack.length && seen < 200000) {
+    const dir = stack.pop();
+    for (const e of env.list(dir)) {
+      const p = dir ? dir + '/' + e.name : e.name;
+      if (e.isDirectory()) {
+        if (e.name !== '.git' && e.name !== 'node_modules') stack.push(p);
+      } else if (HEADER.test(e.name)) {
+        seen++;
+        const parts = p.split('/');
+        for (let i = parts.length - 1; i >= 0; i--) {
+          const key = parts.slice(i).join('/');
+          if (!index.has(key)) index.set(key, []);
+          index.get(key).push(p);
+        }
+      }
+    }
+  }
+  cache.set('', index);
+  return index;
 }
 
 /* A string literal's contents, without quotes (no escapes are interpreted). */

@@ -272,23 +272,31 @@ def main():
                         for f in fs if f.endswith(".java"))
     shutil.copy(go_files[0], os.path.join(broken, "good.go"))
     shutil.copy(java_files[0], os.path.join(broken, "java_not_go.go"))     # not Go at all
-    text = open(go_files[1], encoding="utf-8").read()
-    lines = text.splitlines(True)
+    lines = open(go_files[1], encoding="utf-8").read().splitlines(True)
     cut = next(i for i in range(len(lines) // 2, len(lines)) if lines[i].startswith("func ") and
                lines[i].rstrip().endswith("{"))
     with open(os.path.join(broken, "truncated.go"), "w") as f:
-        f.write("".join(lines[:cut + 2]))                                   # a function cut short
+        f.write("".join(lines[:cut + 2]))                                   # cut off in a function
+    lines = open(go_files[2], encoding="utf-8").read().splitlines(True)
+    i = next(i for i, l in enumerate(lines) if l.startswith("\t") and l.rstrip().endswith(")") and "(" in l)
+    lines[i] = lines[i].rstrip()[:-1] + "\n"                                 # a ")" missing in a function
+    with open(os.path.join(broken, "unbalanced.go"), "w") as f:
+        f.write("".join(lines))
     p, (parsed, not_parsed) = run_extractor("go", broken, os.path.join(work, "broken.ndjson"), "broken")
     docs = {d["path"]: d for d in map(json.loads, open(os.path.join(work, "broken.ndjson")))}
-    t.check("broken: the run goes on (exit status 0, 2 documents)", p.returncode == 0 and len(docs) == 2,
+    t.check("broken: the run goes on (exit status 0, 3 documents)", p.returncode == 0 and len(docs) == 3,
             p.stderr)
     t.check("broken: the file that is not Go is reported and skipped",
             not_parsed == 1 and "java_not_go.go" not in docs and
             re.search(r"java_not_go\.go: line \d+: syntax error", p.stderr) is not None, p.stderr)
     trunc = docs.get("truncated.go", {})
-    t.check("broken: the truncated file is stored, marked, and so is its last function",
-            bool(trunc.get("x-parse-errors")) and any(f.get("x-parse-error") for f in trunc.get("functions", [])),
+    t.check("broken: the truncated file is stored, and marked", bool(trunc.get("x-parse-errors")),
             json.dumps(trunc.get("x-parse-errors")))
+    unbal = docs.get("unbalanced.go", {})
+    marked = [f["name"] for f in unbal.get("functions", []) if f.get("x-parse-error")]
+    t.check("broken: the unbalanced file is stored, marked, and so is (only) the function with the error",
+            bool(unbal.get("x-parse-errors")) and len(marked) == 1 and
+            unbal["x-parse-errors"]["first_lines"][0] == i + 1, "%s %s" % (marked, unbal.get("x-parse-errors")))
     t.check("broken: the good file has no mark", "x-parse-errors" not in docs.get("good.go", {"x": 1}))
 
     print()

@@ -13,12 +13,12 @@
  *   namespace  a block that names the namespace of the classes inside it
  *   package    a declaration that names the file's package or namespace
  *   import     an import, include, use or require
- *   call       a call site
+ *   call       a call site (the handler names the callee)
+ *   callee     the callee of a call site, as written
  *   branch     a decision point (if, loop, catch, ternary): complexity + 1
  *   case       a case of a switch or match: + 1 unless handler says it is
  *              the default
  *   logical    a boolean operator (&&, ||, and, or, ??): complexity + 1
- *   comment    a comment, for the comment_lines metric
  *   error      an ERROR or MISSING node: what the parser had to recover from
  *
  * Captures come in document order, so one scope stack (classes, functions,
@@ -32,7 +32,16 @@
  *
  * Positions: the runtime binding gives string offsets (UTF-16 units, as JS
  * strings index); lines are found from offsets by a binary search over the
- * line starts, so no capture costs a native call for its line.
+ * line starts, so no capture costs a native call for its line.  A
+ * capture's start offset is read from the node's own fields where
+ * lang/index.js found them to hold it (startOf), sparing a native call
+ * for each of the many branch and call captures.
+ *
+ * Comment lines are counted from the text, as extract-python and
+ * extract-js count them: a line whose first characters open a comment
+ * (the language's commentLine pattern).  A comment capture per line of
+ * comment would cost more than the rest of the extraction in heavily
+ * commented C++.
  */
 'use strict';
 const crypto = require('crypto');
@@ -81,10 +90,10 @@ class FileContext {
     this.scopes = [];
   }
 
-  text_(node) { return this.text.substring(node.startIndex, node.endIndex); }
-  textOf(node) { return node ? clean(this.text.substring(node.startIndex, node.endIndex)) : null; }
+  text_(node) { return this.text.substring(this.lang.startOf(node), node.endIndex); }
+  textOf(node) { return node ? clean(this.text.substring(this.lang.startOf(node), node.endIndex)) : null; }
   line(offset) { return lineOf(this.starts, offset); }
-  lineOfNode(node) { return lineOf(this.starts, node.startIndex); }
+  lineOfNode(node) { return lineOf(this.starts, this.lang.startOf(node)); }
 
   /* The innermost class scope directly around the code at hand. */
   currentClass() {
@@ -126,7 +135,7 @@ class FileContext {
   }
 }
 
-function lineMetrics(text, starts, comments) {
+function lineMetrics(text, starts, commentLine) {
   /* first non-blank offset of each line, or -1 for a blank line */
   const n = starts.length;
   let loc = n;
@@ -141,14 +150,12 @@ function lineMetrics(text, starts, comments) {
                        text.charCodeAt(i) === 12)) i++;
     if (i >= end) { first[r] = -1; blank++; } else first[r] = i;
   }
-  /* a comment line: its first non-blank character is inside a comment */
+  /* a comment line: it starts with what opens a comment */
   let commentLines = 0;
-  let lastCounted = -1;
-  for (const [s, e] of comments) {
-    const r0 = lineOf(starts, s) - 1, r1 = lineOf(starts, Math.max(s, e - 1)) - 1;
-    for (let r = Math.max(r0, lastCounted + 1); r <= r1 && r < loc; r++) {
-      if (first[r] >= s && first[r] < e) { commentLines++; lastCounted = r; }
-    }
+  for (let r = 0; r < loc; r++) {
+    if (first[r] < 0) continue;
+    commentLine.lastIndex = first[r];
+    if (commentLine.test(text)) commentLines++;
   }
   return {loc, sloc: loc - blank - commentLines, comment_lines: commentLines, blank_lines: blank};
 }
@@ -181,7 +188,7 @@ function extract(lang, parser, text, data, relative, env, options) {
   const ctx = new FileContext(text, relative, env, lang);
   lang.begin && lang.begin(ctx);
   const captures = lang.query.captures(root);
-  const comments = [];
+  const startOf = lang.startOf;
   const errors = [];
   let missing = 0;
   const scopes = ctx.scopes;
@@ -189,7 +196,7 @@ function extract(lang, parser, text, data, relative, env, options) {
     const cap = captures[ci];
     const node = cap.node;
     const name = cap.name;
-    const start = node.startIndex;
+    const start = startOf(node);
     if (name === 'error' || name === 'missing') {
       /* before scopes close: a MISSING "}" stands at the very end of its
        * function */
@@ -223,9 +230,11 @@ function extract(lang, parser, text, data, relative, env, options) {
         }
         break;
       }
-      case 'comment':
-        comments.push([start, node.endIndex]);
+      case 'callee': {
+        const f = ctx.currentFunction();
+        if (f) (f.fn.calls || (f.fn.calls = [])).push({name: ctx.textOf(node), line: ctx.line(start)});
         break;
+      }
       case 'error':
       case 'missing': {
         const end = node.endIndex;
@@ -304,7 +313,7 @@ function extract(lang, parser, text, data, relative, env, options) {
   }
   lang.end && lang.end(ctx);
 
-  const metrics = lineMetrics(text, ctx.starts, comments);
+  const metrics = lineMetrics(text, ctx.starts, lang.commentLine);
   /* error lines: the lines any error node touches */
   let errorLines = 0;
   if (errors.length) {

@@ -54,20 +54,28 @@ function* sources(given, exclude) {
 /* What the languages ask of the tree: which files exist, a few files'
  * text (go.mod, Cargo.toml), and caches that live as long as the run. */
 function treeEnv(root) {
-  const existing = new Map();
+  const listings = new Map();
   const caches = new Map();
+  /* the files of a directory: one readdir, however many names are asked
+   * about (an include is looked for in every directory above its file) */
+  const filesIn = (dir) => {
+    let set = listings.get(dir);
+    if (!set) {
+      set = new Set();
+      try {
+        for (const e of fs.readdirSync(path.join(root, dir), {withFileTypes: true})) {
+          if (e.isFile() || (e.isSymbolicLink() && isFile(path.join(root, dir, e.name)))) set.add(e.name);
+        }
+      } catch (e) { /* no such directory */ }
+      listings.set(dir, set);
+    }
+    return set;
+  };
   return {
     root,
     exists(relative) {
-      let v = existing.get(relative);
-      if (v === undefined) {
-        try { v = fs.statSync(path.join(root, relative)).isFile(); } catch (e) { v = false; }
-        existing.set(relative, v);
-      }
-      return v;
-    },
-    isDir(relative) {
-      try { return fs.statSync(path.join(root, relative)).isDirectory(); } catch (e) { return false; }
+      const slash = relative.lastIndexOf('/');
+      return filesIn(slash < 0 ? '' : relative.slice(0, slash)).has(relative.slice(slash + 1));
     },
     list(relative) {
       try { return fs.readdirSync(path.join(root, relative), {withFileTypes: true}); } catch (e) { return []; }
@@ -81,6 +89,10 @@ function treeEnv(root) {
       return c;
     },
   };
+}
+
+function isFile(p) {
+  try { return fs.statSync(p).isFile(); } catch (e) { return false; }
 }
 
 function gitRevision(root) {

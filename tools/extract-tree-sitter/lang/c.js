@@ -22,7 +22,7 @@ const {named, field, findIncluded} = require('./util');
 const COMMON = `
 (preproc_include) @import
 (function_definition) @function
-(call_expression) @call
+(call_expression function: (_) @callee)
 (if_statement) @branch
 (for_statement) @branch
 (while_statement) @branch
@@ -31,7 +31,6 @@ const COMMON = `
 (case_statement) @case
 (binary_expression operator: "&&") @logical
 (binary_expression operator: "||") @logical
-(comment) @comment
 (ERROR) @error
 (MISSING) @missing
 `;
@@ -92,21 +91,23 @@ function declaredName(decl) {
 function parameters(list, ctx) {
   const out = [];
   for (const p of named(list)) {
-    if (p.type === 'variadic_parameter') { out.push('...'); continue; }
-    if (!p.type.endsWith('parameter_declaration')) continue;
+    const pt = p.type;
+    if (pt === 'variadic_parameter') { out.push('...'); continue; }
+    if (!pt.endsWith('parameter_declaration')) continue;
     const decl = field(p, 'declarator');
     const nameNode = decl ? declaredName(decl) : null;
     const def = field(p, 'default_value');
-    let end = def ? def.startIndex : p.endIndex;
+    const start = ctx.lang.startOf(p);
+    const end = def ? ctx.lang.startOf(def) : p.endIndex;
     let typeText;
     if (nameNode) {
-      typeText = ctx.text.substring(p.startIndex, nameNode.startIndex) +
+      typeText = ctx.text.substring(start, ctx.lang.startOf(nameNode)) +
         ctx.text.substring(nameNode.endIndex, end);
-    } else typeText = ctx.text.substring(p.startIndex, end);
+    } else typeText = ctx.text.substring(start, end);
     typeText = typeText.replace(/=\s*$/, '').replace(/\s+/g, ' ').trim();
     const param = {name: nameNode ? ctx.textOf(nameNode) : '', type: clean(typeText)};
     if (def) param.default = ctx.textOf(def);
-    if (p.type === 'variadic_parameter_declaration' && !param.type.endsWith('...')) param.type += '...';
+    if (pt === 'variadic_parameter_declaration' && !param.type.endsWith('...')) param.type += '...';
     out.push(param);
   }
   /* f(void) takes no parameters */
@@ -144,7 +145,8 @@ function clean(t) {
 
 function functionOf(node, ctx, cpp) {
   /* f() = default; and = delete; declare, they define no code */
-  if (node.type === 'function_definition' && !field(node, 'body')) {
+  const isDefinition = node.type === 'function_definition';
+  if (isDefinition && !field(node, 'body')) {
     const last = node.lastNamedChild;
     if (last && (last.type === 'default_method_clause' || last.type === 'delete_method_clause')) return null;
   }
@@ -163,16 +165,17 @@ function functionOf(node, ctx, cpp) {
   }
   if (!nameNode) return null;
   let name, scope = null;
+  const nt = nameNode.type;
   const raw = ctx.text_(nameNode);
   if (/\w\s+\w/.test(raw) && !/\boperator\b/.test(raw)) {
     /* "std::string Conv": a macro before the type made the type part of
      * the name; the name is the last word */
     name = raw.replace(/^[\s\S]*?(~?\w+)\s*$/, '$1');
-  } else if (nameNode.type === 'qualified_identifier') {
+  } else if (nt === 'qualified_identifier') {
     [scope, name] = splitScope(raw.replace(/\s+/g, ''));
-  } else if (nameNode.type === 'operator_cast') {
+  } else if (nt === 'operator_cast') {
     name = 'operator ' + ctx.text_(field(nameNode, 'type')).trim();
-  } else if (nameNode.type === 'template_function') {
+  } else if (nt === 'template_function') {
     name = ctx.text_(field(nameNode, 'name'));
   } else name = ctx.text_(nameNode).replace(/\s+/g, '');
   if (!name || !/^[~\w]|^operator/.test(name)) return null;
@@ -193,7 +196,7 @@ function functionOf(node, ctx, cpp) {
     } else if (cls) {
       fn.kind = name === cls.cls.name ? 'constructor' : name === '~' + cls.cls.name ? 'destructor' : 'method';
     }
-    if (node.type === 'field_declaration') fn.attrs = Object.assign(fn.attrs || {}, {'x-abstract': true});
+    if (!isDefinition) fn.attrs = Object.assign(fn.attrs || {}, {'x-abstract': true});
   }
   return fn;
 }
@@ -255,6 +258,7 @@ const c = {
   extensions: ['.c', '.h'],
   namespaceSeparator: '::',
   query: C_QUERY,
+  sample: '/* é */ int f(void) { return g("€"); }\n',
 
   imports: includes,
   preprocess,

@@ -32,7 +32,7 @@ const QUERY = `
 (local_function_statement) @function
 (accessor_declaration body: (_)) @function
 (property_declaration value: (arrow_expression_clause)) @function
-(invocation_expression) @call
+(invocation_expression function: (_) @callee)
 (object_creation_expression) @call
 (if_statement) @branch
 (for_statement) @branch
@@ -46,7 +46,6 @@ const QUERY = `
 (binary_expression operator: "&&") @logical
 (binary_expression operator: "||") @logical
 (binary_expression operator: "??") @logical
-(comment) @comment
 (ERROR) @error
 (MISSING) @missing
 `;
@@ -94,6 +93,7 @@ const csharp = {
   extensions: ['.cs'],
   namespaceSeparator: '.',
   query: QUERY,
+  sample: 'class A { /* é */ void M() { G(\"€\"); } }\n',
 
   package(node, ctx) {
     ctx.package = ctx.textOf(field(node, 'name')).replace(/\s+/g, '');

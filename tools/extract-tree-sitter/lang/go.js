@@ -12,7 +12,7 @@
  * x-receiver) and the methods an interface declares (abstract).
  */
 'use strict';
-const {posix, named, field, dirOf} = require('./util');
+const {posix, named, field, fields, dirOf} = require('./util');
 
 const QUERY = `
 (package_clause (package_identifier) @package)
@@ -21,7 +21,7 @@ const QUERY = `
 (method_declaration) @function
 (method_elem) @function
 (type_spec) @class
-(call_expression) @call
+(call_expression function: (_) @callee)
 (if_statement) @branch
 (for_statement) @branch
 (expression_case) @branch
@@ -29,7 +29,6 @@ const QUERY = `
 (communication_case) @branch
 (binary_expression operator: "&&") @logical
 (binary_expression operator: "||") @logical
-(comment) @comment
 (ERROR) @error
 (MISSING) @missing
 `;
@@ -37,10 +36,11 @@ const QUERY = `
 function parameters(list, ctx) {
   const out = [];
   for (const p of named(list)) {
-    if (p.type !== 'parameter_declaration' && p.type !== 'variadic_parameter_declaration') continue;
+    const t = p.type;
+    if (t !== 'parameter_declaration' && t !== 'variadic_parameter_declaration') continue;
     let type = ctx.textOf(field(p, 'type'));
-    if (p.type === 'variadic_parameter_declaration') type = '...' + type;
-    const names = p.childrenForFieldName('name');
+    if (t === 'variadic_parameter_declaration') type = '...' + type;
+    const names = fields(p, 'name');
     if (!names.length) out.push({name: '', type});
     for (const n of names) out.push({name: ctx.textOf(n), type});
   }
@@ -58,6 +58,7 @@ const go = {
   extensions: ['.go'],
   namespaceSeparator: '/',
   query: QUERY,
+  sample: 'package p\n// é\nfunc f() { g(\"€\") }\n',
 
   package(node, ctx) {
     ctx.package = ctx.textOf(node);

@@ -33,11 +33,33 @@ const EXTENSIONS = {
   '.php': 'php',
 };
 
+/* Lines that open a comment in the C family: //, /*, and the * that
+ * continues a block comment ("* text", "*" + "/", a lone "*"; not *p = 0). */
+const C_COMMENT = String.raw`//|/\*|\*(?:[ \t/]|$)`;
+
+/*
+ * A node's start offset.  The binding hands each node over as six numbers
+ * (its id, then tree-sitter's TSNode context: start byte, row, column),
+ * and parses JS strings as UTF-16, so the start byte halved is the offset
+ * that node.startIndex would fetch with a native call.  That layout is the
+ * binding's own: it is checked on a parse of the language's first capture
+ * at load, and node.startIndex is used if it does not hold.
+ */
+function startOfFor(lang) {
+  const parser = new Parser();
+  parser.setLanguage(lang.language);
+  const sample = lang.sample || 'x';
+  const caps = lang.query.captures(parser.parse(sample).rootNode);
+  const fast = (node) => node[2] >>> 1;
+  const ok = caps.length > 0 && caps.every((c) => fast(c.node) === c.node.startIndex);
+  return ok ? fast : (node) => node.startIndex;
+}
+
 const NODE_MODULES = path.join(__dirname, '..', 'node_modules');
 const loaded = new Map();
 
 /* A header is C++ when it says something only C++ says. */
-const CPLUSPLUS = /^\s*(class|namespace|template|using)\b|^\s*(public|private|protected)\s*:|::|\bextern\s+"C\+\+"|^\s*#\s*include\s*<[a-z_]+>/m;
+const CPLUSPLUS = /^\s*(class|namespace|template|using)\b|^\s*(public|private|protected)\s*:|\b[A-Za-z_]\w*::[A-Za-z_~]|\bextern\s+"C\+\+"|^\s*#\s*include\s*<[a-z_]+>/m;
 
 function languageOf(relative, text) {
   const ext = path.posix.extname(relative).toLowerCase();
@@ -54,18 +76,20 @@ function load(name) {
   if (!lang.language) {
     const dir = path.join(NODE_MODULES, lang.grammar);
     let binding = nodeGypBuild(dir);
-    let types = path.join(dir, 'src', 'node-types.json');
-    if (lang.subgrammar) {
-      binding = binding[lang.subgrammar];
-      types = path.join(dir, lang.subgrammar, 'src', 'node-types.json');
-    }
-    /* node types give each node class its type name as a plain property,
-     * sparing a native call for every node.type */
-    try { binding.nodeTypeInfo = JSON.parse(fs.readFileSync(types, 'utf8')); } catch (e) { /* optional */ }
+    /* (no nodeTypeInfo: the node classes it builds take longer to set up
+     * than the native calls for node.type they spare) */
+    if (lang.subgrammar) binding = binding[lang.subgrammar];
+    /* field ids by name: childForFieldId spares the runtime a search of
+     * the grammar's field names by string at every lookup (lang/util.js) */
+    const names = nodeGypBuild(path.join(NODE_MODULES, 'tree-sitter')).getNodeFieldNamesById(binding);
+    binding.fieldIds = Object.create(null);
+    names.forEach((n, i) => { if (n) binding.fieldIds[n] = i; });
     lang.language = binding;
     lang.grammarVersion = lang.grammar + ' ' +
       JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
     lang.query = new Parser.Query(binding, lang.query);
+    lang.commentLine = new RegExp(lang.commentLine || C_COMMENT, 'y');
+    lang.startOf = startOfFor(lang);
   }
   const parser = new Parser();
   parser.setLanguage(lang.language);

@@ -41,8 +41,6 @@ const QUERY = `
 (switch_label) @case
 (binary_expression operator: "&&") @logical
 (binary_expression operator: "||") @logical
-(line_comment) @comment
-(block_comment) @comment
 (ERROR) @error
 (MISSING) @missing
 `;
@@ -77,6 +75,7 @@ const java = {
   extensions: ['.java'],
   namespaceSeparator: '.',
   query: QUERY,
+  sample: 'class A { /* é */ void m() { g(\"€\"); } }\n',
 
   package(node, ctx) {
     const m = /^package\s+([\w.\s]+?)\s*;/.exec(ctx.text_(node).replace(/@\w+(\([^)]*\))?\s*/g, ''));
@@ -153,12 +152,14 @@ const java = {
   },
 
   call(node, ctx) {
-    if (node.type === 'method_invocation') {
+    const t = node.type;
+    if (t === 'method_invocation') {
+      /* obj.name as written: from the call's start to its name's end (one
+       * field lookup, where the object and the name would take two) */
       const name = field(node, 'name');
-      const obj = field(node, 'object');
-      return clean(ctx, obj ? ctx.text.substring(node.startIndex, name.endIndex) : ctx.text_(name));
+      return name ? clean(ctx, ctx.text.substring(ctx.lang.startOf(node), name.endIndex)) : null;
     }
-    if (node.type === 'object_creation_expression') return ctx.textOf(field(node, 'type'));
+    if (t === 'object_creation_expression') return ctx.textOf(field(node, 'type'));
     const c = field(node, 'constructor');
     return c ? ctx.textOf(c) : null;
   },

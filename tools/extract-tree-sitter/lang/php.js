@@ -30,7 +30,7 @@ const QUERY = `
 (enum_declaration) @class
 (function_definition) @function
 (method_declaration) @function
-(function_call_expression) @call
+(function_call_expression function: (_) @callee)
 (member_call_expression) @call
 (nullsafe_member_call_expression) @call
 (scoped_call_expression) @call
@@ -50,7 +50,6 @@ const QUERY = `
 (binary_expression operator: "and") @logical
 (binary_expression operator: "or") @logical
 (binary_expression operator: "??") @logical
-(comment) @comment
 (ERROR) @error
 (MISSING) @missing
 `;
@@ -100,6 +99,8 @@ const php = {
   extensions: ['.php'],
   namespaceSeparator: '\\',
   query: QUERY,
+  sample: '<?php\n// é\nfunction f() { g(\"€\"); }\n',
+  commentLine: String.raw`//|#(?!\[)|/\*|\*(?:[ \t/]|$)`,
 
   namespace(node, ctx) {
     const n = field(node, 'name');

@@ -41,7 +41,6 @@ const QUERY = `
 (binary operator: "||") @logical
 (binary operator: "and") @logical
 (binary operator: "or") @logical
-(comment) @comment
 (ERROR) @error
 (MISSING) @missing
 `;
@@ -66,6 +65,8 @@ const ruby = {
   extensions: ['.rb'],
   namespaceSeparator: '::',
   query: QUERY,
+  sample: '# é\ndef f\n  g(\"€\")\nend\n',
+  commentLine: String.raw`#`,
 
   /* class << self opens no class: note its span, for its methods */
   namespace(node, ctx) {
@@ -114,13 +115,14 @@ const ruby = {
     const method = field(node, 'method');
     if (!method) return null;
     const name = ctx.text_(method);
-    const receiver = field(node, 'receiver');
+    /* a receiver stands before the method: x.y, A::b, x&.y */
+    const receiver = ctx.lang.startOf(method) > ctx.lang.startOf(node);
     if (!receiver && REQUIRES.has(name)) this.require(node, ctx, name);
     if (!receiver && !fn && MIXINS.has(name)) {
       const cls = ctx.currentClass();
       if (cls) for (const a of named(field(node, 'arguments'))) cls.cls.bases.push(ctx.textOf(a));
     }
-    return receiver ? ctx.textOf(receiver) + '.' + name : ctx.textOf(method);
+    return clean(receiver ? ctx.text.substring(ctx.lang.startOf(node), method.endIndex) : name);
   },
 
   require(node, ctx, how) {
@@ -155,5 +157,9 @@ const ruby = {
     return lib >= 0 ? parts.slice(lib + 1).join('/') : rel;
   },
 };
+
+function clean(t) {
+  return t.indexOf('\0') < 0 ? t : t.replace(/\0/g, '\\u0000');
+}
 
 module.exports = ruby;

@@ -31,7 +31,7 @@ const QUERY = `
 (union_item) @class
 (trait_item) @class
 (impl_item) @impl
-(call_expression) @call
+(call_expression function: (_) @callee)
 (macro_invocation) @call
 (if_expression) @branch
 (while_expression) @branch
@@ -39,8 +39,6 @@ const QUERY = `
 (match_arm) @case
 (binary_expression operator: "&&") @logical
 (binary_expression operator: "||") @logical
-(line_comment) @comment
-(block_comment) @comment
 (ERROR) @error
 (MISSING) @missing
 `;
@@ -230,6 +228,7 @@ const rust = {
   extensions: ['.rs'],
   namespaceSeparator: '::',
   query: QUERY,
+  sample: '// é\nfn f() { g(\"€\"); }\n',
 
   begin(ctx) {
     ctx.rustModule = fileModule(ctx.env, ctx.relative);

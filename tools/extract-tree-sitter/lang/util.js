@@ -12,8 +12,18 @@ function named(node) {
   return node ? node.namedChildren : [];
 }
 
+/* A node's child in a field (by the field's id: lang/index.js). */
 function field(node, name) {
-  return node ? node.childForFieldName(name) : null;
+  if (!node) return null;
+  const id = node.tree.language.fieldIds[name];
+  return id ? node.childForFieldId(id) : null;
+}
+
+/* A node's children in a field that may hold several. */
+function fields(node, name) {
+  if (!node) return [];
+  const id = node.tree.language.fieldIds[name];
+  return id ? node.childrenForFieldId(id) : [];
 }
 
 /* The directory of a repository path ('' at the top). */
@@ -108,4 +118,4 @@ function unquote(text) {
   return text;
 }
 
-module.exports = {posix, named, field, dirOf, join, ancestors, findIncluded, unquote};
+module.exports = {posix, named, field, fields, dirOf, join, ancestors, findIncluded, unquote};

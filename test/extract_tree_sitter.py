@@ -20,7 +20,9 @@ variables name (database astpg_tree_sitter, dropped at the end):
     language, written without the extractor's resolution: IMPORTED_HERE)
     resolve to a stored file, for at least RESOLVED of them;
   - a file that does not parse is reported and skipped, the run goes on;
-    a file with a few errors is stored and says so.
+    a file with a few errors is stored and says so;
+  - on small files of test/fixtures/tree-sitter, the exact values of what
+    is easy to get wrong: complexity, callees, bases, resolved targets.
 
 Prints a table per language and "N passed, N failed".  Needs node and npm
 (the extractor installs its parsers on first use), universal-ctags,
@@ -157,6 +159,82 @@ def run_extractor(lang, path, out, repository):
     return p, (int(m.group(1)), int(m.group(2))) if m else (None, None)
 
 
+def fn(doc, qualified):
+    return next((f for f in doc["functions"] if f["qualified_name"] == qualified), {})
+
+
+def cls(doc, qualified):
+    return next((c for c in doc["classes"] if c["qualified_name"] == qualified), {})
+
+
+def deps(doc):
+    return [(d["target"], d.get("kind"), d.get("names")) for d in doc["dependencies"]]
+
+
+def fixtures(t, work):
+    """Exact values on small files, each written to exercise one rule."""
+    out = os.path.join(work, "fixtures.ndjson")
+    p, _ = run_extractor("fixtures", os.path.join(HERE, "fixtures", "tree-sitter"), out, "fixtures")
+    docs = {d["path"]: d for d in map(json.loads, open(out))}
+    t.check("fixtures: all 13 files extracted", p.returncode == 0 and len(docs) == 13, p.stderr)
+    d = docs["a.go"]
+    m = fn(d, "T.M")
+    t.check("go: complexity 1 + if + && + || + for + case (not default) = 6", m.get("complexity") == 6, str(m))
+    t.check("go: callees as written, the closure's call counted for its function",
+            [c["name"] for c in m.get("calls", [])] == ["f.Println", "os.Exit", "g"], str(m.get("calls")))
+    t.check("go: method named after its receiver", m.get("x-receiver") == "*T" and "class" not in m, str(m))
+    t.check("go: embedded types as bases, interface abstract, its method too",
+            cls(d, "T")["bases"] == ["io.Reader"] and cls(d, "I")["is_abstract"] and
+            fn(d, "I.M").get("x-abstract") is True and fn(d, "I.M").get("class") == "I")
+    d = docs["A.java"]
+    t.check("java: module package.Class; imports of classes, a static import's class, a package",
+            d["module"] == "a.b.A" and deps(d) == [("a.b.C", "import-static", ["m"]), ("a.b", "import", ["*"]),
+                                                  ("java.util.List", "import", ["List"])], str(deps(d)))
+    t.check("java: complexity with a lambda's if and || and a ternary = 5, annotations as decorators",
+            fn(d, "A.m").get("complexity") == 5 and fn(d, "A.m").get("decorators") == ["Override"], str(fn(d, "A.m")))
+    t.check("java: bases and nesting", cls(d, "A")["bases"] == ["B<T>", "I", "J"] and cls(d, "A.K")["parent"] == "A")
+    d = docs["rs/src/lib.rs"]
+    t.check("rust: crate module; mod and use resolved to the module files; std kept as written",
+            d["module"] == "my_crate" and deps(d) == [
+                ("my_crate::parse", "mod", None), ("my_crate::parse", "use", ["Parser", "helper"]),
+                ("std::collections", "use", ["HashMap"]), ("my_crate::parse::deep", "use", ["Thing"])],
+            str(deps(d)))
+    t.check("rust: impl methods Type.method, a match arm that is not _ counts, traits implemented as bases",
+            fn(d, "S.sig").get("complexity") == 2 and fn(d, "S.sig").get("x-impl") == "Tr for S<T>" and
+            cls(d, "S")["bases"] == ["Tr"] and fn(d, "Tr.sig").get("x-abstract") is True)
+    t.check("rust: nested fn", fn(d, "free.<locals>.inner").get("line_start") == 12 and
+            fn(d, "free").get("complexity") == 3)
+    d = docs["c/src/m.c"]
+    t.check("c: includes beside, above in include/, and the system's as written",
+            deps(d) == [("c/include/lib/l.h", "include", None), ("c/src/local.h", "include", None),
+                        ("stdio.h", "include-system", None)], str(deps(d)))
+    t.check("c: complexity with a case but not default, && and ?: = 4; f(void) has no parameters",
+            fn(d, "f").get("complexity") == 4 and fn(d, "h").get("parameters") == [])
+    d = docs["c/src/k.hpp"]
+    t.check("c++: a pure virtual method makes its class abstract; bases without access specifiers",
+            cls(d, "X")["is_abstract"] and cls(d, "X")["bases"] == ["Y<T>", "Z"] and cls(d, "X")["namespace"] == "a::b")
+    t.check("c++: out-of-class definitions A::f as A.f",
+            fn(d, "X.X").get("kind") == "constructor" and fn(d, "ns.Foo.bar").get("x-scope") == "ns::Foo")
+    d = docs["a.cs"]
+    t.check("c#: complexity with a case section, a switch arm (not _) and ?? = 4; async",
+            fn(d, "C.M").get("complexity") == 4 and fn(d, "C.M").get("is_async") is True)
+    t.check("c#: using static depends on the type's namespace; accessors get_P/set_P",
+            ("System", "using-static", ["Math"]) in deps(d) and fn(d, "C.get_P") and fn(d, "C.set_P"))
+    d = docs["a.rb"]
+    t.check("ruby: require_relative to a path, require and autoload to modules",
+            deps(d) == [("lib/b.rb", "require_relative", None), ("rack/utils", "require", None),
+                        ("m/foo", "autoload", ["Foo"])], str(deps(d)))
+    t.check("ruby: modifiers and and/or count (5); mixins as bases; class << self",
+            fn(d, "M.A.B.m").get("complexity") == 5 and cls(d, "M.A.B")["bases"] == ["Base", "Comparable"] and
+            fn(d, "M.A.B.t").get("x-singleton") is True)
+    d = docs["a.php"]
+    t.check("php: module by the class; use and group use; require beside the file",
+            d["module"] == "A\\B\\a" and deps(d)[:2] == [("C\\D", "use", ["D"]), ("E\\F", "use", ["F"])] and
+            ("x.php", "require-once", None) in deps(d), str(deps(d)))
+    t.check("php: complexity with and and foreach = 4; traits as bases",
+            fn(d, "top").get("complexity") == 4 and cls(d, "a")["bases"] == ["Y", "Z", "W", "T1", "T2"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("samples", nargs="?")
@@ -262,6 +340,8 @@ def main():
                 expected > 0 and share >= RESOLVED, "; ".join(missed[:5]))
         rows.append((lang, n, not_parsed, totals, agree_f, agree_c, exact_f, exact_c, hits, expected,
                      sum(1 for d in docs if d.get("x-parse-errors"))))
+
+    fixtures(t, work)
 
     # a file that does not parse is skipped, one with a few errors is kept
     broken = os.path.join(work, "broken")

@@ -52,6 +52,15 @@ function clean(text) {
   return text.indexOf('\0') < 0 ? text : text.replace(/\0/g, '\\u0000');
 }
 
+/* A class or function name is at most 1,024 characters (the format's
+ * limit); a longer one (a C++ operator on a long template) is cut, and
+ * its qualified name keeps it whole. */
+function shorten(name) {
+  if (name.length <= 1000) return name;
+  const cut = name.slice(0, 1000);
+  return /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;     /* not half a pair */
+}
+
 /* Line starts of a text, and the line of an offset. */
 function lineStarts(text) {
   const starts = [0];
@@ -232,7 +241,8 @@ function extract(lang, parser, text, data, relative, env, options) {
       }
       case 'callee': {
         const f = ctx.currentFunction();
-        if (f) (f.fn.calls || (f.fn.calls = [])).push({name: ctx.textOf(node), line: ctx.line(start)});
+        const callee = f && ctx.textOf(node);
+        if (callee) (f.fn.calls || (f.fn.calls = [])).push({name: callee, line: ctx.line(start)});
         break;
       }
       case 'error':
@@ -268,7 +278,7 @@ function extract(lang, parser, text, data, relative, env, options) {
         const qualified = cls.qualified_name || ctx.qualified(cls.name);
         const end = node.endIndex;
         const out = {
-          name: clean(cls.name), qualified_name: clean(qualified),
+          name: shorten(clean(cls.name)), qualified_name: clean(qualified),
           line_start: ctx.line(start), line_end: ctx.line(Math.max(start, end - 1)),
         };
         if (outer) out.parent = outer.qualified;
@@ -290,7 +300,7 @@ function extract(lang, parser, text, data, relative, env, options) {
         const qualified = fn.qualified_name || ctx.qualified(fn.name);
         const end = node.endIndex;
         const out = {
-          name: clean(fn.name), qualified_name: clean(qualified),
+          name: shorten(clean(fn.name)), qualified_name: clean(qualified),
           signature: fn.signature != null ? clean(fn.signature) : undefined,
           parameters: fn.parameters || [],
           line_start: ctx.line(start), line_end: ctx.line(Math.max(start, end - 1)),

@@ -154,6 +154,7 @@ function main(argv) {
         const data = fs.readFileSync(file);
         const text = data.toString('utf8');
         const name = languages.languageOf(relative, text);
+        if (!name) throw new ParseFailure('not a file of a language this extractor reads');
         const {lang, parser} = languages.load(name);
         if (options.parseOnly) {
           parser.parse(text);

@@ -64,8 +64,9 @@ clean-loader:
 	$(MAKE) -C $(LOADER) PG_CONFIG=$(PG_CONFIG) clean
 
 # astpg-index beside astpg-load, and the extractors it runs where it looks
-# for them ($(pg_config --sharedir)/astpg), with extract-js's parser when
-# it is installed here, so that no first run needs npm.
+# for them ($(pg_config --sharedir)/astpg), with extract-js's and
+# extract-tree-sitter's parsers when they are installed here, so that no
+# first run needs npm.
 install: install-index
 .PHONY: install-index
 install-index:
@@ -79,6 +80,16 @@ install-index:
 	if [ -d tools/extract-js/node_modules ]; then \
 		rm -rf '$(DESTDIR)$(datadir)/astpg/extract-js/node_modules' && \
 		cp -R tools/extract-js/node_modules '$(DESTDIR)$(datadir)/astpg/extract-js/'; fi
+	$(MKDIR_P) '$(DESTDIR)$(datadir)/astpg/extract-tree-sitter/lang'
+	$(INSTALL_SCRIPT) tools/extract-tree-sitter/extract-tree-sitter tools/extract-tree-sitter/extract.js \
+		'$(DESTDIR)$(datadir)/astpg/extract-tree-sitter/'
+	$(INSTALL_DATA) tools/extract-tree-sitter/engine.js tools/extract-tree-sitter/package.json \
+		tools/extract-tree-sitter/package-lock.json tools/extract-tree-sitter/.npmrc \
+		'$(DESTDIR)$(datadir)/astpg/extract-tree-sitter/'
+	$(INSTALL_DATA) tools/extract-tree-sitter/lang/*.js '$(DESTDIR)$(datadir)/astpg/extract-tree-sitter/lang/'
+	if [ -e tools/extract-tree-sitter/node_modules/.astpg-installed ]; then \
+		rm -rf '$(DESTDIR)$(datadir)/astpg/extract-tree-sitter/node_modules' && \
+		cp -R tools/extract-tree-sitter/node_modules '$(DESTDIR)$(datadir)/astpg/extract-tree-sitter/'; fi
 
 # The README's two commands.
 .PHONY: test check-fast demo bench bench-queries bench-subxacts bench-extract check-asan

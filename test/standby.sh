@@ -141,6 +141,13 @@ astpg.import_cycles(text)|SELECT * FROM astpg.import_cycles('email') ORDER BY 1
 astpg.dependency_graph_dot(text,text)|SELECT astpg.dependency_graph_dot('email', '')
 astpg.find_symbol(text,text[],integer)|SELECT * FROM astpg.find_symbol('get_payload', max_results => 20) ORDER BY 1, 2, 3, 4, 5, 6
 astpg.stored_hashes(text)|SELECT * FROM astpg.stored_hashes('email') ORDER BY 1, 2
+astpg.resolve_calls(bigint,bigint[],text[])|SELECT * FROM astpg.resolve_calls(astpg.repo_id('python3.11'), ARRAY[$func]) ORDER BY 1, 2, 3, 4
+astpg.calling(bigint,bigint[])|SELECT * FROM astpg.calling(astpg.repo_id('python3.11'), ARRAY[$func]) ORDER BY 1, 2
+astpg.symbol_rows(text,smallint,text,bigint,integer)|SELECT * FROM astpg.symbol_rows('get_payload', 1::smallint, NULL, NULL, 20) ORDER BY 1, 2, 3, 4, 5, 6
+astpg.dead_code(text,text)|SELECT * FROM astpg.dead_code('email') ORDER BY 1, 2, 3, 4, 5
+astpg.package_coupling(text,integer,text)|SELECT * FROM astpg.package_coupling('email') ORDER BY 1
+astpg.churn(text,timestamp with time zone,timestamp with time zone)|SELECT * FROM astpg.churn('email') ORDER BY 1, 2
+astpg.trend(text,text,timestamp with time zone,timestamp with time zone)|SELECT * FROM astpg.trend('email', 'month', until => (SELECT max(ingested_at) + interval '1 second' FROM astpg.ingests)) ORDER BY 2
 "
 # what the catalog calls a read function: astpg_reader may execute it
 catalog_reads=$(primary -c "
@@ -214,6 +221,7 @@ astpg.delete_files(text,text[])|SELECT * FROM astpg.delete_files('email', ARRAY[
 astpg.resolve_dependencies(text)|SELECT astpg.resolve_dependencies()
 astpg.refresh_analytics(boolean)|SELECT * FROM astpg.refresh_analytics()
 astpg.refresh_analytics(boolean) false|SELECT * FROM astpg.refresh_analytics(false)
+astpg.refresh_analytics(text)|SELECT * FROM astpg.refresh_analytics('email')
 astpg.maintain(interval)|SELECT * FROM astpg.maintain('1 year')
 COPY astpg.inbox|(psql's \\copy, below)
 INSERT INTO astpg.inbox|INSERT INTO astpg.inbox (doc) VALUES ('{\"repository\": \"standby\", \"path\": \"w.py\", \"language\": \"python\"}')
@@ -252,7 +260,7 @@ sections wrote < <(on_standby "$writer" -f "$script" 2>/dev/null)
 for name in "${names[@]}"; do
 	err=${wrote[$name]-}
 	err=${err%$'\n'}
-	if [[ $err =~ ^25006:\ cannot\ execute\ [A-Za-z_\ \(\)]+\ (in\ a\ read-only\ transaction|during\ recovery)$ ]]; then
+	if [[ $err =~ ^25006:\ cannot\ execute\ [A-Za-z_.\ \(\)]+\ (in\ a\ read-only\ transaction|during\ recovery)$ ]]; then
 		check "$name fails on the standby: $err" ok ok
 	else
 		check "$name fails on the standby with 25006" "$err" "25006: cannot execute ..."

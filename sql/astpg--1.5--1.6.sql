@@ -580,7 +580,11 @@ COMMENT ON FUNCTION @extschema@.calling(bigint, bigint[]) IS
 
 --
 -- The walks, with each node's name and file.  plpgsql, planned with the
--- values: Citus cannot plan the parameters of a SQL function.
+-- values: Citus cannot plan the parameters of a SQL function.  The walk
+-- first, into arrays, then its nodes' rows in the start's repository: on
+-- Citus a statement that both called graph_walk() and read a table would
+-- go to the repository's shard with the call, where the walk cannot query
+-- the shards.
 --
 CREATE OR REPLACE FUNCTION @extschema@.dependencies_of(bigint, max_depth integer DEFAULT 10)
 RETURNS TABLE (file_id bigint, path text, depth integer)
@@ -588,12 +592,20 @@ LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 AS $$
+DECLARE
+    repo   bigint;
+    nodes  bigint[];
+    depths integer[];
 BEGIN
+    -- (a scalar subquery here would be planned apart on Citus, its result
+    -- sent back to the coordinator)
+    SELECT s.repo_id INTO repo FROM @extschema@.files s WHERE s.file_id = $1;
+    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
+      FROM @extschema@.graph_walk($1, max_depth, 'imports') w;
     RETURN QUERY
     SELECT f.file_id, f.path, w.depth
-      FROM @extschema@.graph_walk($1, max_depth, 'imports') w
-      JOIN @extschema@.files f ON f.file_id = w.node_id
-       AND f.repo_id = (SELECT s.repo_id FROM @extschema@.files s WHERE s.file_id = $1)
+      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
+      JOIN @extschema@.files f ON f.file_id = w.node_id AND f.repo_id = repo
      ORDER BY w.depth, f.path;
 END
 $$;
@@ -607,12 +619,20 @@ LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 AS $$
+DECLARE
+    repo   bigint;
+    nodes  bigint[];
+    depths integer[];
 BEGIN
+    -- (a scalar subquery here would be planned apart on Citus, its result
+    -- sent back to the coordinator)
+    SELECT s.repo_id INTO repo FROM @extschema@.files s WHERE s.file_id = $1;
+    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
+      FROM @extschema@.graph_walk($1, max_depth, 'imported by') w;
     RETURN QUERY
     SELECT f.file_id, f.path, w.depth
-      FROM @extschema@.graph_walk($1, max_depth, 'imported by') w
-      JOIN @extschema@.files f ON f.file_id = w.node_id
-       AND f.repo_id = (SELECT s.repo_id FROM @extschema@.files s WHERE s.file_id = $1)
+      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
+      JOIN @extschema@.files f ON f.file_id = w.node_id AND f.repo_id = repo
      ORDER BY w.depth, f.path;
 END
 $$;
@@ -627,11 +647,18 @@ SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
-    repo bigint := (SELECT s.repo_id FROM @extschema@.functions s WHERE s.function_id = $1);
+    repo   bigint;
+    nodes  bigint[];
+    depths integer[];
 BEGIN
+    -- (a scalar subquery here would be planned apart on Citus, its result
+    -- sent back to the coordinator)
+    SELECT s.repo_id INTO repo FROM @extschema@.functions s WHERE s.function_id = $1;
+    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
+      FROM @extschema@.graph_walk($1, max_depth, 'called by') w;
     RETURN QUERY
     SELECT fn.function_id, fn.qualified_name, f.path, w.depth
-      FROM @extschema@.graph_walk($1, max_depth, 'called by') w
+      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
       JOIN @extschema@.functions fn ON fn.function_id = w.node_id AND fn.repo_id = repo
       JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
      ORDER BY w.depth, f.path, fn.line_start;
@@ -648,11 +675,18 @@ SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
-    repo bigint := (SELECT s.repo_id FROM @extschema@.functions s WHERE s.function_id = $1);
+    repo   bigint;
+    nodes  bigint[];
+    depths integer[];
 BEGIN
+    -- (a scalar subquery here would be planned apart on Citus, its result
+    -- sent back to the coordinator)
+    SELECT s.repo_id INTO repo FROM @extschema@.functions s WHERE s.function_id = $1;
+    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
+      FROM @extschema@.graph_walk($1, max_depth, 'calls') w;
     RETURN QUERY
     SELECT fn.function_id, fn.qualified_name, f.path, w.depth
-      FROM @extschema@.graph_walk($1, max_depth, 'calls') w
+      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
       JOIN @extschema@.functions fn ON fn.function_id = w.node_id AND fn.repo_id = repo
       JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
      ORDER BY w.depth, f.path, fn.line_start;

@@ -1498,6 +1498,7 @@ BEGIN
           FROM files f
           JOIN @extschema@.dependencies d ON d.file_id = f.file_id AND d.repo_id = f.repo_id
          WHERE d.target_file_id IS NOT NULL
+           AND (repo IS NULL OR d.repo_id = repo)
         UNION ALL
         SELECT d.repo_id, d.file_id, n.name, m.file_id, NULL
           FROM files f
@@ -1505,6 +1506,7 @@ BEGIN
          CROSS JOIN LATERAL pg_catalog.unnest(d.names) AS n(name)
           JOIN @extschema@.files m
             ON m.repo_id = d.repo_id AND m.module = d.target || '.' || n.name
+         WHERE (repo IS NULL OR d.repo_id = repo) AND (repo IS NULL OR m.repo_id = repo)
     ), module_level AS MATERIALIZED (
         -- functions outside classes, of the callers' files and of the
         -- files they import
@@ -1515,6 +1517,7 @@ BEGIN
                 UNION SELECT i.repo_id, i.target_file_id FROM imports i) t
           JOIN @extschema@.functions fn ON fn.file_id = t.file_id AND fn.repo_id = t.repo_id
          WHERE fn.class_id IS NULL
+           AND (repo IS NULL OR fn.repo_id = repo)
          GROUP BY fn.repo_id, fn.file_id, fn.name
     ), imported_names AS MATERIALIZED (
         SELECT i.repo_id, i.file_id, n.name,
@@ -1536,6 +1539,7 @@ BEGIN
             ON caller.function_id = c.caller_id AND caller.repo_id = c.repo_id
          WHERE c.dotted AND c.prefix IN ('self', 'this', 'cls')
            AND caller.class_id IS NOT NULL
+           AND (repo IS NULL OR caller.repo_id = repo)
     ), scopes AS MATERIALIZED (
         -- a class and its resolved ancestors, with their distance from it
         SELECT DISTINCT s.repo_id, s.class_id, s.class_id AS owner_id, 0 AS distance
@@ -1547,6 +1551,7 @@ BEGIN
             ON h.class_id = s.class_id AND h.repo_id = s.repo_id,
                ROWS FROM (pg_catalog.unnest(h.ancestor_ids),
                           pg_catalog.unnest(h.ancestor_distances)) AS a(owner_id, distance)
+         WHERE (repo IS NULL OR h.repo_id = repo)
     ), methods AS MATERIALIZED (
         SELECT fn.repo_id, fn.class_id, fn.name,
                pg_catalog.min(fn.function_id) AS function_id,
@@ -1554,6 +1559,7 @@ BEGIN
                pg_catalog.count(*) AS found
           FROM (SELECT DISTINCT sc.repo_id, sc.owner_id FROM scopes sc) o
           JOIN @extschema@.functions fn ON fn.class_id = o.owner_id AND fn.repo_id = o.repo_id
+         WHERE (repo IS NULL OR fn.repo_id = repo)
          GROUP BY fn.repo_id, fn.class_id, fn.name
     ), self_scopes AS MATERIALIZED (
         -- each self call with the classes it may reach, before their

@@ -2326,14 +2326,24 @@ COMMENT ON FUNCTION @extschema@.find_symbol(text, text[], integer) IS
 -- How stale each repository's analytics are: when they were last
 -- refreshed, and how many of its files were stored (inserted or replaced)
 -- or deleted since, from the audit log.  A repository never refreshed has
--- no refreshed_at and no count.
+-- no refreshed_at and no count.  An ingest is since the refresh if its id
+-- is above the last one the refresh included.  On Citus each node takes
+-- ids from a range of its own (node group g: g * 2^48 + 1 up, see
+-- assign_id_ranges()), and the last id may be from a higher range than a
+-- later ingest's: an ingest from a lower range is since the refresh if it
+-- was written after the refresh began.  Both are ranges of ingests_pkey
+-- (the second bounded on both sides, ids being positive, so that the
+-- planner reads it as the narrow range it is); on one server every id is
+-- below 2^48 and the second range is empty.
 --
 CREATE VIEW @extschema@.analytics_staleness AS
 SELECT COALESCE(s.repository, r.repository) AS repository,
        r.refreshed_at,
        (SELECT pg_catalog.count(DISTINCT i.path)
           FROM @extschema@.ingests i
-         WHERE i.ingest_id > r.last_ingest
+         WHERE (i.ingest_id > r.last_ingest
+                OR (i.ingest_id > 0 AND i.ingest_id < ((r.last_ingest >> 48) << 48)
+                    AND i.ingested_at > r.refreshed_at))
            AND i.repo_id = r.repo_id
            AND i.status <> 'unchanged')::integer AS files_changed_since,
        s.repository IS NULL AS repository_gone

@@ -2227,20 +2227,19 @@ BEGIN
           FROM (SELECT DISTINCT s.member, s.repo_id FROM @extschema@.symbol_names s
                  WHERE s.name = pattern AND s.kind = 2) s;
     END IF;
-    -- Each part is one join of a table with files, ordered and cut as a
-    -- whole, which Citus sends to every shard as it is.
     FOR hit IN
         SELECT x.* FROM (
-            (SELECT 'function'::text AS kind, y.function_id AS id, y.qualified_name,
-                    f.repository, f.path, y.line_start AS line
-               FROM @extschema@.functions y
-               JOIN @extschema@.files f ON f.file_id = y.file_id AND f.repo_id = y.repo_id
-              WHERE 'function' = ANY (wanted)
-                AND pg_catalog.left(y.name, 256) = pg_catalog.left(pattern, 256)
-                AND y.name = pattern
-              ORDER BY pg_catalog.left(y.name, 256), pg_catalog.left(y.qualified_name, 256),
-                       y.function_id
-              LIMIT max_results)
+            SELECT 'function'::text AS kind, fn.function_id AS id, fn.qualified_name,
+                   f.repository, f.path, fn.line_start AS line
+              FROM (SELECT y.function_id, y.file_id, y.repo_id, y.qualified_name, y.line_start
+                      FROM @extschema@.functions y
+                     WHERE 'function' = ANY (wanted)
+                       AND pg_catalog.left(y.name, 256) = pg_catalog.left(pattern, 256)
+                       AND y.name = pattern
+                     ORDER BY pg_catalog.left(y.name, 256), pg_catalog.left(y.qualified_name, 256),
+                              y.function_id
+                     LIMIT max_results) fn
+              JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
             UNION
             SELECT r.kind, r.id, r.qualified_name, r.repository, r.path, r.line
               FROM ROWS FROM (pg_catalog.unnest(members), pg_catalog.unnest(in_repos))
@@ -2248,12 +2247,16 @@ BEGIN
                    LATERAL @extschema@.symbol_rows(pattern, 2::smallint, s.member, s.repo_id,
                                                    max_results) r
             UNION
-            (SELECT 'class', c.class_id, c.qualified_name, f.repository, f.path, c.line_start
-               FROM @extschema@.classes c
-               JOIN @extschema@.files f ON f.file_id = c.file_id AND f.repo_id = c.repo_id
-              WHERE 'class' = ANY (wanted) AND (c.name = pattern OR c.qualified_name = pattern)
-              ORDER BY c.class_id
-              LIMIT max_results)
+            SELECT 'class', c.class_id, c.qualified_name, f.repository, f.path, c.line_start
+              FROM (SELECT y.class_id, y.file_id, y.repo_id, y.qualified_name, y.line_start
+                      FROM @extschema@.classes y
+                     WHERE 'class' = ANY (wanted) AND y.name = pattern
+                    UNION
+                    SELECT y.class_id, y.file_id, y.repo_id, y.qualified_name, y.line_start
+                      FROM @extschema@.classes y
+                     WHERE 'class' = ANY (wanted) AND y.qualified_name = pattern
+                     ORDER BY 1 LIMIT max_results) c
+              JOIN @extschema@.files f ON f.file_id = c.file_id AND f.repo_id = c.repo_id
             UNION
             SELECT 'file', f.file_id, COALESCE(f.module, f.path), f.repository, f.path, 1
               FROM @extschema@.files f

@@ -1516,6 +1516,7 @@ BEGIN
           FROM files f
           JOIN @extschema@.dependencies d ON d.file_id = f.file_id AND d.repo_id = f.repo_id
          WHERE d.target_file_id IS NOT NULL
+           AND (repo IS NULL OR d.repo_id = repo)
         UNION ALL
         SELECT d.repo_id, d.file_id, n.name, m.file_id, NULL
           FROM files f
@@ -1523,6 +1524,7 @@ BEGIN
          CROSS JOIN LATERAL pg_catalog.unnest(d.names) AS n(name)
           JOIN @extschema@.files m
             ON m.repo_id = d.repo_id AND m.module = d.target || '.' || n.name
+         WHERE (repo IS NULL OR d.repo_id = repo) AND (repo IS NULL OR m.repo_id = repo)
     ), module_level AS MATERIALIZED (
         -- functions outside classes, of the callers' files and of the
         -- files they import
@@ -1533,6 +1535,7 @@ BEGIN
                 UNION SELECT i.repo_id, i.target_file_id FROM imports i) t
           JOIN @extschema@.functions fn ON fn.file_id = t.file_id AND fn.repo_id = t.repo_id
          WHERE fn.class_id IS NULL
+           AND (repo IS NULL OR fn.repo_id = repo)
          GROUP BY fn.repo_id, fn.file_id, fn.name
     ), imported_names AS MATERIALIZED (
         SELECT i.repo_id, i.file_id, n.name,
@@ -1554,6 +1557,7 @@ BEGIN
             ON caller.function_id = c.caller_id AND caller.repo_id = c.repo_id
          WHERE c.dotted AND c.prefix IN ('self', 'this', 'cls')
            AND caller.class_id IS NOT NULL
+           AND (repo IS NULL OR caller.repo_id = repo)
     ), scopes AS MATERIALIZED (
         -- a class and its resolved ancestors, with their distance from it
         SELECT DISTINCT s.repo_id, s.class_id, s.class_id AS owner_id, 0 AS distance
@@ -1565,6 +1569,7 @@ BEGIN
             ON h.class_id = s.class_id AND h.repo_id = s.repo_id,
                ROWS FROM (pg_catalog.unnest(h.ancestor_ids),
                           pg_catalog.unnest(h.ancestor_distances)) AS a(owner_id, distance)
+         WHERE (repo IS NULL OR h.repo_id = repo)
     ), methods AS MATERIALIZED (
         SELECT fn.repo_id, fn.class_id, fn.name,
                pg_catalog.min(fn.function_id) AS function_id,
@@ -1572,6 +1577,7 @@ BEGIN
                pg_catalog.count(*) AS found
           FROM (SELECT DISTINCT sc.repo_id, sc.owner_id FROM scopes sc) o
           JOIN @extschema@.functions fn ON fn.class_id = o.owner_id AND fn.repo_id = o.repo_id
+         WHERE (repo IS NULL OR fn.repo_id = repo)
          GROUP BY fn.repo_id, fn.class_id, fn.name
     ), self_scopes AS MATERIALIZED (
         -- each self call with the classes it may reach, before their
@@ -1916,7 +1922,11 @@ COMMENT ON FUNCTION @extschema@.calling(bigint, bigint[]) IS
 
 --
 -- The walks, with each node's name and file.  plpgsql, planned with the
--- values: Citus cannot plan the parameters of a SQL function.
+-- values: Citus cannot plan the parameters of a SQL function.  The walk
+-- first, into arrays, then its nodes' rows in the start's repository: on
+-- Citus a statement that both called graph_walk() and read a table would
+-- go to the repository's shard with the call, where the walk cannot query
+-- the shards.
 --
 CREATE FUNCTION @extschema@.dependencies_of(bigint, max_depth integer DEFAULT 10)
 RETURNS TABLE (file_id bigint, path text, depth integer)
@@ -1924,12 +1934,20 @@ LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 AS $$
+DECLARE
+    repo   bigint;
+    nodes  bigint[];
+    depths integer[];
 BEGIN
+    -- (a scalar subquery here would be planned apart on Citus, its result
+    -- sent back to the coordinator)
+    SELECT s.repo_id INTO repo FROM @extschema@.files s WHERE s.file_id = $1;
+    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
+      FROM @extschema@.graph_walk($1, max_depth, 'imports') w;
     RETURN QUERY
     SELECT f.file_id, f.path, w.depth
-      FROM @extschema@.graph_walk($1, max_depth, 'imports') w
-      JOIN @extschema@.files f ON f.file_id = w.node_id
-       AND f.repo_id = (SELECT s.repo_id FROM @extschema@.files s WHERE s.file_id = $1)
+      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
+      JOIN @extschema@.files f ON f.file_id = w.node_id AND f.repo_id = repo
      ORDER BY w.depth, f.path;
 END
 $$;
@@ -1943,12 +1961,20 @@ LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 AS $$
+DECLARE
+    repo   bigint;
+    nodes  bigint[];
+    depths integer[];
 BEGIN
+    -- (a scalar subquery here would be planned apart on Citus, its result
+    -- sent back to the coordinator)
+    SELECT s.repo_id INTO repo FROM @extschema@.files s WHERE s.file_id = $1;
+    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
+      FROM @extschema@.graph_walk($1, max_depth, 'imported by') w;
     RETURN QUERY
     SELECT f.file_id, f.path, w.depth
-      FROM @extschema@.graph_walk($1, max_depth, 'imported by') w
-      JOIN @extschema@.files f ON f.file_id = w.node_id
-       AND f.repo_id = (SELECT s.repo_id FROM @extschema@.files s WHERE s.file_id = $1)
+      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
+      JOIN @extschema@.files f ON f.file_id = w.node_id AND f.repo_id = repo
      ORDER BY w.depth, f.path;
 END
 $$;
@@ -1963,11 +1989,18 @@ SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
-    repo bigint := (SELECT s.repo_id FROM @extschema@.functions s WHERE s.function_id = $1);
+    repo   bigint;
+    nodes  bigint[];
+    depths integer[];
 BEGIN
+    -- (a scalar subquery here would be planned apart on Citus, its result
+    -- sent back to the coordinator)
+    SELECT s.repo_id INTO repo FROM @extschema@.functions s WHERE s.function_id = $1;
+    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
+      FROM @extschema@.graph_walk($1, max_depth, 'called by') w;
     RETURN QUERY
     SELECT fn.function_id, fn.qualified_name, f.path, w.depth
-      FROM @extschema@.graph_walk($1, max_depth, 'called by') w
+      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
       JOIN @extschema@.functions fn ON fn.function_id = w.node_id AND fn.repo_id = repo
       JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
      ORDER BY w.depth, f.path, fn.line_start;
@@ -1984,11 +2017,18 @@ SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
-    repo bigint := (SELECT s.repo_id FROM @extschema@.functions s WHERE s.function_id = $1);
+    repo   bigint;
+    nodes  bigint[];
+    depths integer[];
 BEGIN
+    -- (a scalar subquery here would be planned apart on Citus, its result
+    -- sent back to the coordinator)
+    SELECT s.repo_id INTO repo FROM @extschema@.functions s WHERE s.function_id = $1;
+    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
+      FROM @extschema@.graph_walk($1, max_depth, 'calls') w;
     RETURN QUERY
     SELECT fn.function_id, fn.qualified_name, f.path, w.depth
-      FROM @extschema@.graph_walk($1, max_depth, 'calls') w
+      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
       JOIN @extschema@.functions fn ON fn.function_id = w.node_id AND fn.repo_id = repo
       JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
      ORDER BY w.depth, f.path, fn.line_start;
@@ -2099,7 +2139,8 @@ BEGIN
                      ORDER BY pg_catalog.left(x.name, 256), pg_catalog.left(x.qualified_name, 256),
                               x.function_id
                      LIMIT max_rows) fn
-              JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+              JOIN @extschema@.files f
+                ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id AND f.repo_id = repo
              ORDER BY 3, 5, 2;
         WHEN 3, 4 THEN
             RETURN QUERY
@@ -2173,6 +2214,8 @@ DECLARE
     tier     text;
     hit      record;
     done     text[] := '{}';    -- the names expanded, and the rows returned
+    members  text[];            -- the functions whose qualified name is pattern:
+    in_repos bigint[];          -- their names and repositories
 BEGIN
     IF pattern IS NULL OR pattern = '' THEN
         RAISE EXCEPTION 'pattern must not be empty'
@@ -2192,7 +2235,16 @@ BEGIN
     prefix := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
                   pattern, '\', '\\'), '%%', '\%%'), '_', '\_') || '%%';
 
-    -- exact: the name, the qualified name, the path or the module
+    -- exact: the name, the qualified name, the path or the module.  The
+    -- names and repositories of functions of that qualified name first, by
+    -- a statement of their own: on Citus, symbol_rows() called for each row
+    -- of symbol_names would run on its shard, where it cannot query others.
+    IF 'function' = ANY (wanted) THEN
+        SELECT pg_catalog.array_agg(s.member), pg_catalog.array_agg(s.repo_id)
+          INTO members, in_repos
+          FROM (SELECT DISTINCT s.member, s.repo_id FROM @extschema@.symbol_names s
+                 WHERE s.name = pattern AND s.kind = 2) s;
+    END IF;
     FOR hit IN
         SELECT x.* FROM (
             SELECT 'function'::text AS kind, fn.function_id AS id, fn.qualified_name,
@@ -2208,8 +2260,8 @@ BEGIN
               JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
             UNION
             SELECT r.kind, r.id, r.qualified_name, r.repository, r.path, r.line
-              FROM (SELECT DISTINCT s.member, s.repo_id FROM @extschema@.symbol_names s
-                     WHERE 'function' = ANY (wanted) AND s.name = pattern AND s.kind = 2) s,
+              FROM ROWS FROM (pg_catalog.unnest(members), pg_catalog.unnest(in_repos))
+                   AS s(member, repo_id),
                    LATERAL @extschema@.symbol_rows(pattern, 2::smallint, s.member, s.repo_id,
                                                    max_results) r
             UNION
@@ -2740,14 +2792,24 @@ GRANT EXECUTE ON FUNCTION @extschema@.dead_code(text, text),
 -- How stale each repository's analytics are: when they were last
 -- refreshed, and how many of its files were stored (inserted or replaced)
 -- or deleted since, from the audit log.  A repository never refreshed has
--- no refreshed_at and no count.
+-- no refreshed_at and no count.  An ingest is since the refresh if its id
+-- is above the last one the refresh included.  On Citus each node takes
+-- ids from a range of its own (node group g: g * 2^48 + 1 up, see
+-- assign_id_ranges()), and the last id may be from a higher range than a
+-- later ingest's: an ingest from a lower range is since the refresh if it
+-- was written after the refresh began.  Both are ranges of ingests_pkey
+-- (the second bounded on both sides, ids being positive, so that the
+-- planner reads it as the narrow range it is); on one server every id is
+-- below 2^48 and the second range is empty.
 --
 CREATE VIEW @extschema@.analytics_staleness AS
 SELECT COALESCE(s.repository, r.repository) AS repository,
        r.refreshed_at,
        (SELECT pg_catalog.count(DISTINCT i.path)
           FROM @extschema@.ingests i
-         WHERE i.ingest_id > r.last_ingest
+         WHERE (i.ingest_id > r.last_ingest
+                OR (i.ingest_id > 0 AND i.ingest_id < ((r.last_ingest >> 48) << 48)
+                    AND i.ingested_at > r.refreshed_at))
            AND i.repo_id = r.repo_id
            AND i.status <> 'unchanged')::integer AS files_changed_since,
        s.repository IS NULL AS repository_gone

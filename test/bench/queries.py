@@ -562,10 +562,10 @@ class Bench:
             sys.exit("bench-queries: astpg %s is installed in this database; "
                      "the analytics need 1.3" % version)
         stored = self.one("SELECT count(*) FROM astpg.files")
-        if self.args.reuse:
+        if self.args.reuse or self.args.loaded:
             if not stored:
-                sys.exit("bench-queries: --reuse, but astpg.files is empty in "
-                         "database %s" % self.conn.info.dbname)
+                sys.exit("bench-queries: --reuse or --loaded, but astpg.files is "
+                         "empty in database %s" % self.conn.info.dbname)
         elif stored:
             sys.exit("bench-queries: astpg.files holds %d rows in database %s; "
                      "the benchmark loads its own corpus: use a database of "
@@ -749,7 +749,8 @@ class Bench:
             log("reusing the corpus loaded %s: %s; load %s, first "
                 "refresh_analytics(false) %s, refresh_analytics() after the "
                 "re-ingest %s" % (at.strftime("%Y-%m-%d %H:%M"), self.label,
-                                  seconds(load), seconds(first), seconds(second)))
+                                  "not measured" if load is None else seconds(load),
+                                  seconds(first), seconds(second)))
         else:
             self.label = "a corpus loaded before (no public.bench_queries_runs)"
             log("reusing %s" % self.label)
@@ -966,6 +967,9 @@ def main():
                         help="do not print the plans")
     parser.add_argument("--nested-plans", type=int, default=3,
                         help="nested plans shown per question (default 3)")
+    parser.add_argument("--loaded", action="store_true",
+                        help="the corpus is already loaded (by hand, in pieces): "
+                             "refresh, re-ingest and ask the questions")
     parser.add_argument("--reuse", action="store_true",
                         help="only ask the questions, of the corpus an earlier "
                              "run loaded into this database")
@@ -996,7 +1000,11 @@ def main():
             if args.reuse:
                 bench.last_run()
             else:
-                bench.load()
+                if args.loaded:
+                    bench.load_seconds = None
+                    log("\nthe corpus was loaded before (--loaded): load not measured here")
+                else:
+                    bench.load()
                 first = bench.refresh(concurrently=False)
                 bench.reingest()
                 second = bench.refresh(concurrently=True)

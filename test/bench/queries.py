@@ -1,66 +1,70 @@
 #!/usr/bin/env python3
-"""astpg's query benchmark: the analytics of 1.3 on a million real functions.
+"""astpg's query benchmark: the questions analysts ask, on a million real,
+different functions.
 
-The corpus is the demo's: this interpreter's standard library (sysconfig's
-"stdlib", site-packages and dist-packages excluded) extracted once with
-tools/extract-python, then written again and again under other repository
-names (cpython-01, cpython-02, ...) until the documents hold --functions
-functions (the last copy stops at the document that reaches the count).
-Every copy is the same code, so each repository has the same shape: its
-imports resolve within itself, its call graph is the library's own.
+The corpus (the default): test/bench/corpus's, real code from code bases
+that share no files, each its own repository (cpython, Debian's packaged
+Python libraries, an npm dependency tree: over a million functions),
+built once and cached outside the repository (--corpus-dir, else
+$ASTPG_CORPUS_DIR, else test/bench/corpus's default).  Building it the
+first time takes most of an hour; later runs read the cache.
+
+--copies: the old corpus, labelled as such in the report: this
+interpreter's standard library extracted once and written again and again
+under other repository names (cpython-01, cpython-02, ...) until the
+documents hold --functions functions.  Every name then has dozens of exact
+matches and every repository the same shape, which hides costs: use it
+only to compare with figures measured that way.
 
 Steps, each timed and printed:
 
-  1. CREATE EXTENSION astpg CASCADE (pg_trgm is required from 1.3) in the
-     database of the PG* environment variables, which must hold no files.
-  2. astpg-load --jobs 2 over the copies ($(pg_config --bindir)/astpg-load,
-     else tools/astpg-load/astpg-load), then ANALYZE.
-  3. SELECT astpg.refresh_analytics(false): the first, plain refresh of
-     every materialized view; per-view durations from
-     astpg.analytics_refreshes.
-  4. --history documents re-ingested with astpg.ingest_batch as a new
-     revision ("revision": "r2", a new content_hash, every function's
-     complexity one higher), so that astpg.metric_history holds two rows
-     for those files; then SELECT astpg.refresh_analytics() (concurrently,
-     as a live server would after a change) and ANALYZE.
+  1. CREATE EXTENSION astpg CASCADE in the database of the PG* environment
+     variables, which must hold no files.
+  2. astpg-load --jobs N over the corpus's NDJSON files
+     ($(pg_config --bindir)/astpg-load, else tools/astpg-load/astpg-load),
+     then ANALYZE.
+  3. SELECT astpg.refresh_analytics(false), the first refresh, with each
+     view's duration from astpg.analytics_refreshes.
+  4. --history documents drawn at random re-ingested with
+     astpg.ingest_batch as a new revision ("r2", a new content_hash, every
+     function's complexity one higher), so that astpg.metric_history holds
+     two rows for those files; then astpg.refresh_analytics() and ANALYZE.
   5. The corpus size: table rows and the rows of every view.
-  6. Every query of the table below, --iterations times (or until
-     --max-seconds have gone by, whichever comes first), each time with
-     parameters drawn at random (seed --seed, printed) from candidates
-     read with SQL first.  Each execution is timed by the client,
-     time.perf_counter() around execute() and fetchall(), in autocommit,
-     with the simple query protocol (each one parsed and planned afresh,
-     as most clients do).  The report gives p50 (the median), p95
-     (nearest rank) and max in milliseconds against the query's goal,
-     "pass" when p95 is under it, else "MISS".
-  7. For each query, its plan for one parameter set (the first drawn):
-     EXPLAIN's nodes and conditions (costs left out), and, for
-     queries that call astpg's functions, the plans of the statements
-     those functions run (auto_explain with log_nested_statements, its
-     log lines sent to this client, one execution; not timed).
+  6. Every question of QUESTIONS below, --iterations times (or until
+     --max-seconds have gone by), each time with parameters drawn at
+     random (seed --seed) from candidates read with SQL first (CANDIDATES:
+     names, files, functions, repositories, drawn uniformly).  Each
+     execution is timed by the client, time.perf_counter() around
+     execute() and fetchall(), in autocommit, with the simple query
+     protocol (parsed and planned afresh, as most clients do).  The report
+     gives p50 (the median), p95 (nearest rank) and max in milliseconds
+     beside the question's goal: "met" when p95 is under it, else
+     "MISSED"; a question without a goal of its own is marked "report".
+  7. For each question, its plan for the first parameters drawn (EXPLAIN
+     without costs), with the plans of the statements astpg's functions
+     run for it (auto_explain with log_nested_statements).
 
-The queries are written as a user would write them from the views'
-columns and the functions' signatures.  Two dashboards are also run by
-repo_id = astpg.repo_id(...), the key the views' indexes lead with, beside
-the same query by repository name; and find_symbol is run on the twenty
-commonest names as well as on names drawn uniformly.
+--reuse skips steps 1 to 4: the questions are asked of the corpus an
+earlier run loaded into this database (its load and refresh times, kept
+in public.bench_queries_runs, are printed again).  To measure a change of
+astpg, load once, then install the change, ALTER EXTENSION astpg UPDATE
+(or drop and load again) and run with --reuse.
 
-Goals (issue "make bench-queries", on a 2-core machine): p95 under 10 ms
-for point lookups, under 100 ms for dashboards served by views and for
-dependents_of(depth 10) on the most depended-on file, under 1 s for
-import_cycles, per repository and over the whole corpus; the refresh of
-every view under a minute.  Queries the issue sets no goal for are held to
-the goal of their kind and marked "report" in the table.
+The goals are issue 17's, on the diverse corpus at a million functions on
+a 2-core machine (p95): a file's summary, callers/callees at depth 1 and
+find_symbol of an exact name under 5 ms; find_symbol of a prefix under 20
+ms and of a typo under 50 ms; dashboards by repository name under 50 ms;
+dependents_of at depth 10 on the most depended-on file under 50 ms;
+import_cycles of the whole corpus under 200 ms; refresh_analytics() of
+everything under 10 s.
 
 The exit status is 0 whether or not the goals are met (this is a
-benchmark); 1 if a query failed (an SQL error) or the database does not
-fit (astpg older than 1.3, or files already stored); 2 if the benchmark
-itself broke.
+benchmark); 1 if a question failed (an SQL error) or the database does not
+fit (astpg older than 1.3, files already stored, nothing to reuse); 2 if
+the benchmark itself broke.
 
-Connection from the PG* environment variables: run it in a throwaway
-cluster (test/bench/queries) or a database of its own.
-
-    test/bench/queries [--functions N] [--iterations K] [--quick] [--seed S]
+    test/bench/queries [--quick] [--reuse] [--iterations K] [--seed S]
+                       [--functions N] [--only WORDS] [--copies]
 """
 import argparse
 import hashlib
@@ -87,11 +91,192 @@ VIEWS = ("module_edges", "class_hierarchy", "call_graph", "file_summary",
          "function_hotspots", "repository_summary")
 TABLES = ("files", "classes", "functions", "calls", "dependencies", "metrics")
 
-# the goals, by kind of query: (label, milliseconds)
-POINT = ("point", 10.0)
-DASHBOARD = ("dashboard", 100.0)
-GRAPH = ("graph", 100.0)
-CYCLES = ("cycles", 1000.0)
+
+# --------------------------------------------------------------------------
+# The questions
+# --------------------------------------------------------------------------
+#
+# To add a question, add a Q(...) to QUESTIONS:
+#
+#   Q(name, goal, sql, params, ...)
+#     name    what the report calls it
+#     goal    p95 in milliseconds it must stay under (issue 17), or None: a
+#             question measured for the record ("report")
+#     sql     the statement, as an analyst would write it, with %s for its
+#             parameters (psycopg2's)
+#     params  a function (c, rng) -> tuple of parameters: c holds the
+#             candidates (c.files, c.names, ...: CANDIDATES below, each read
+#             once, when a question first asks for it), rng a random.Random
+#             seeded by --seed and the question's name
+#     runs    executions at most (default --iterations): fewer for
+#             questions that take seconds (refresh_analytics)
+#     nested  show the plans of the statements astpg runs inside it
+#
+# and, where it needs candidates of a new kind, an entry to CANDIDATES.
+
+class Q:
+    def __init__(self, name, goal, sql, params=lambda c, rng: (), runs=None,
+                 nested=True):
+        self.name = name
+        self.goal = goal
+        self.sql = sql
+        self.params = params
+        self.runs = runs
+        self.nested = nested
+        self.times = []
+        self.rows = []              # rows returned per execution
+        self.error = None
+        self.example = None         # the parameters its plan is shown for
+
+
+def prefix(c, rng):
+    """The first 3 or more letters of a name of at least 6."""
+    name = rng.choice(c.long_names)
+    return name[:rng.randint(3, len(name) - 1)]
+
+
+def typo(c, rng):
+    """A name of at least 6 letters with one edit (a letter replaced,
+    dropped, or two swapped), never a stored name."""
+    while True:
+        name = rng.choice(c.long_names)
+        i = rng.randrange(len(name) - 1)
+        edit = rng.randrange(3)
+        if edit == 0:
+            word = name[:i] + rng.choice("abcdefghijklmnopqrstuvwxyz") + name[i + 1:]
+        elif edit == 1:
+            word = name[:i] + name[i + 1:]
+        else:
+            word = name[:i] + name[i + 1] + name[i] + name[i + 2:]
+        if word not in c.name_set:
+            return word
+
+
+def one(key):
+    """Parameters: one value drawn uniformly from candidates `key`."""
+    return lambda c, rng: (rng.choice(getattr(c, key)),)
+
+
+QUESTIONS = [
+    Q("a file's summary, by file_id", 5,
+      "SELECT * FROM astpg.file_summary WHERE file_id = %s",
+      lambda c, rng: (rng.choice(c.files)[0],), nested=False),
+    Q("a file's summary, by repository and path", 5,
+      "SELECT * FROM astpg.file_summary WHERE repository = %s AND path = %s",
+      lambda c, rng: tuple(rng.choice(c.files)[1:]), nested=False),
+    Q("callers(function, 1)", 5,
+      "SELECT * FROM astpg.callers(%s, 1)", one("with_callers")),
+    Q("callees(function, 1)", 5,
+      "SELECT * FROM astpg.callees(%s, 1)", one("with_callees")),
+    Q("find_symbol of an exact name", 5,
+      "SELECT * FROM astpg.find_symbol(%s)", one("names")),
+    Q("find_symbol of one of the 20 commonest names", None,
+      "SELECT * FROM astpg.find_symbol(%s)", one("common_names")),
+    Q("find_symbol of a prefix", 20,
+      "SELECT * FROM astpg.find_symbol(%s)", lambda c, rng: (prefix(c, rng),)),
+    Q("find_symbol of a typo (fuzzy)", 50,
+      "SELECT * FROM astpg.find_symbol(%s)", lambda c, rng: (typo(c, rng),)),
+    Q("top 20 hotspots of a repository, by name", 50,
+      "SELECT * FROM astpg.function_hotspots WHERE repository = %s "
+      "ORDER BY rank LIMIT 20", one("repositories"), nested=False),
+    Q("top 20 hotspots of a repository, by repo_id", None,
+      "SELECT * FROM astpg.function_hotspots "
+      "WHERE repo_id = astpg.repo_id(%s) ORDER BY rank LIMIT 20",
+      one("repositories"), nested=False),
+    Q("repository_summary of a repository", 50,
+      "SELECT * FROM astpg.repository_summary WHERE repository = %s",
+      one("repositories"), nested=False),
+    Q("20 files of most fan_in of a repository", 50,
+      "SELECT * FROM astpg.file_summary WHERE repository = %s "
+      "ORDER BY fan_in DESC LIMIT 20", one("repositories"), nested=False),
+    Q("dependents_of(the most depended-on file, 10)", 50,
+      "SELECT * FROM astpg.dependents_of(%s, 10)",
+      lambda c, rng: (c.hub[0],)),
+    Q("dependents_of(a repository's most depended-on file, 10)", None,
+      "SELECT * FROM astpg.dependents_of(%s, 10)",
+      lambda c, rng: (rng.choice(c.hubs)[0],)),
+    Q("dependencies_of(file, 10)", None,
+      "SELECT * FROM astpg.dependencies_of(%s, 10)",
+      lambda c, rng: (rng.choice(c.files)[0],)),
+    Q("import_cycles of a repository", None,
+      "SELECT * FROM astpg.import_cycles(%s)", one("repositories")),
+    Q("import_cycles of the whole corpus", 200,
+      "SELECT r.repository, c.* FROM unnest(%s::text[]) r(repository), "
+      "LATERAL astpg.import_cycles(r.repository) c",
+      lambda c, rng: (c.repositories,)),
+    Q("a file's metric_history", None,
+      "SELECT revision, content_hash, ingested_at, functions, "
+      "complexity_total, complexity_max FROM astpg.metric_history "
+      "WHERE repository = %s AND path = %s ORDER BY ingested_at",
+      lambda c, rng: tuple(rng.choice(c.history)), nested=False),
+    Q("a repository's totals per month (metric_history)", None,
+      # each file's last row of each month, summed per month
+      "SELECT month, count(*) AS files, sum(functions) AS functions, "
+      "sum(complexity_total) AS complexity "
+      "FROM (SELECT DISTINCT ON (date_trunc('month', ingested_at), path) "
+      "date_trunc('month', ingested_at) AS month, path, status, "
+      "functions, complexity_total FROM astpg.metric_history "
+      "WHERE repository = %s ORDER BY 1, path, ingested_at DESC) last "
+      "WHERE status <> 'deleted' GROUP BY month ORDER BY month",
+      one("repositories"), nested=False),
+    # last: they rewrite the views the questions above read
+    Q("refresh_analytics(false) of everything", 10000,
+      "SELECT astpg.refresh_analytics(false)", runs=1, nested=False),
+    Q("refresh_analytics() of everything (concurrently)", 10000,
+      "SELECT astpg.refresh_analytics()", runs=1, nested=False),
+]
+
+# Candidates: name -> SQL, read in a stable order (ids depend on the
+# loader's interleaving of jobs, names and paths do not).  Read from the
+# tables where they can be; functions with callers and callees from
+# call_graph, which resolves calls.
+CANDIDATES = {
+    "files": "SELECT file_id, repository, path FROM astpg.files ORDER BY repository, path",
+    "repositories": "SELECT DISTINCT repository FROM astpg.files ORDER BY 1",
+    "with_callers": "SELECT DISTINCT callee_id FROM astpg.call_graph ORDER BY 1",
+    "with_callees": "SELECT DISTINCT caller_id FROM astpg.call_graph ORDER BY 1",
+    "names": "SELECT DISTINCT name FROM astpg.functions WHERE length(name) >= 3 ORDER BY 1",
+    "common_names": "SELECT name FROM astpg.functions GROUP BY name "
+                    "ORDER BY count(*) DESC, name LIMIT 20",
+    # each repository's most depended-on file: distinct files whose
+    # resolved imports point at it
+    "hubs": "SELECT DISTINCT ON (f.repository) f.file_id, f.repository, f.path, d.fan_in "
+            "FROM (SELECT target_file_id, count(DISTINCT file_id) AS fan_in "
+            "      FROM astpg.dependencies WHERE target_file_id IS NOT NULL "
+            "      GROUP BY 1) d JOIN astpg.files f ON f.file_id = d.target_file_id "
+            "ORDER BY f.repository, d.fan_in DESC, f.path",
+    "history": "SELECT repository, path FROM astpg.metric_history "
+               "GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY 1, 2",
+}
+
+
+class Candidates:
+    """Each kind read with its SQL when a question first asks for it."""
+
+    def __init__(self, bench):
+        self.bench = bench
+
+    def __getattr__(self, key):
+        if key.startswith("_"):
+            raise AttributeError(key)
+        if key == "long_names":
+            value = [n for n in self.names if len(n) >= 6]
+        elif key == "name_set":
+            value = set(self.names)
+        elif key == "hub":
+            value = max(self.hubs, key=lambda h: (h[3], -h[0]))
+        elif key in CANDIDATES:
+            started = time.perf_counter()
+            rows = self.bench.sql(CANDIDATES[key])
+            value = [r[0] if len(r) == 1 else tuple(r) for r in rows]
+            self.bench.log("  candidates %s: %s in %s" % (
+                key, "{:,}".format(len(value)), seconds(time.perf_counter() - started)))
+        else:
+            raise AttributeError(key)
+        if not value:
+            raise LookupError("no candidates %s: the corpus holds none" % key)
+        setattr(self, key, value)
+        return value
 
 
 def log(message=""):
@@ -106,7 +291,7 @@ def seconds(t):
 # The corpus
 # --------------------------------------------------------------------------
 
-class Corpus:
+class Copies:
     """The extracted library, and the copies written from it.
 
     Each document is kept as the two halves of its JSON text around the
@@ -281,36 +466,61 @@ def logged_plans(notices):
 # The benchmark
 # --------------------------------------------------------------------------
 
-class Query:
-    def __init__(self, name, goal, sql, draw, report=False, nested=True):
-        self.name = name
-        self.goal = goal            # (kind, ms)
-        self.sql = sql
-        self.draw = draw            # rng -> parameters (a tuple)
-        self.report = report        # no goal of its own in the issue
-        self.nested = nested        # show the plans of nested statements
-        self.times = []
-        self.error = None
-        self.rows = []              # rows returned per execution
-        self.example = None         # the parameters the plan is shown for
-
-
 def percentile(values, p):
     """Nearest rank."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100.0 * len(ordered)) - 1)]
 
 
+def revision(line, repository=None):
+    """A document (NDJSON text) as a new revision: "r2", a new content_hash,
+    every function's complexity one higher."""
+    doc = json.loads(line)
+    if repository is not None:
+        doc["repository"] = repository
+    doc["revision"] = "r2"
+    doc["content_hash"] = "sha256:" + hashlib.sha256(
+        ("%s\0r2" % doc.get("content_hash")).encode()).hexdigest()
+    doc["functions"] = [dict(fn, complexity=(fn.get("complexity") or 1) + 1)
+                        for fn in doc.get("functions") or []]
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+def subset(codebases, target, directory):
+    """The first documents of each code base (in path order), its share of
+    `target` functions, written to `directory`: [(repository, file,
+    documents, functions)]."""
+    total = sum(c["functions"] for c in codebases)
+    out = []
+    for c in codebases:
+        share = max(1, round(target * c["functions"] / total))
+        path = directory / (c["repository"] + ".ndjson")
+        n = functions = 0
+        with open(c["ndjson"], encoding="utf-8") as src, \
+                open(path, "w", encoding="utf-8") as dst:
+            for line in src:
+                if functions >= share:
+                    break
+                functions += len(json.loads(line).get("functions") or [])
+                dst.write(line)
+                n += 1
+        out.append((c["repository"], path, n, functions))
+    return out
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
-        self.conn = psycopg2.connect("")
-        self.conn.autocommit = True
+        self.log = log
         self.work = Path(tempfile.mkdtemp(prefix="astpg-bench-queries-"))
         self.failed = 0
-        self.copies = []
-        self.documents = []
-        self.history = []
+        self.inputs = []        # [(repository, NDJSON file, documents, functions)]
+        self.label = ""
+        self.conn = None
+
+    def connect(self):
+        self.conn = psycopg2.connect("")
+        self.conn.autocommit = True
 
     def sql(self, query, params=None):
         with self.conn.cursor() as cur:
@@ -321,7 +531,8 @@ class Bench:
         return self.sql(query, params)[0][0]
 
     def close(self):
-        self.conn.close()
+        if self.conn is not None:
+            self.conn.close()
         shutil.rmtree(self.work, ignore_errors=True)
 
     # -- setup ----------------------------------------------------------------
@@ -351,10 +562,10 @@ class Bench:
             sys.exit("bench-queries: astpg %s is installed in this database; "
                      "the analytics need 1.3" % version)
         stored = self.one("SELECT count(*) FROM astpg.files")
-        if self.args.reuse:
+        if self.args.reuse or self.args.loaded:
             if not stored:
-                sys.exit("bench-queries: --reuse, but astpg.files is empty in "
-                         "database %s" % self.conn.info.dbname)
+                sys.exit("bench-queries: --reuse or --loaded, but astpg.files is "
+                         "empty in database %s" % self.conn.info.dbname)
         elif stored:
             sys.exit("bench-queries: astpg.files holds %d rows in database %s; "
                      "the benchmark loads its own corpus: use a database of "
@@ -367,7 +578,39 @@ class Bench:
             "astpg %s; %d CPUs"
             % (self.server + (version, os.cpu_count() or 0)))
 
-    def extract(self):
+    def corpus(self):
+        """The diverse corpus (test/bench/corpus), the whole of it or, with
+        --functions, the first documents of each code base."""
+        command = [sys.executable, str(REPO / "test/bench/corpus"), "--json"]
+        if self.args.corpus_dir:
+            command += ["--dir", self.args.corpus_dir]
+        if self.args.corpus_spec:
+            command += ["--spec", self.args.corpus_spec]
+        log("the corpus: %s" % " ".join(command))
+        started = time.perf_counter()
+        # its progress and its table on stderr pass through
+        sys.stdout.flush()
+        done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            raise RuntimeError("test/bench/corpus exited with %d" % done.returncode)
+        summary = json.loads(done.stdout)
+        codebases = summary["codebases"]
+        log("  ready in %s" % seconds(time.perf_counter() - started))
+        if self.args.functions:
+            self.inputs = subset(codebases, self.args.functions, self.work)
+            self.label = ("the diverse corpus, its first %s functions (--functions)"
+                          % "{:,}".format(sum(i[3] for i in self.inputs)))
+        else:
+            self.inputs = [(c["repository"], Path(c["ndjson"]), c["files"], c["functions"])
+                           for c in codebases]
+            self.label = "the diverse corpus (test/bench/corpus)"
+        self.corpus_key = summary["key"]
+        log("  %s: %s" % (self.label, ", ".join(
+            "%s %s files %s functions" % (r, "{:,}".format(n), "{:,}".format(f))
+            for r, _, n, f in self.inputs)))
+
+    def copies(self):
+        """--copies: one library written again and again."""
         if self.args.documents:
             path = Path(self.args.documents)
             log("documents: %s" % path)
@@ -384,35 +627,50 @@ class Bench:
             if done.returncode != 0:
                 raise RuntimeError("tools/extract-python exited with %d: %s"
                                    % (done.returncode, done.stderr.strip()[-2000:]))
-            log("  %s" % (done.stderr.strip().splitlines() or ["done"])[-1])
             log("  extracted in %s" % seconds(time.perf_counter() - started))
-        self.corpus = Corpus(path)
+        corpus = Copies(path)
         log("  one copy: %d files, %d functions, %d calls"
-            % (len(self.corpus.docs), sum(self.corpus.functions), self.corpus.calls))
-
-        self.copies, self.documents, total = self.corpus.write_copies(
-            self.work, self.args.functions)
-        log("  %d copies (%s .. %s), %d documents, %d functions"
-            % (len(self.copies), self.copies[0][0], self.copies[-1][0],
-               len(self.documents), total))
+            % (len(corpus.docs), sum(corpus.functions), corpus.calls))
+        written, documents, total = corpus.write_copies(
+            self.work, self.args.functions or 1000000)
+        self.inputs = []
+        for repository, file, n in written:
+            if n:
+                self.inputs.append((repository, file, n, sum(
+                    corpus.functions[i] for r, i in documents if r == repository)))
+        self.corpus_key = "copies"
+        self.label = ("COPIES of one library (--copies): %d copies of %s, %s functions"
+                      % (len(written), path.name, "{:,}".format(total)))
+        log("  " + self.label)
 
     def load(self):
         loader = self.find_loader()
-        command = [loader, "--jobs", str(self.args.jobs), "--no-progress", "-q"]
-        command += [str(path) for _, path, n in self.copies if n]
-        log("\nloading with %s --jobs %d..." % (loader, self.args.jobs))
+        # --on-error=skip: a document the server refuses (an extractor's
+        # bug) is counted in astpg.rejects, not the end of the benchmark
+        command = [loader, "--jobs", str(self.args.jobs), "--no-progress", "-q",
+                   "--on-error=skip"]
+        command += [str(path) for _, path, _, _ in self.inputs]
+        documents = sum(n for _, _, n, _ in self.inputs)
+        log("\nloading %s documents with %s --jobs %d..."
+            % ("{:,}".format(documents), loader, self.args.jobs))
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True)
-        elapsed = time.perf_counter() - started
-        if done.returncode != 0:
+        self.load_seconds = time.perf_counter() - started
+        # 3: every batch committed, some documents refused (and counted)
+        if done.returncode not in (0, 3):
             raise RuntimeError("astpg-load exited with %d: %s"
                                % (done.returncode, (done.stderr or done.stdout).strip()[-2000:]))
         files = self.one("SELECT count(*) FROM astpg.files")
-        if files != len(self.documents):
-            raise RuntimeError("astpg.files holds %d rows, %d documents were loaded"
-                               % (files, len(self.documents)))
+        rejected = self.one("SELECT count(*) FROM astpg.rejects")
+        if files + rejected != documents:
+            raise RuntimeError("astpg.files holds %d rows and astpg.rejects %d, "
+                               "%d documents were loaded" % (files, rejected, documents))
         log("  load: %s (%d documents, %.0f documents/s)"
-            % (seconds(elapsed), files, files / elapsed))
+            % (seconds(self.load_seconds), files, files / self.load_seconds))
+        if rejected:
+            log("  REJECTED: %d documents (astpg.rejects): %s" % (rejected, "; ".join(
+                "%s: %s" % (p, m) for p, m in self.sql(
+                    "SELECT path, message FROM astpg.rejects ORDER BY path LIMIT 5"))))
         started = time.perf_counter()
         self.sql("ANALYZE")
         log("  ANALYZE: %s" % seconds(time.perf_counter() - started))
@@ -423,238 +681,161 @@ class Bench:
         started = time.perf_counter()
         self.sql("SELECT " + what)
         elapsed = time.perf_counter() - started
-        log("\nSELECT %s: %s%s" % (what, seconds(elapsed),
-                                   "" if elapsed < 60 else "  (goal: under a minute: MISS)"))
-        # the flag's column is read by either name ("concurrently" is a
-        # keyword in SQL)
-        for view, duration, rows, row in self.sql(
-                "SELECT view_name, extract(epoch FROM duration), row_count, to_jsonb(r) "
-                "FROM astpg.analytics_refreshes r ORDER BY refreshed_at, view_name"):
-            conc = row.get("concurrently", row.get("concurrent"))
-            log("  %-20s %8.2f s  %10s rows%s"
-                % (view, duration, "{:,}".format(rows) if rows is not None else "?",
-                   "" if conc is None or conc == concurrently else
-                   "  (concurrently: %s)" % conc))
+        log("\nSELECT %s: %s" % (what, seconds(elapsed)))
+        self.show_refreshes(concurrently)
         return elapsed
 
+    def show_refreshes(self, concurrently=None):
+        """Each view's last refresh (astpg.analytics_refreshes)."""
+        try:
+            rows = self.sql(
+                "SELECT DISTINCT ON (view_name) view_name, extract(epoch FROM duration), "
+                "row_count, to_jsonb(r) FROM astpg.analytics_refreshes r "
+                "ORDER BY view_name, refreshed_at DESC")
+        except psycopg2.Error as e:
+            log("  (astpg.analytics_refreshes not read: %s)" % str(e).strip().splitlines()[0])
+            return
+        for view, duration, rows_, row in sorted(rows, key=lambda r: -(r[1] or 0)):
+            # the flag's column is read by either name ("concurrently" is a
+            # keyword in SQL)
+            conc = row.get("concurrently", row.get("concurrent"))
+            log("  %-20s %8.2f s  %12s rows%s"
+                % (view, duration or 0, "{:,}".format(rows_) if rows_ is not None else "?",
+                   "" if conc is None or concurrently is None or conc == concurrently
+                   else "  (concurrently: %s)" % conc))
+
     def reingest(self):
-        n = min(self.args.history, len(self.documents))
+        """--history documents drawn uniformly, stored again as revision r2."""
+        documents = [(r, path, i) for r, path, n, _ in self.inputs for i in range(n)]
+        n = min(self.args.history, len(documents))
         if not n:
             return
-        chosen = random.Random(self.args.seed + 1).sample(self.documents, n)
-        log("\nre-ingesting %d documents as revision r2 (astpg.ingest_batch, "
-            "batches of 500)..." % n)
+        chosen = sorted(random.Random(self.args.seed + 1).sample(documents, n),
+                        key=lambda d: (str(d[1]), d[2]))
+        log("\nre-ingesting %d documents drawn at random as revision r2 "
+            "(astpg.ingest_batch, batches of 500)..." % n)
+        texts = []
+        by_file = {}
+        for r, path, i in chosen:
+            by_file.setdefault(path, (r, set()))[1].add(i)
+        for path, (r, wanted) in by_file.items():
+            with open(path, encoding="utf-8") as f:
+                for i, line in enumerate(f):
+                    if i in wanted:
+                        texts.append(revision(line, r))
         started = time.perf_counter()
         statuses = {}
-        for b in range(0, n, 500):
-            batch = [self.corpus.revision(r, i) for r, i in chosen[b:b + 500]]
+        for b in range(0, len(texts), 500):
             for status, count in self.sql(
-                    "SELECT status, count(*) FROM astpg.ingest_batch(%s::jsonb[]) "
-                    "GROUP BY 1", (batch,)):
+                    "SELECT status, count(*) FROM astpg.ingest_batch(%s::jsonb[], 'skip') "
+                    "GROUP BY 1", (texts[b:b + 500],)):
                 statuses[status] = statuses.get(status, 0) + count
         log("  %s (%s)" % (seconds(time.perf_counter() - started),
                            ", ".join("%s %d" % kv for kv in sorted(statuses.items()))))
-        self.history = [(r, self.corpus.docs[i]["path"]) for r, i in chosen]
+
+    def record_run(self, first_refresh, second_refresh):
+        """What --reuse prints again: the corpus, load and refresh times."""
+        self.sql("CREATE TABLE IF NOT EXISTS public.bench_queries_runs ("
+                 "loaded_at timestamptz DEFAULT now(), corpus text, corpus_key text, "
+                 "inputs jsonb, load_seconds float8, refresh_seconds float8, "
+                 "refresh_concurrently_seconds float8)")
+        self.sql("INSERT INTO public.bench_queries_runs (corpus, corpus_key, inputs, "
+                 "load_seconds, refresh_seconds, refresh_concurrently_seconds) "
+                 "VALUES (%s, %s, %s, %s, %s, %s)",
+                 (self.label, self.corpus_key,
+                  json.dumps([[r, str(p), n, f] for r, p, n, f in self.inputs]),
+                  self.load_seconds, first_refresh, second_refresh))
+
+    def last_run(self):
+        try:
+            row = self.sql("SELECT loaded_at, corpus, load_seconds, refresh_seconds, "
+                           "refresh_concurrently_seconds FROM public.bench_queries_runs "
+                           "ORDER BY loaded_at DESC LIMIT 1")
+        except psycopg2.Error:
+            row = None
+        if row:
+            at, self.label, load, first, second = row[0]
+            log("reusing the corpus loaded %s: %s; load %s, first "
+                "refresh_analytics(false) %s, refresh_analytics() after the "
+                "re-ingest %s" % (at.strftime("%Y-%m-%d %H:%M"), self.label,
+                                  "not measured" if load is None else seconds(load),
+                                  seconds(first), seconds(second)))
+        else:
+            self.label = "a corpus loaded before (no public.bench_queries_runs)"
+            log("reusing %s" % self.label)
 
     def corpus_size(self):
-        log("\ncorpus:")
+        log("\ncorpus: %s" % self.label)
         counts = [(t, self.one("SELECT count(*) FROM astpg.%s" % t)) for t in TABLES]
         counts.append(("resolved dependencies", self.one(
             "SELECT count(*) FROM astpg.dependencies WHERE target_file_id IS NOT NULL")))
         counts.append(("repositories", self.one(
             "SELECT count(DISTINCT repo_id) FROM astpg.files")))
         log("  tables: " + ", ".join("%s %s" % (t, "{:,}".format(c)) for t, c in counts))
-        views = [(v, self.one("SELECT count(*) FROM astpg.%s" % v)) for v in VIEWS]
-        views.append(("metric_history", self.one("SELECT count(*) FROM astpg.metric_history")))
+        views = []
+        for v in VIEWS + ("symbols", "metric_history"):
+            try:
+                views.append((v, self.one("SELECT count(*) FROM astpg.%s" % v)))
+            except psycopg2.Error:
+                pass
         log("  views:  " + ", ".join("%s %s" % (v, "{:,}".format(c)) for v, c in views))
+        self.size = dict(counts)
+        try:
+            log("  database: %s" % self.one(
+                "SELECT pg_size_pretty(pg_database_size(current_database()))"))
+        except psycopg2.Error:
+            pass
 
-    def ensure_analyzed(self):
-        started = time.perf_counter()
-        self.sql("ANALYZE")
-        log("ANALYZE: %s" % seconds(time.perf_counter() - started))
+    # -- the questions ----------------------------------------------------------
 
-    # -- the queries ------------------------------------------------------------
-
-    def candidates(self):
-        """Parameters to draw from, read in a stable order (the ids the
-        loader gave depend on its jobs' interleaving; names do not)."""
-        started = time.perf_counter()
-        self.files = self.sql(
-            "SELECT file_id, repository, path FROM astpg.file_summary "
-            "ORDER BY repository, path")
-        self.repositories = [r for r, in self.sql(
-            "SELECT repository FROM astpg.repository_summary ORDER BY 1")]
-        self.with_callers = [i for i, in self.sql(
-            "SELECT DISTINCT callee_id FROM astpg.call_graph ORDER BY 1")]
-        self.with_callees = [i for i, in self.sql(
-            "SELECT DISTINCT caller_id FROM astpg.call_graph ORDER BY 1")]
-        self.names = [n for n, in self.sql(
-            "SELECT DISTINCT name FROM astpg.functions "
-            "WHERE length(name) >= 3 ORDER BY 1")]
-        self.common_names = [n for n, in self.sql(
-            "SELECT name FROM astpg.functions GROUP BY name "
-            "ORDER BY count(*) DESC, name LIMIT 20")]
-        # the most depended-on file of each repository
-        self.hubs = self.sql(
-            "SELECT DISTINCT ON (repository) file_id, repository, path, fan_in "
-            "FROM astpg.file_summary ORDER BY repository, fan_in DESC NULLS LAST, path")
-        log("candidates: %d files, %d repositories, %d functions with callers, "
-            "%d with callees, %d names (commonest: %s); most depended-on: %s "
-            "(fan_in %s) in %s; read in %s"
-            % (len(self.files), len(self.repositories), len(self.with_callers),
-               len(self.with_callees), len(self.names),
-               ", ".join(self.common_names[:5]), self.hubs[0][2],
-               self.hubs[0][3], self.hubs[0][1], seconds(time.perf_counter() - started)))
-        if not (self.files and self.repositories and self.with_callers
-                and self.with_callees and self.names):
-            raise RuntimeError("the views hold no candidates: was the corpus loaded and refreshed?")
-
-    def prefix(self, rng):
-        name = rng.choice(self.long_names)
-        return name[:rng.randint(3, len(name) - 1)]
-
-    def typo(self, rng):
-        """A name of at least 6 characters with one edit: a letter
-        replaced, dropped, or two swapped; never a stored name."""
-        while True:
-            name = rng.choice(self.long_names)
-            i = rng.randrange(len(name) - 1)
-            edit = rng.randrange(3)
-            if edit == 0:
-                typo = name[:i] + rng.choice("abcdefghijklmnopqrstuvwxyz") + name[i + 1:]
-            elif edit == 1:
-                typo = name[:i] + name[i + 1:]
-            else:
-                typo = name[:i] + name[i + 1] + name[i] + name[i + 2:]
-            if typo not in self.name_set:
-                return typo
-
-    def queries(self):
-        self.long_names = [n for n in self.names if len(n) >= 6]
-        self.name_set = set(self.names)
-        history = self.history or [(r, p) for _, r, p in self.files]
-        return [
-            Query("file summary by file_id", POINT,
-                  "SELECT * FROM astpg.file_summary WHERE file_id = %s",
-                  lambda rng: (rng.choice(self.files)[0],), nested=False),
-            Query("file summary by repository, path", POINT,
-                  "SELECT * FROM astpg.file_summary WHERE repository = %s AND path = %s",
-                  lambda rng: rng.choice(self.files)[1:], nested=False),
-            Query("callers(function, 1)", POINT,
-                  "SELECT * FROM astpg.callers(%s, 1)",
-                  lambda rng: (rng.choice(self.with_callers),)),
-            Query("callees(function, 1)", POINT,
-                  "SELECT * FROM astpg.callees(%s, 1)",
-                  lambda rng: (rng.choice(self.with_callees),), report=True),
-            Query("find_symbol exact name", POINT,
-                  "SELECT * FROM astpg.find_symbol(%s)",
-                  lambda rng: (rng.choice(self.names),)),
-            Query("find_symbol exact, one of the 20 commonest names", POINT,
-                  "SELECT * FROM astpg.find_symbol(%s)",
-                  lambda rng: (rng.choice(self.common_names),), report=True),
-            Query("find_symbol prefix", DASHBOARD,
-                  "SELECT * FROM astpg.find_symbol(%s)",
-                  lambda rng: (self.prefix(rng),), report=True),
-            Query("find_symbol fuzzy (a typo)", DASHBOARD,
-                  "SELECT * FROM astpg.find_symbol(%s)",
-                  lambda rng: (self.typo(rng),), report=True),
-            Query("repository_summary of a repository", DASHBOARD,
-                  "SELECT * FROM astpg.repository_summary WHERE repository = %s",
-                  lambda rng: (rng.choice(self.repositories),), nested=False),
-            # the two dashboards below, by repository (as a user who reads
-            # the views' columns writes them) and by repo_id (as their
-            # indexes are keyed)
-            Query("top 20 hotspots of a repository", DASHBOARD,
-                  "SELECT * FROM astpg.function_hotspots WHERE repository = %s "
-                  "ORDER BY rank LIMIT 20",
-                  lambda rng: (rng.choice(self.repositories),), nested=False),
-            Query("top 20 hotspots, by repo_id", DASHBOARD,
-                  "SELECT * FROM astpg.function_hotspots "
-                  "WHERE repo_id = astpg.repo_id(%s) ORDER BY rank LIMIT 20",
-                  lambda rng: (rng.choice(self.repositories),), nested=False,
-                  report=True),
-            Query("20 files of most fan_in in a repository", DASHBOARD,
-                  "SELECT * FROM astpg.file_summary WHERE repository = %s "
-                  "ORDER BY fan_in DESC LIMIT 20",
-                  lambda rng: (rng.choice(self.repositories),), nested=False),
-            Query("20 files of most fan_in, by repo_id", DASHBOARD,
-                  "SELECT * FROM astpg.file_summary "
-                  "WHERE repo_id = astpg.repo_id(%s) ORDER BY fan_in DESC LIMIT 20",
-                  lambda rng: (rng.choice(self.repositories),), nested=False,
-                  report=True),
-            Query("dependents_of(most depended-on file, 10)", GRAPH,
-                  "SELECT * FROM astpg.dependents_of(%s, 10)",
-                  lambda rng: (rng.choice(self.hubs)[0],)),
-            Query("dependencies_of(file, 10)", GRAPH,
-                  "SELECT * FROM astpg.dependencies_of(%s, 10)",
-                  lambda rng: (rng.choice(self.files)[0],), report=True),
-            Query("import_cycles(repository)", CYCLES,
-                  "SELECT * FROM astpg.import_cycles(%s)",
-                  lambda rng: (rng.choice(self.repositories),)),
-            Query("import_cycles of every repository", CYCLES,
-                  "SELECT r.repository, c.* "
-                  "FROM (SELECT DISTINCT repository FROM astpg.repository_summary) r, "
-                  "LATERAL astpg.import_cycles(r.repository) c",
-                  lambda rng: ()),
-            Query("metric_history of a file", POINT,
-                  "SELECT revision, content_hash, ingested_at, functions, "
-                  "complexity_total, complexity_max FROM astpg.metric_history "
-                  "WHERE repository = %s AND path = %s ORDER BY ingested_at",
-                  lambda rng: rng.choice(history), nested=False, report=True),
-            Query("metric_history: repository totals per month", DASHBOARD,
-                  # each file's last row of each month, summed per month
-                  "SELECT month, count(*) AS files, sum(functions) AS functions, "
-                  "sum(complexity_total) AS complexity "
-                  "FROM (SELECT DISTINCT ON (date_trunc('month', ingested_at), path) "
-                  "date_trunc('month', ingested_at) AS month, path, status, "
-                  "functions, complexity_total FROM astpg.metric_history "
-                  "WHERE repository = %s ORDER BY 1, path, ingested_at DESC) last "
-                  "WHERE status <> 'deleted' GROUP BY month ORDER BY month",
-                  lambda rng: (rng.choice(self.repositories),), nested=False,
-                  report=True),
-        ]
-
-    def measure(self, query):
-        rng = random.Random("%d %s" % (self.args.seed, query.name))
-        query.example = query.draw(rng)
+    def measure(self, q, candidates):
+        rng = random.Random("%d %s" % (self.args.seed, q.name))
+        try:
+            q.example = q.params(candidates, rng)
+        except (LookupError, psycopg2.Error) as e:
+            q.error = "no parameters: %s" % str(e).strip().splitlines()[0]
+            self.failed += 1
+            return
+        runs = min(q.runs or self.args.iterations, self.args.iterations)
         deadline = time.perf_counter() + self.args.max_seconds
         with self.conn.cursor() as cur:
-            for _ in range(self.args.iterations):
-                params = query.draw(rng) if query.times else query.example
+            for _ in range(runs):
+                params = q.params(candidates, rng) if q.times else q.example
                 try:
                     started = time.perf_counter()
-                    cur.execute(query.sql, params)
+                    cur.execute(q.sql, params)
                     rows = cur.fetchall()
-                    query.times.append((time.perf_counter() - started) * 1000.0)
-                    query.rows.append(len(rows))
+                    q.times.append((time.perf_counter() - started) * 1000.0)
+                    q.rows.append(len(rows))
                 except psycopg2.Error as e:
-                    query.error = "%s (parameters %r)" % (str(e).strip().splitlines()[0], params)
+                    shown = params if len(repr(params)) < 200 else repr(params)[:200] + "..."
+                    q.error = "%s (parameters %s)" % (str(e).strip().splitlines()[0], shown)
                     self.failed += 1
                     return
                 if time.perf_counter() > deadline:
                     break
 
-    def plan(self, query):
+    def plan(self, q):
         """The statement's plan (EXPLAIN), and the plans of the statements
         astpg's functions run for it (auto_explain, one execution)."""
         with self.conn.cursor() as cur:
             try:
                 # costs asked for (not shown) so that EXPLAIN says whether
                 # the executor would JIT-compile
-                cur.execute("EXPLAIN (FORMAT JSON) " + query.sql, query.example)
+                cur.execute("EXPLAIN (FORMAT JSON) " + q.sql, q.example)
                 explained = cur.fetchone()[0]
                 if isinstance(explained, str):
                     explained = json.loads(explained)
                 out = ["  " + line for line in plan_lines(explained[0])]
             except psycopg2.Error as e:
                 return ["  EXPLAIN failed: %s" % str(e).strip().splitlines()[0]]
-            if not query.nested or not self.auto_explain:
+            if not q.nested or not self.auto_explain:
                 return out
             notices = self.conn.notices
             self.conn.notices = []
             try:
                 cur.execute("SET client_min_messages = log")
-                cur.execute(query.sql, query.example)
+                cur.execute(q.sql, q.example)
                 cur.fetchall()
             except psycopg2.Error as e:
                 out.append("  (nested plans not shown: %s)" % str(e).strip().splitlines()[0])
@@ -662,7 +843,7 @@ class Bench:
                 cur.execute("RESET client_min_messages")
                 captured = self.conn.notices
                 self.conn.notices = notices
-        statement = " ".join(cur.mogrify(query.sql, query.example).decode().split())
+            statement = " ".join(cur.mogrify(q.sql, q.example).decode().split())
         inner = [p for p in logged_plans(captured) if p[0] != statement]
         for n, (text, lines, count) in enumerate(inner[:self.args.nested_plans], 1):
             short = text if len(text) <= 90 else text[:87] + "..."
@@ -685,108 +866,163 @@ class Bench:
                 % str(e).strip().splitlines()[0])
             self.auto_explain = False
 
-    def run_queries(self):
-        log("\nqueries: %d iterations each (at most %d s per query), seed %d, "
+    def questions(self):
+        chosen = QUESTIONS
+        if self.args.only:
+            words = [w.lower() for w in self.args.only.split(",")]
+            chosen = [q for q in QUESTIONS if any(w in q.name.lower() for w in words)]
+        if self.args.no_refresh:
+            chosen = [q for q in chosen if "refresh_analytics" not in q.sql]
+        return chosen
+
+    def run_questions(self):
+        log("\nquestions: %d runs each at most (at most %d s a question), seed %d, "
             "parameters drawn at random; client wall time of execute + fetchall"
             % (self.args.iterations, self.args.max_seconds, self.args.seed))
-        queries = self.queries()
-        for q in queries:
+        questions = self.questions()
+        candidates = Candidates(self)
+        for q in questions:
             started = time.perf_counter()
-            self.measure(q)
-            log("  %-50s %4d runs in %s%s"
+            self.measure(q, candidates)
+            log("  %-56s %4d runs in %s%s"
                 % (q.name, len(q.times), seconds(time.perf_counter() - started),
                    "  ERROR: " + q.error if q.error else ""))
-        self.report(queries)
-        self.setup_auto_explain()
-        log("\nplans (EXPLAIN without costs, for the first parameters drawn; "
-            "nested: statements run inside astpg's functions, by auto_explain):")
-        for q in queries:
-            log("\n%s  %s" % (q.name, ", ".join(repr(p) for p in q.example)))
-            for line in self.plan(q):
-                log(line)
+        if self.args.plans:
+            self.setup_auto_explain()
+            log("\nplans (EXPLAIN without costs, for the first parameters drawn; "
+                "nested: statements run inside astpg's functions, by auto_explain):")
+            for q in questions:
+                if q.example is None or "refresh_analytics" in q.sql:
+                    continue
+                shown = ", ".join(repr(p) if len(repr(p)) < 80 else repr(p)[:77] + "..."
+                                  for p in q.example)
+                log("\n%s  %s" % (q.name, shown))
+                for line in self.plan(q):
+                    log(line)
+        self.report(questions)
 
-    def report(self, queries):
-        log("\n| query | goal | runs | rows p50 | p50 ms | p95 ms | max ms | |")
-        log("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |")
-        for q in queries:
-            kind, goal = q.goal
-            label = "%s %s" % (kind, ("%.0f ms" % goal) if goal < 1000 else "%.0f s" % (goal / 1000))
-            if q.report:
-                label += " (report)"
+    def report(self, questions):
+        size = getattr(self, "size", {})
+        log("\n%s: %s files, %s functions, %s calls, %s dependencies, %s repositories"
+            % (self.label, *("{:,}".format(size.get(k, 0)) for k in
+                             ("files", "functions", "calls", "dependencies", "repositories"))))
+        log("\n| question | goal p95 | runs | rows p50 | p50 ms | p95 ms | max ms | |")
+        log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        for q in questions:
+            goal = "" if q.goal is None else ("%g ms" % q.goal if q.goal < 1000
+                                              else "%g s" % (q.goal / 1000))
             if not q.times:
-                log("| %s | %s | 0 | | | | | ERROR |" % (q.name, label))
+                log("| %s | %s | 0 | | | | | ERROR |" % (q.name, goal))
                 continue
             p95 = percentile(q.times, 95)
-            verdict = "pass" if p95 < goal else "MISS"
+            verdict = "report" if q.goal is None else ("met" if p95 < q.goal else "**MISSED**")
             if q.error:
                 verdict += ", ERROR"
-            log("| %s | %s | %d | %d | %.2f | %.2f | %.2f | %s |"
-                % (q.name, label, len(q.times), statistics.median(q.rows),
-                   statistics.median(q.times), p95, max(q.times), verdict))
+            log("| %s | %s | %d | %d | %s | %s | %s | %s |"
+                % (q.name, goal, len(q.times), statistics.median(q.rows),
+                   ms(statistics.median(q.times)), ms(p95), ms(max(q.times)), verdict))
+        met = [q for q in questions if q.goal is not None and q.times
+               and percentile(q.times, 95) < q.goal]
+        goals = [q for q in questions if q.goal is not None]
+        log("\n%d of %d goals met%s" % (len(met), len(goals), "; %d questions failed"
+                                        % self.failed if self.failed else ""))
+
+
+def ms(t):
+    """Milliseconds as the report shows them: two decimals under 100 ms,
+    whole ones above, thousands separated."""
+    return "%.2f" % t if t < 100 else "{:,.0f}".format(t)
 
 
 def main():
     env = os.environ.get
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
-        epilog="Environment: BENCH_FUNCTIONS, BENCH_ITERATIONS, BENCH_QUICK=1, "
-               "BENCH_SEED; BENCH_ASTPG_LOAD: the loader to run; PG* for the "
-               "connection.")
-    parser.add_argument("--functions", type=int, default=None,
-                        help="functions to load (default 1,000,000; --quick 30,000)")
+        epilog="Environment: BENCH_ITERATIONS, BENCH_QUICK=1, BENCH_SEED, "
+               "BENCH_FUNCTIONS; ASTPG_CORPUS_DIR: the corpus's cache; "
+               "BENCH_ASTPG_LOAD: the loader to run; PG* for the connection.")
     parser.add_argument("--iterations", type=int, default=None,
-                        help="executions per query (default 200; --quick 20)")
+                        help="executions per question at most (default 200; --quick 20)")
     parser.add_argument("--quick", action="store_true",
                         default=env("BENCH_QUICK", "") not in ("", "0"),
-                        help="a smoke test: 30,000 functions, 20 iterations")
+                        help="a smoke test: 30,000 functions of the corpus, 20 iterations")
     parser.add_argument("--seed", type=int, default=int(env("BENCH_SEED", "13")),
                         help="seed of the parameters drawn (default 13)")
     parser.add_argument("--max-seconds", type=float, default=None,
-                        help="stop a query's iterations after this long "
+                        help="stop a question's runs after this long "
                              "(default 60; --quick 5)")
+    parser.add_argument("--functions", type=int, default=None,
+                        help="load only this many functions: the first documents "
+                             "of each code base (default all; --quick 30,000); "
+                             "with --copies, copies up to this many (default 1,000,000)")
     parser.add_argument("--history", type=int, default=None,
                         help="documents re-ingested as a second revision "
                              "(default 2,000; --quick 200)")
     parser.add_argument("--jobs", type=int, default=2, help="astpg-load --jobs (default 2)")
+    parser.add_argument("--corpus-dir", default=None,
+                        help="test/bench/corpus's cache (default: its own default)")
+    parser.add_argument("--corpus-spec", default=None,
+                        help="test/bench/corpus --spec: code bases of one's own")
+    parser.add_argument("--copies", action="store_true",
+                        help="the old corpus: copies of one library (labelled COPIES)")
     parser.add_argument("--documents", default=None,
-                        help="NDJSON documents to copy instead of extracting "
-                             "the standard library")
+                        help="with --copies: NDJSON documents to copy instead of "
+                             "extracting the standard library")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated words: the questions whose names hold one")
+    parser.add_argument("--no-refresh", action="store_true",
+                        help="leave out the refresh_analytics questions")
+    parser.add_argument("--no-plans", dest="plans", action="store_false",
+                        help="do not print the plans")
     parser.add_argument("--nested-plans", type=int, default=3,
-                        help="nested plans shown per query (default 3)")
+                        help="nested plans shown per question (default 3)")
+    parser.add_argument("--loaded", action="store_true",
+                        help="the corpus is already loaded (by hand, in pieces): "
+                             "refresh, re-ingest and ask the questions")
     parser.add_argument("--reuse", action="store_true",
-                        help="only run the queries, on the corpus an earlier "
+                        help="only ask the questions, of the corpus an earlier "
                              "run loaded into this database")
     args = parser.parse_args()
     quick = args.quick
     if args.functions is None:
-        args.functions = int(env("BENCH_FUNCTIONS") or (30000 if quick else 1000000))
+        args.functions = int(env("BENCH_FUNCTIONS") or (30000 if quick else 0)) or None
     if args.iterations is None:
         args.iterations = int(env("BENCH_ITERATIONS") or (20 if quick else 200))
     if args.max_seconds is None:
         args.max_seconds = 5 if quick else 60
     if args.history is None:
         args.history = 200 if quick else 2000
-    if args.functions < 1 or args.iterations < 1 or args.jobs < 1:
+    if ((args.functions is not None and args.functions < 1) or args.iterations < 1
+            or args.jobs < 1):
         parser.error("--functions, --iterations and --jobs must be at least 1")
 
+    bench = Bench(args)
     try:
-        bench = Bench(args)
         try:
+            if not args.reuse:
+                if args.copies:
+                    bench.copies()
+                else:
+                    bench.corpus()
+            bench.connect()
             bench.prepare_database()
             if args.reuse:
-                bench.history = bench.sql(
-                    "SELECT repository, path FROM astpg.metric_history "
-                    "GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY 1, 2")
+                bench.last_run()
             else:
-                bench.extract()
-                bench.load()
-                bench.refresh(concurrently=False)
+                if args.loaded:
+                    bench.load_seconds = None
+                    log("\nthe corpus was loaded before (--loaded): load not measured here")
+                else:
+                    bench.load()
+                first = bench.refresh(concurrently=False)
                 bench.reingest()
-                bench.refresh(concurrently=True)
-                bench.ensure_analyzed()
+                second = bench.refresh(concurrently=True)
+                started = time.perf_counter()
+                bench.sql("ANALYZE")
+                log("ANALYZE: %s" % seconds(time.perf_counter() - started))
+                bench.record_run(first, second)
             bench.corpus_size()
-            bench.candidates()
-            bench.run_queries()
+            bench.run_questions()
         finally:
             bench.close()
     except Exception:

@@ -86,9 +86,10 @@ import psycopg2
 
 REPO = Path(__file__).resolve().parents[2]
 
-# the materialized views of 1.3, in the contract's order
+# the analytics of 1.6: plain views (module_edges, file_summary) and the
+# tables refresh_analytics() fills
 VIEWS = ("module_edges", "class_hierarchy", "call_graph", "file_summary",
-         "function_hotspots", "repository_summary")
+         "function_hotspots", "repository_summary", "symbol_names")
 TABLES = ("files", "classes", "functions", "calls", "dependencies", "metrics")
 
 
@@ -219,7 +220,20 @@ QUESTIONS = [
       "WHERE repository = %s ORDER BY 1, path, ingested_at DESC) last "
       "WHERE status <> 'deleted' GROUP BY month ORDER BY month",
       one("repositories"), nested=False),
-    # last: they rewrite the views the questions above read
+    Q("dead_code of a repository", None,
+      "SELECT count(*) FROM astpg.dead_code(%s)", one("repositories")),
+    Q("package_coupling of a repository", None,
+      "SELECT * FROM astpg.package_coupling(%s)", one("repositories")),
+    Q("churn of a repository", None,
+      "SELECT * FROM astpg.churn(%s)", one("repositories")),
+    Q("trend of a repository, per month", None,
+      "SELECT * FROM astpg.trend(%s)", one("repositories")),
+    Q("analytics_staleness", 50,
+      "SELECT * FROM astpg.analytics_staleness", nested=False),
+    # last: they rewrite the tables the questions above read
+    Q("refresh_analytics(repository) of the smallest repository", None,
+      "SELECT count(*) FROM astpg.refresh_analytics(%s)",
+      lambda c, rng: (c.smallest_repository[0],), runs=3, nested=False),
     Q("refresh_analytics(false) of everything", 10000,
       "SELECT astpg.refresh_analytics(false)", runs=1, nested=False),
     Q("refresh_analytics() of everything (concurrently)", 10000,
@@ -233,6 +247,8 @@ QUESTIONS = [
 CANDIDATES = {
     "files": "SELECT file_id, repository, path FROM astpg.files ORDER BY repository, path",
     "repositories": "SELECT DISTINCT repository FROM astpg.files ORDER BY 1",
+    "smallest_repository": "SELECT repository FROM astpg.files GROUP BY 1 "
+                           "ORDER BY count(*), 1 LIMIT 1",
     "with_callers": "SELECT DISTINCT callee_id FROM astpg.call_graph ORDER BY 1",
     "with_callees": "SELECT DISTINCT caller_id FROM astpg.call_graph ORDER BY 1",
     "names": "SELECT DISTINCT name FROM astpg.functions WHERE length(name) >= 3 ORDER BY 1",
@@ -581,6 +597,14 @@ class Bench:
     def corpus(self):
         """The diverse corpus (test/bench/corpus), the whole of it or, with
         --functions, the first documents of each code base."""
+        if self.args.corpus_json:
+            # a corpus built before (by other extractors, say): its
+            # corpus.json, as test/bench/corpus --json printed it
+            with open(self.args.corpus_json, encoding="utf-8") as f:
+                summary = json.load(f)
+            log("the corpus: %s (built before)" % self.args.corpus_json)
+            self.use_corpus(summary)
+            return
         command = [sys.executable, str(REPO / "test/bench/corpus"), "--json"]
         if self.args.corpus_dir:
             command += ["--dir", self.args.corpus_dir]
@@ -594,8 +618,11 @@ class Bench:
         if done.returncode != 0:
             raise RuntimeError("test/bench/corpus exited with %d" % done.returncode)
         summary = json.loads(done.stdout)
-        codebases = summary["codebases"]
         log("  ready in %s" % seconds(time.perf_counter() - started))
+        self.use_corpus(summary)
+
+    def use_corpus(self, summary):
+        codebases = summary["codebases"]
         if self.args.functions:
             self.inputs = subset(codebases, self.args.functions, self.work)
             self.label = ("the diverse corpus, its first %s functions (--functions)"
@@ -686,23 +713,19 @@ class Bench:
         return elapsed
 
     def show_refreshes(self, concurrently=None):
-        """Each view's last refresh (astpg.analytics_refreshes)."""
+        """Each repository's last refresh (astpg.analytics_refreshes, 1.6:
+        one row per repository)."""
         try:
             rows = self.sql(
-                "SELECT DISTINCT ON (view_name) view_name, extract(epoch FROM duration), "
-                "row_count, to_jsonb(r) FROM astpg.analytics_refreshes r "
-                "ORDER BY view_name, refreshed_at DESC")
+                "SELECT repository, extract(epoch FROM duration), classes, calls, "
+                "hotspots FROM astpg.analytics_refreshes ORDER BY duration DESC")
         except psycopg2.Error as e:
             log("  (astpg.analytics_refreshes not read: %s)" % str(e).strip().splitlines()[0])
             return
-        for view, duration, rows_, row in sorted(rows, key=lambda r: -(r[1] or 0)):
-            # the flag's column is read by either name ("concurrently" is a
-            # keyword in SQL)
-            conc = row.get("concurrently", row.get("concurrent"))
-            log("  %-20s %8.2f s  %12s rows%s"
-                % (view, duration or 0, "{:,}".format(rows_) if rows_ is not None else "?",
-                   "" if conc is None or concurrently is None or conc == concurrently
-                   else "  (concurrently: %s)" % conc))
+        for repository, duration, classes, calls, hotspots in rows:
+            log("  %-20s %8.2f s  class_hierarchy %s, call_graph %s, function_hotspots %s rows"
+                % (repository, duration or 0, "{:,}".format(classes), "{:,}".format(calls),
+                   "{:,}".format(hotspots)))
 
     def reingest(self):
         """--history documents drawn uniformly, stored again as revision r2."""
@@ -773,7 +796,7 @@ class Bench:
             "SELECT count(DISTINCT repo_id) FROM astpg.files")))
         log("  tables: " + ", ".join("%s %s" % (t, "{:,}".format(c)) for t, c in counts))
         views = []
-        for v in VIEWS + ("symbols", "metric_history"):
+        for v in VIEWS + ("metric_history",):
             try:
                 views.append((v, self.one("SELECT count(*) FROM astpg.%s" % v)))
             except psycopg2.Error:
@@ -976,6 +999,9 @@ def main():
                         help="do not print the plans")
     parser.add_argument("--nested-plans", type=int, default=3,
                         help="nested plans shown per question (default 3)")
+    parser.add_argument("--corpus-json", metavar="FILE",
+                        help="a corpus built before: its corpus.json (test/bench/corpus "
+                             "--json), instead of building or reading the cache")
     parser.add_argument("--loaded", action="store_true",
                         help="the corpus is already loaded (by hand, in pieces): "
                              "refresh, re-ingest and ask the questions")

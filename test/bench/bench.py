@@ -127,6 +127,7 @@ import io
 import json
 import os
 import re
+import resource
 import shlex
 import shutil
 import statistics
@@ -307,6 +308,12 @@ CREATE TABLE lean.metrics (
 LEAN_TABLES = tuple("lean." + t for t in TABLES)
 ASTPG_TABLES = tuple("astpg." + t for t in TABLES) + (
     "astpg.ingests", "astpg.metric_history", "astpg.rejects")
+
+# A table t and, if it is partitioned, its partitions (pg_partition_tree
+# returns nothing for a table that is neither partitioned nor a partition;
+# a partitioned table's own sizes are 0).
+PARTS = ("LATERAL (SELECT t::regclass UNION SELECT x.relid "
+         "FROM pg_partition_tree(t::regclass) x) AS p(relid)")
 
 CASE_TITLES = {
     "l": "(l) COPY, lean schema",
@@ -1003,6 +1010,45 @@ def proc_status(pid):
             if k in ("VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem")}
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process (a backend of a server on this machine),
+    None when it cannot be read."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class LoaderWatch(threading.Thread):
+    """The CPU time of astpg-load's backends: found in pg_stat_activity as
+    they connect, read from /proc every 20 ms until they are gone (so up to
+    20 ms of each backend's last moments are missed)."""
+
+    def __init__(self, conn):
+        super().__init__(daemon=True)
+        self.conn = conn
+        self.cpu = {}
+        self.done = threading.Event()
+
+    def run(self):
+        with self.conn.cursor() as cur:
+            while not self.done.is_set():
+                cur.execute("SELECT pid FROM pg_stat_activity "
+                            "WHERE application_name = 'astpg-load'")
+                for (pid,) in cur.fetchall():
+                    seconds = cpu_seconds(pid)
+                    if seconds is not None:
+                        self.cpu[pid] = seconds
+                self.done.wait(0.02)
+
+    def stop(self):
+        self.done.set()
+        self.join()
+        return sum(self.cpu.values()) if self.cpu else None
+
+
 class MemorySampler(threading.Thread):
     """Samples a backend's RssAnon every 20 ms: the peak of its private
     memory, which VmHWM (shared buffers included) does not tell."""
@@ -1035,6 +1081,7 @@ class Measurement:
         self.memory = []        # per run: /proc status after, sampled peak
         self.docs = None        # documents (files) per run
         self.storage = None     # bytes of the tables written, after the last run
+        self.cpu = []           # per run: (server backends' CPU s, client's CPU s)
 
 
 class Bench:
@@ -1052,6 +1099,9 @@ class Bench:
         self.failed_runs = {}       # case -> runs that failed
         self.admin = psycopg2.connect("")
         self.admin.autocommit = True
+        self.watcher = psycopg2.connect("", application_name="bench-watch")
+        self.watcher.autocommit = True
+        self.last_cpu = None        # (server, client) CPU s of the last timed load
         self.work = Path(tempfile.mkdtemp(prefix="astpg-bench-"))
         self.loader = self.find_loader()
 
@@ -1084,8 +1134,7 @@ class Bench:
         """Bytes of these tables (a partitioned one's partitions), their
         indexes and TOAST included."""
         return self.sql("SELECT sum(pg_total_relation_size(p.relid))::bigint "
-                        "FROM unnest(%s::text[]) AS t, pg_partition_tree(t::regclass) p",
-                        (list(tables),))[0][0]
+                        "FROM unnest(%s::text[]) AS t, " + PARTS, (list(tables),))[0][0]
 
     def table_storage(self, schema):
         """Per table that a case of the schema writes: heap and TOAST,
@@ -1094,8 +1143,7 @@ class Bench:
         return {name.split(".")[1]: (heap, indexes) for name, heap, indexes in self.sql(
             "SELECT t, sum(pg_table_size(p.relid))::bigint, "
             "sum(pg_indexes_size(p.relid))::bigint "
-            "FROM unnest(%s::text[]) AS t, pg_partition_tree(t::regclass) p "
-            "GROUP BY t", (list(tables),))}
+            "FROM unnest(%s::text[]) AS t, " + PARTS + " GROUP BY t", (list(tables),))}
 
     def check_stored(self, case, schema="astpg"):
         """After every run: the files first (a case that loses documents
@@ -1282,12 +1330,17 @@ class Bench:
                                 % (self.args.timeout * 1000))
         try:
             sampler = None
+            pid = conn.get_backend_pid()
             if sample_memory:
-                sampler = MemorySampler(conn.get_backend_pid())
+                sampler = MemorySampler(pid)
                 sampler.start()
+            server, client = cpu_seconds(pid), time.process_time()
             started = time.perf_counter()
             load(conn)
             seconds = time.perf_counter() - started
+            after = cpu_seconds(pid)
+            self.last_cpu = (after - server if server is not None and after is not None
+                             else None, time.process_time() - client)
             memory = None
             if sampler:
                 status = sampler.stop()
@@ -1305,6 +1358,7 @@ class Bench:
         its time, and the storage of the tables it wrote."""
         rows = sum(self.check_stored(case, schema).values())
         self.record(CASE_TITLES[case], seconds, rows, memory)
+        self.results[CASE_TITLES[case]].cpu.append(self.last_cpu)
         self.results[CASE_TITLES[case]].storage = self.storage(
             LEAN_TABLES if schema == "lean" else ASTPG_TABLES)
 
@@ -1435,11 +1489,15 @@ class Bench:
         """astpg-load end to end; seconds from its start to its exit."""
         command = [self.loader, "--jobs", str(jobs), "--no-progress", "-q",
                    *options, str(path)]
+        watch = LoaderWatch(self.watcher)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        watch.start()
         started = time.perf_counter()
         try:
             done = subprocess.run(command, capture_output=True, text=True,
                                   timeout=self.args.timeout)
         except subprocess.TimeoutExpired:
+            watch.stop()
             # The loader is killed, but its backends work on until they
             # next read from it, holding locks the next TRUNCATE waits for.
             self.sql("SELECT pg_terminate_backend(pid, 60000) FROM pg_stat_activity "
@@ -1448,6 +1506,10 @@ class Bench:
             raise RuntimeError("%s did not finish in %d s (--timeout)"
                                % (" ".join(command), self.args.timeout))
         seconds = time.perf_counter() - started
+        server = watch.stop()
+        now = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.last_cpu = (server, now.ru_utime + now.ru_stime
+                         - children.ru_utime - children.ru_stime)
         if done.returncode != 0:
             raise RuntimeError("%s exited with %d: %s"
                                % (" ".join(command), done.returncode,
@@ -1806,27 +1868,33 @@ class Bench:
         if self.loader:
             print("astpg-load: %s (its default --batch)" % self.loader)
         print("\n× lean: rows/s over the lean limit's (l); × astpg COPY: over (a)'s. "
-              "Storage: the tables the case\nwrote (astpg's: with its audit, "
-              "history and reject tables) after its last run.\n")
+              "CPU: medians of the server backends'\n(from /proc) and of this "
+              "client's or astpg-load's.  Storage: the tables the case wrote "
+              "(astpg's: with its\naudit, history and reject tables) after its "
+              "last run.\n")
         print("| case | median s | docs/s | rows/s | × lean | × astpg COPY "
-              "| storage MB | storage × lean |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+              "| server CPU s | client CPU s | storage MB | storage × lean |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for case in self.wanted:
             for m in self.results.values():
                 if not m.label.startswith(CASE_TITLES[case]):
                     continue
                 seconds = statistics.median(m.seconds)
                 rows_s = m.rows / seconds if m.rows else None
-                print("| %s | %.2f | %.0f | %s | %s | %s | %s | %s |" % (
+                def cpu(i):
+                    values = [c[i] for c in m.cpu if c and c[i] is not None]
+                    return "%.2f" % statistics.median(values) if values else "—"
+                print("| %s | %.2f | %.0f | %s | %s | %s | %s | %s | %s | %s |" % (
                     m.label, seconds, m.docs / seconds,
                     "%.0f" % rows_s if rows_s else "—",
                     "%.2f" % (rows_s / lean) if rows_s and lean else "—",
                     "%.2f" % (rows_s / own) if rows_s and own else "—",
+                    cpu(0), cpu(1),
                     "%.1f" % (m.storage / 2**20) if m.storage else "—",
                     "%.2f" % (m.storage / lean_storage)
                     if m.storage and lean_storage else "—"))
             if case in self.failed_runs:
-                print("| %s | %d of %d runs FAILED | | | | | | |"
+                print("| %s | %d of %d runs FAILED | | | | | | | | |"
                       % (CASE_TITLES[case], self.failed_runs[case], self.args.runs))
         self.report_storage()
 
@@ -1921,6 +1989,7 @@ class Bench:
         except psycopg2.Error:
             pass
         self.admin.close()
+        self.watcher.close()
         shutil.rmtree(self.work, ignore_errors=True)
 
 

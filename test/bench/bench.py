@@ -122,6 +122,7 @@ tables are emptied again and again: run it on a throwaway cluster
     BENCH_CORPUS=a.ndjson:b.ndjson BENCH_RUNS=5 test/bench/run
 """
 import argparse
+import functools
 import hashlib
 import io
 import json
@@ -371,9 +372,12 @@ def demo_python():
     return shutil.which("python3") or sys.executable
 
 
+@functools.lru_cache(maxsize=None)
 def python_paths(python):
+    """sysconfig's paths of an interpreter, and its version ("version")."""
     return json.loads(subprocess.run(
-        [python, "-c", "import json, sysconfig; print(json.dumps(sysconfig.get_paths()))"],
+        [python, "-c", "import json, sys, sysconfig; "
+                       "print(json.dumps(dict(sysconfig.get_paths(), version=sys.version)))"],
         check=True, capture_output=True, text=True).stdout)
 
 
@@ -396,9 +400,11 @@ def cache_dir():
 def cached(name, key, make):
     """NDJSON that make(path) writes, kept under the cache directory for
     the same key (the extractor's text, the interpreter, the trees)."""
+    # what the documents depend on: the extractor, the interpreter it runs
+    # on (tools/demo's), the trees
     digest = hashlib.sha256(
         (REPO / "tools/extract-python").read_bytes()
-        + json.dumps([key, demo_python(), sys.version]).encode()).hexdigest()[:16]
+        + json.dumps([key, python_paths(demo_python())["version"]]).encode()).hexdigest()[:16]
     path = cache_dir() / ("%s-%s.ndjson" % (name, digest))
     if not path.exists():
         print("extracting %s into %s (once: it is cached)..." % (name, path), flush=True)

@@ -2038,8 +2038,9 @@ def main():
                              "(default: all but b)")
     parser.add_argument("--timeout", type=int, default=int(env("BENCH_TIMEOUT", "0")),
                         help="seconds a case's statement or loader may take before "
-                             "the run counts as failed (default 0.05 s per file, at "
-                             "least 60: ten times a normal run)")
+                             "the run counts as failed (default 0.2 s per file, at "
+                             "least 300: forty times a run on a quiet machine, a "
+                             "few times one on a shared machine at full load)")
     parser.add_argument("--force", action="store_true",
                         help="run even though astpg.files holds rows not left by the benchmark")
     args = parser.parse_args()
@@ -2075,7 +2076,7 @@ def main():
                 files = lines if args.files is None else min(args.files, lines)
             else:
                 files = args.files
-            args.timeout = given_timeout if given_timeout > 0 else max(60, files // 20)
+            args.timeout = given_timeout if given_timeout > 0 else max(300, files // 5)
             bench = Bench(args, corpus, first=n == 0)
             try:
                 bench.prepare_database()

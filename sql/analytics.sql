@@ -152,7 +152,8 @@ SELECT count(*) AS no_cycles FROM astpg.import_cycles('no such repository');
 SELECT astpg.dependency_graph_dot('fx', '');
 SELECT astpg.dependency_graph_dot('fx', 'e');
 
--- find_symbol: exact first, then prefix, then similar
+-- find_symbol: exact first, then prefix, then a typo away (a name of
+-- twice the length, however similar, is not a typo)
 SELECT kind, qualified_name, path, line, score, matched
   FROM astpg.find_symbol('compute') WHERE repository = 'fx';
 SELECT kind, qualified_name, path, matched
@@ -161,6 +162,14 @@ SELECT kind, qualified_name, path, matched
   FROM astpg.find_symbol('helpr', ARRAY['function']) WHERE repository = 'fx';
 SELECT kind, qualified_name, path, matched
   FROM astpg.find_symbol('a.py', ARRAY['file']) WHERE repository = 'fx';
+-- a typo in the first half (found by the name's end), in the second (by
+-- its beginning), two letters swapped
+SELECT kind, qualified_name, path, matched
+  FROM astpg.find_symbol('Xhild', ARRAY['class']) WHERE repository = 'fx';
+SELECT kind, qualified_name, path, matched
+  FROM astpg.find_symbol('GrandChilt', ARRAY['class']) WHERE repository = 'fx';
+SELECT kind, qualified_name, path, matched
+  FROM astpg.find_symbol('Chidl', ARRAY['class']) WHERE repository = 'fx';
 SELECT count(*) AS at_most_two FROM astpg.find_symbol('d', max_results => 2);
 -- LIKE's wildcards in a pattern are plain characters
 SELECT count(*) AS no_wildcards FROM astpg.find_symbol('%', ARRAY['function', 'class']);

@@ -1655,8 +1655,11 @@ COMMENT ON FUNCTION @extschema@.resolve_calls(bigint, bigint[], text[]) IS
 -- qualified name, 5 a file's path, 6 a file's module.  A qualified name
 -- equal to the name is kept once, as the name.
 --
+-- The name's collation is "C": its btree indexes then serve LIKE 'prefix%'
+-- and keep names in byte order, whatever the database's collation.
+--
 CREATE TABLE @extschema@.symbol_names (
-    name    text NOT NULL CHECK (pg_catalog.length(name) <= 256),
+    name    text COLLATE "C" NOT NULL CHECK (pg_catalog.length(name) <= 256),
     kind    smallint NOT NULL CHECK (kind BETWEEN 1 AND 6),
     member  text NOT NULL DEFAULT '' CHECK (pg_catalog.length(member) <= 256),
     repo_id bigint NOT NULL
@@ -1665,10 +1668,14 @@ CREATE TABLE @extschema@.symbol_names (
 COMMENT ON TABLE @extschema@.symbol_names IS
 'every name find_symbol searches, per repository and kind (1 function, 2 qualified function, 3 class, 4 qualified class, 5 file path, 6 module), kept by the writer';
 
--- the writer's lookup of the names it stores, and exact lookups of
--- qualified names; leads with the name, as the writer's kept plans need
+-- the writer's lookup of the names it stores, exact lookups of qualified
+-- names and find_symbol's prefixes; leads with the name, as the writer's
+-- kept plans need
 CREATE INDEX symbol_names_name_idx
     ON @extschema@.symbol_names (name, kind, member, repo_id);
+-- find_symbol's fuzzy matches by their ends: names read backwards
+CREATE INDEX symbol_names_reversed_idx
+    ON @extschema@.symbol_names (pg_catalog.reverse(name));
 
 
 --
@@ -2168,19 +2175,30 @@ COMMENT ON FUNCTION @extschema@.symbol_rows(text, smallint, text, bigint, intege
 
 --
 -- Symbol search: functions, classes and files whose name, qualified name,
--- path or module matches a pattern.  Three tiers, each read best-first
--- from an index and cut by max_results and kinds as it is read, never by
--- sorting every match:
+-- path or module matches a pattern.  Three tiers, each read from a btree
+-- and cut by max_results and kinds as it is read:
 --   exact: from the tables, by their indexes on names (a function's
 --     qualified name through its name, which symbol_names gives);
---   prefix: the names of symbol_names that begin with the pattern, nearest
---     first by trigram distance (the GiST index's order);
---   fuzzy: the names similar to the pattern (pg_trgm's similarity above
---     pg_trgm.similarity_threshold), nearest first.
+--   prefix: the names of symbol_names that begin with the pattern, in
+--     byte order (symbol_names_name_idx's, a range of it);
+--   fuzzy: names a typo away from the pattern (one or two characters
+--     changed, dropped, added or swapped): of nearly its length (two
+--     characters more or fewer), beginning with its first half or ending
+--     with its second half (an edit leaves one of them whole), and similar
+--     to it by pg_trgm's similarity (above pg_trgm.similarity_threshold);
+--     most similar first.  Of the names that begin with the first half,
+--     the 250 on either side of the pattern in byte order (those that
+--     share the longest beginnings with it; symbol_names_name_idx), and
+--     as many by their ends (symbol_names_reversed_idx): a common half
+--     ("test_") costs no more than a rare one.  Patterns of fewer than 4
+--     characters have no fuzzy tier.
+-- A trigram index would find more distant names, but on a million names
+-- its scans read most of the index (GiST, whatever its signature length)
+-- or recheck tens of thousands of rows (GIN): hundreds of milliseconds.
 -- Each name found stands for the rows that have it, in its repository
 -- (symbol_rows), so that everything comes from the tables as they are now.
 -- Defined through the schema pg_trgm was created in, so that nothing else
--- can stand in for its operators.
+-- can stand in for its functions.
 --
 DO $do$
 DECLARE
@@ -2190,9 +2208,6 @@ BEGIN
       FROM pg_catalog.pg_extension e
       JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
      WHERE e.extname = 'pg_trgm';
-    EXECUTE pg_catalog.format(
-        'CREATE INDEX symbol_names_trgm_idx ON @extschema@.symbol_names'
-        ' USING gist (name %1$I.gist_trgm_ops)', trgm);
     EXECUTE pg_catalog.format($sql$
 CREATE FUNCTION @extschema@.find_symbol(pattern text, kinds text[] DEFAULT NULL,
                                         max_results integer DEFAULT 50)
@@ -2216,6 +2231,9 @@ DECLARE
     done     text[] := '{}';    -- the names expanded, and the rows returned
     members  text[];            -- the functions whose qualified name is pattern:
     in_repos bigint[];          -- their names and repositories
+    half     integer := (pg_catalog.length(pattern) + 1) / 2;
+    head     text;              -- LIKE patterns: the pattern's first half,
+    tail     text;              -- and its second half reversed
 BEGIN
     IF pattern IS NULL OR pattern = '' THEN
         RAISE EXCEPTION 'pattern must not be empty'
@@ -2234,6 +2252,11 @@ BEGIN
                     WHERE v.k = ANY (wanted));
     prefix := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
                   pattern, '\', '\\'), '%%', '\%%'), '_', '\_') || '%%';
+    head := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+                pg_catalog.left(pattern, half), '\', '\\'), '%%', '\%%'), '_', '\_') || '%%';
+    tail := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+                pg_catalog.left(pg_catalog.reverse(pattern), half),
+                '\', '\\'), '%%', '\%%'), '_', '\_') || '%%';
 
     -- exact: the name, the qualified name, the path or the module.  The
     -- names and repositories of functions of that qualified name first, by
@@ -2290,25 +2313,48 @@ BEGIN
         returned := returned + 1;
     END LOOP;
 
-    -- prefix, then fuzzy: names nearest the pattern first, each standing
-    -- for its rows not returned yet
+    -- prefix, then fuzzy: each name found standing for its rows not
+    -- returned yet
     FOR tier IN SELECT t FROM pg_catalog.unnest(ARRAY['prefix', 'fuzzy']) t LOOP
         EXIT WHEN returned >= max_results;
+        CONTINUE WHEN tier = 'fuzzy' AND pg_catalog.length(pattern) < 4;
+        -- (each name in the database's collation again: symbol_rows()
+        -- compares it with the tables' names, whose indexes are in that one)
         FOR hit IN EXECUTE CASE tier WHEN 'prefix' THEN $q$
-            SELECT s.name, s.kind, s.member, s.repo_id,
+            SELECT s.name COLLATE pg_catalog."default" AS name, s.kind, s.member, s.repo_id,
                    %1$I.similarity(s.name, $1) AS score
               FROM @extschema@.symbol_names s
-             WHERE s.kind = ANY ($2) AND s.name LIKE $3 AND s.name <> $1
-             ORDER BY s.name OPERATOR(%1$I.<->) $1, s.name, s.kind, s.repo_id
+             WHERE s.name LIKE $3 AND s.name <> $1 AND s.kind = ANY ($2)
+             ORDER BY s.name, s.kind, s.member, s.repo_id
              LIMIT $4 $q$ ELSE $q$
-            SELECT s.name, s.kind, s.member, s.repo_id,
-                   %1$I.similarity(s.name, $1) AS score
-              FROM @extschema@.symbol_names s
-             WHERE s.kind = ANY ($2) AND s.name OPERATOR(%1$I.%%) $1
-               AND NOT s.name LIKE $3 AND s.name <> $1
-             ORDER BY s.name OPERATOR(%1$I.<->) $1, s.name, s.kind, s.repo_id
+            SELECT s.name COLLATE pg_catalog."default" AS name, s.kind, s.member, s.repo_id,
+                   s.score
+              FROM (SELECT x.name, x.kind, x.member, x.repo_id,
+                           %1$I.similarity(x.name, $1) AS score
+                      FROM ((SELECT y.* FROM @extschema@.symbol_names y
+                              WHERE y.name LIKE $5 AND y.name >= $1
+                              ORDER BY y.name LIMIT $7)
+                            UNION
+                            (SELECT y.* FROM @extschema@.symbol_names y
+                              WHERE y.name LIKE $5 AND y.name < $1
+                              ORDER BY y.name DESC LIMIT $7)
+                            UNION
+                            (SELECT y.* FROM @extschema@.symbol_names y
+                              WHERE pg_catalog.reverse(y.name) LIKE $6
+                                AND pg_catalog.reverse(y.name) >= pg_catalog.reverse($1)
+                              ORDER BY pg_catalog.reverse(y.name) LIMIT $7)
+                            UNION
+                            (SELECT y.* FROM @extschema@.symbol_names y
+                              WHERE pg_catalog.reverse(y.name) LIKE $6
+                                AND pg_catalog.reverse(y.name) < pg_catalog.reverse($1)
+                              ORDER BY pg_catalog.reverse(y.name) DESC LIMIT $7)) x
+                     WHERE pg_catalog.length(x.name)
+                               BETWEEN pg_catalog.length($1) - 2 AND pg_catalog.length($1) + 2
+                       AND x.kind = ANY ($2) AND NOT x.name LIKE $3 AND x.name <> $1
+                       AND x.name OPERATOR(%1$I.%%) $1) s
+             ORDER BY s.score DESC, s.name, s.kind, s.member, s.repo_id
              LIMIT $4 $q$ END
-            USING pattern, codes, prefix, 10 * max_results + 100
+            USING pattern, codes, prefix, 10 * max_results + 100, head, tail, 250
         LOOP
             CONTINUE WHEN (hit.kind || ' ' || hit.repo_id || ' ' || hit.member || ' ' || hit.name)
                           = ANY (done);
@@ -2336,7 +2382,7 @@ END
 $do$;
 
 COMMENT ON FUNCTION @extschema@.find_symbol(text, text[], integer) IS
-'functions, classes and files by name: exact matches, then prefix, then similar (pg_trgm), each found best-first in an index; current';
+'functions, classes and files by name: exact matches, then by prefix, then a typo away (similar by pg_trgm), each read from a btree; current';
 
 -- >>> questions: dead_code, package_coupling, churn, trend
 --

@@ -205,6 +205,18 @@ module.exports.helper = function () { return 1; };
   assert.deepStrictEqual(Object.keys(byName(docs['ui/List.tsx'])).sort(), ['List', 'helper']);
 });
 
+test('a function under an empty key is anonymous: part of its parent, as es6-iterator\'s tests have it', () => {
+  const docs = extractTree({
+    'test/index.js': `
+module.exports = function (T) {
+  return { "": function (a) { a(T); }, "Emited": function (a) { a(T); } };
+};
+`});
+  const doc = docs['test/index.js'];
+  assert.deepStrictEqual(Object.keys(byName(doc)).sort(), ['exports', 'exports.<locals>.Emited']);
+  assert.ok(doc.functions.every((f) => f.name.length > 0));
+});
+
 test('relative specifiers resolve to paths in the repository; every kind of dependency', () => {
   const docs = extractTree({
     'src/index.ts': `

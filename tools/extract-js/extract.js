@@ -66,8 +66,17 @@ function isClassLike(node) {
     ts.isInterfaceDeclaration(node);
 }
 
-/* The name a function or class is known by, or null when anonymous. */
+/*
+ * The name a function or class is known by, or null when anonymous (an
+ * empty key, { "": function () {} }, names nothing: the format requires a
+ * name of at least one character).
+ */
 function nameOf(node) {
+  const name = givenName(node);
+  return name === '' ? null : name;
+}
+
+function givenName(node) {
   if (ts.isConstructorDeclaration(node)) return 'constructor';
   if (node.name && (ts.isIdentifier(node.name) || ts.isStringLiteral(node.name) ||
                     ts.isPrivateIdentifier(node.name) || ts.isNumericLiteral(node.name))) {

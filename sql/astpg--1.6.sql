@@ -130,8 +130,7 @@ COMMENT ON FUNCTION @extschema@.file_key(text, text) IS
 'SHA-256 key of (repository, path): what the unique index of astpg.files is built on';
 
 --
--- The key of a repository.  Every table has it, and every key holds it,
--- after the ids.
+-- The key of a repository.  Every table has it, and every key holds it.
 --
 CREATE FUNCTION @extschema@.repo_id(repository text)
 RETURNS bigint
@@ -139,7 +138,7 @@ AS 'MODULE_PATHNAME', 'astpg_repo_id'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 COMMENT ON FUNCTION @extschema@.repo_id(text) IS
-'key of a repository: the first 8 bytes of the SHA-256 of its name; every table''s keys hold it, after the ids';
+'key of a repository: the first 8 bytes of the SHA-256 of its name; every table''s keys lead with it';
 
 --
 -- Types of the API's results.
@@ -409,37 +408,20 @@ COMMENT ON TABLE @extschema@.inbox IS
 'COPY documents in here: each row is ingested as it arrives and none is kept (astpg.on_error says what a refused one does)';
 
 --
--- When each repository's analytics were last refreshed: the ingest id
--- they include, so that astpg.analytics_staleness can count what came
--- after.
+-- When each view was last refreshed, and how long that took.  Not kept by
+-- pg_dump: a restored database's views are empty until refreshed, and this
+-- table says so by being empty too.
+--
 CREATE TABLE @extschema@.analytics_refreshes (
-    repo_id      bigint NOT NULL,
-    repository   text NOT NULL,
+    view_name    text PRIMARY KEY,
     refreshed_at timestamptz NOT NULL,
     duration     interval NOT NULL,
-    last_ingest  bigint NOT NULL,
-    classes      bigint NOT NULL,
-    calls        bigint NOT NULL,
-    hotspots     bigint NOT NULL,
-    PRIMARY KEY (repository, repo_id)
+    concurrent   boolean NOT NULL,
+    row_count    bigint NOT NULL
 );
 
 COMMENT ON TABLE @extschema@.analytics_refreshes IS
-'the last refresh of each repository''s analytics: when, how long, the last ingest it includes, and the rows it made';
-
---
--- Each run of maintain(): when, and what it did (astpg.health reads the
--- last).  A log of the database's, not kept by pg_dump.
---
-CREATE TABLE @extschema@.maintenance_runs (
-    ran_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    created integer NOT NULL,
-    dropped integer NOT NULL,
-    pruned  bigint NOT NULL
-);
-
-COMMENT ON TABLE @extschema@.maintenance_runs IS
-'each run of maintain(): when, the history partitions it created and dropped, and the names it pruned';
+'the last refresh of each materialized view: when, how long, how, and its rows';
 
 --
 -- Metrics across revisions: every ingest that stores a new version of a
@@ -498,12 +480,11 @@ COMMENT ON TABLE @extschema@.metric_history IS
 -- callees may be longer (1024 characters of 4 bytes each for a name; a
 -- callee is the call's source text, of any length): an index on the whole
 -- value would refuse valid documents.  So equality lookups of text go
--- through hash indexes, and the ordered indexes on names hold their first
--- 256 characters.  The trigram index of find_symbol's prefix and fuzzy
--- matches is on astpg.symbol_names, which holds each name once, not on the
--- tables: on the tables such indexes cost every ingest a fifth of its speed
--- (measured: 1,781 documents of a standard library in 6.6 s with them, 5.5
--- s without).
+-- through hash indexes, and the one ordered index on a name holds its
+-- first 256 characters.  The trigram indexes of find_symbol's prefix and
+-- fuzzy matches are on the symbols view, not on the tables: on the tables
+-- they cost every ingest a fifth of its speed (measured: 1,781 documents
+-- of a standard library in 6.6 s with them, 5.5 s without).
 --
 -- SERIALIZABLE writers of different repositories: the writers' lookups
 -- stay on their repository's index pages.  At SERIALIZABLE a lookup takes
@@ -571,18 +552,14 @@ CREATE INDEX functions_file_id_idx ON @extschema@.functions (file_id);
 CREATE INDEX functions_class_id_idx ON @extschema@.functions (class_id);
 ALTER TABLE @extschema@.functions
     ADD CONSTRAINT functions_pkey PRIMARY KEY (function_id, repo_id);
--- a function by its name, or by its name and qualified name (find_symbol)
-CREATE INDEX functions_name_idx ON @extschema@.functions
-    (pg_catalog.left(name, 256), pg_catalog.left(qualified_name, 256));
+CREATE INDEX functions_name_idx
+    ON @extschema@.functions (pg_catalog.left(name, 256), function_id);
 
 -- calls: by file, the primary key, "who calls this name?"
+CREATE INDEX calls_file_id_idx ON @extschema@.calls (file_id);
 ALTER TABLE @extschema@.calls
     ADD CONSTRAINT calls_pkey PRIMARY KEY (function_id, repo_id, call_no);
--- the calls of a file by the name they call, the callee's last part: the
--- calls that may reach a function (callers()), and a file's rows (its
--- foreign keys, and deleting them)
-CREATE INDEX calls_file_name_idx ON @extschema@.calls
-    (file_id, pg_catalog.left(pg_catalog.split_part(callee, '.', -1), 256));
+CREATE INDEX calls_callee_idx ON @extschema@.calls USING hash (callee);
 
 -- dependencies: by target file (the dependencies delete_file() unresolves,
 -- and the foreign key's check when a file goes), the primary key, and the
@@ -617,10 +594,6 @@ ALTER TABLE @extschema@.ingests
     ADD CONSTRAINT ingests_pkey PRIMARY KEY (ingest_id, repo_id);
 ALTER TABLE @extschema@.rejects
     ADD CONSTRAINT rejects_pkey PRIMARY KEY (reject_id, repo_id);
--- the last hour's and day's rows, for astpg.health: BRIN, as the rows come
--- in time order and the index costs an ingest next to nothing
-CREATE INDEX ingests_ingested_at_idx ON @extschema@.ingests USING brin (ingested_at);
-CREATE INDEX rejects_rejected_at_idx ON @extschema@.rejects USING brin (rejected_at);
 
 -- metric_history: indexes go on each partition, not on the parent.
 -- pg_dump writes the monthly partitions (not members of the extension)
@@ -1200,7 +1173,7 @@ BEGIN
         ON s.path = g.path AND s.content_hash = g.content_hash;
 
     -- their audit rows: the columns and values of ingest's audit row for
-    -- an unchanged document (src/batch_writer.c, insert_audit).  The
+    -- an unchanged document (src/document_writer.c, insert_audit).  The
     -- ids are taken here: Citus evaluates a column's default once for the
     -- VALUES row, before the shard expands it into one row a path.
     IF same_ids IS NOT NULL THEN
@@ -1272,146 +1245,32 @@ COMMENT ON FUNCTION @extschema@.delete_files(text, text[]) IS
 'delete the stored files of a repository whose path is not in keep_paths, as delete_file does; returns their paths';
 
 --
--- Analytics.  What is asked of one file or symbol (find_symbol, callers
--- and callees, what a file imports and what imports it, a file's summary)
--- is read from the tables through their indexes, and is current in every
--- transaction.  What a dashboard shows for a whole repository is kept in
--- the tables below, which refresh_analytics() fills a repository at a
--- time; astpg.analytics_staleness says how far each repository's are
--- behind.  They hold derived data only: pg_dump does not keep them, and a
--- restored database has them empty until its first refresh.
+-- Materialized views, in the order they are refreshed: each one reads only
+-- the tables and the views before it.  Every view has a unique index
+-- without a predicate, so that it can be refreshed CONCURRENTLY.  Their
+-- keys hold repo_id as the tables' keys do, so that a view's rows of one
+-- repository live together.  Every answer built on them is as fresh as
+-- their last refresh (astpg.analytics_refreshes tells when that was).
 --
 
--- Resolved imports between two different files, one row per pair: a view
--- of astpg.dependencies, current.
-CREATE VIEW @extschema@.module_edges AS
+-- Resolved imports between two different files, one row per pair.
+CREATE MATERIALIZED VIEW @extschema@.module_edges AS
 SELECT d.repo_id,
        d.file_id AS source_file_id,
        d.target_file_id,
-       pg_catalog.count(*)::integer AS dependencies
+       count(*)::integer AS dependencies
   FROM @extschema@.dependencies d
  WHERE d.target_file_id IS NOT NULL
    AND d.target_file_id <> d.file_id
  GROUP BY d.repo_id, d.file_id, d.target_file_id;
 
-COMMENT ON VIEW @extschema@.module_edges IS
-'resolved imports between files: source imports target, through "dependencies" rows; current';
+CREATE UNIQUE INDEX module_edges_key
+    ON @extschema@.module_edges (source_file_id, target_file_id, repo_id);
+CREATE INDEX module_edges_target_idx ON @extschema@.module_edges (target_file_id);
+CREATE INDEX module_edges_repo_id_idx ON @extschema@.module_edges (repo_id);
 
--- One row per file: its size, complexity and place in the import graph,
--- each figure looked up for the file alone, so that a file's row is
--- current and costs a few index lookups.
-CREATE VIEW @extschema@.file_summary AS
-SELECT f.file_id, f.repo_id, f.repository, f.path, f.module, f.language,
-       c.classes, fn.functions, fn.max_complexity, fn.avg_complexity,
-       fi.fan_in, fo.fan_out, m.loc
-  FROM @extschema@.files f
- CROSS JOIN LATERAL (SELECT pg_catalog.count(*)::integer AS classes
-                       FROM @extschema@.classes x
-                      WHERE x.file_id = f.file_id AND x.repo_id = f.repo_id) c
- CROSS JOIN LATERAL (SELECT pg_catalog.count(*)::integer AS functions,
-                            pg_catalog.max(x.complexity) AS max_complexity,
-                            pg_catalog.round(pg_catalog.avg(x.complexity), 2) AS avg_complexity
-                       FROM @extschema@.functions x
-                      WHERE x.file_id = f.file_id AND x.repo_id = f.repo_id) fn
- CROSS JOIN LATERAL (SELECT pg_catalog.count(DISTINCT x.file_id)::integer AS fan_in
-                       FROM @extschema@.dependencies x
-                      WHERE x.target_file_id = f.file_id AND x.repo_id = f.repo_id
-                        AND x.file_id <> f.file_id) fi
- CROSS JOIN LATERAL (SELECT pg_catalog.count(DISTINCT x.target_file_id)::integer AS fan_out
-                       FROM @extschema@.dependencies x
-                      WHERE x.file_id = f.file_id AND x.repo_id = f.repo_id
-                        AND x.target_file_id IS NOT NULL
-                        AND x.target_file_id <> f.file_id) fo
- CROSS JOIN LATERAL (SELECT pg_catalog.max(x.value) AS loc
-                       FROM @extschema@.metrics x
-                      WHERE x.file_id = f.file_id AND x.repo_id = f.repo_id
-                        AND x.name = 'loc') m;
-
-COMMENT ON VIEW @extschema@.file_summary IS
-'one row per file: classes, functions, complexity, fan_in and fan_out in the import graph, loc; current';
-
--- Each class with its resolved bases and ancestors (refreshed).
-CREATE TABLE @extschema@.class_hierarchy (
-    class_id           bigint NOT NULL,
-    repo_id            bigint NOT NULL,
-    file_id            bigint NOT NULL,
-    qualified_name     text NOT NULL,
-    bases              text[] NOT NULL,
-    base_class_ids     bigint[] NOT NULL,
-    depth              integer NOT NULL,
-    descendants        integer NOT NULL,
-    ancestor_ids       bigint[] NOT NULL,
-    ancestor_distances integer[] NOT NULL,
-    name               text NOT NULL,
-    line_start         integer NOT NULL,
-    PRIMARY KEY (class_id, repo_id)
-);
--- the classes that descend from a class: callers() of a method
-CREATE INDEX class_hierarchy_ancestors_idx
-    ON @extschema@.class_hierarchy USING gin (ancestor_ids);
-
-COMMENT ON TABLE @extschema@.class_hierarchy IS
-'each class with its resolved base classes, depth of inheritance and number of descendants; as of its repository''s last refresh';
-
--- Calls resolved to the function they call (resolve_calls), counted per
--- pair of functions (refreshed).
-CREATE TABLE @extschema@.call_graph (
-    repo_id        bigint NOT NULL,
-    caller_id      bigint NOT NULL,
-    callee_id      bigint NOT NULL,
-    caller_file_id bigint NOT NULL,
-    callee_file_id bigint NOT NULL,
-    calls          integer NOT NULL,
-    PRIMARY KEY (caller_id, callee_id, repo_id)
-);
-CREATE INDEX call_graph_callee_idx ON @extschema@.call_graph (callee_id);
-
-COMMENT ON TABLE @extschema@.call_graph IS
-'calls resolved to the one function they call: caller -> callee, with the number of calls; as of the repository''s last refresh';
-
--- The most complex functions of each repository, with their resolved
--- callers: the first 100 by rank, what a dashboard shows (refreshed).
-CREATE TABLE @extschema@.function_hotspots (
-    function_id      bigint NOT NULL,
-    repo_id          bigint NOT NULL,
-    file_id          bigint NOT NULL,
-    repository       text NOT NULL,
-    path             text NOT NULL,
-    qualified_name   text NOT NULL,
-    name             text NOT NULL,
-    complexity       integer,
-    length           integer NOT NULL,
-    resolved_callers integer NOT NULL,
-    rank             integer NOT NULL,
-    line_start       integer NOT NULL,
-    PRIMARY KEY (function_id, repo_id)
-);
-CREATE INDEX function_hotspots_rank_idx ON @extschema@.function_hotspots (repository, rank);
-
-COMMENT ON TABLE @extschema@.function_hotspots IS
-'the 100 most complex functions of each repository (rank 1: most complex; ties share a rank), with length and resolved callers; as of its last refresh';
-
--- One row per repository and language: the dashboard (refreshed).
-CREATE TABLE @extschema@.repository_summary (
-    repository            text NOT NULL,
-    repo_id               bigint NOT NULL,
-    language              text NOT NULL,
-    files                 bigint NOT NULL,
-    classes               bigint NOT NULL,
-    functions             bigint NOT NULL,
-    calls                 bigint NOT NULL,
-    resolved_calls        bigint NOT NULL,
-    unresolved_calls      bigint NOT NULL,
-    dependencies          bigint NOT NULL,
-    resolved_dependencies bigint NOT NULL,
-    lines                 bigint,
-    avg_complexity        numeric,
-    p90_complexity        integer,
-    PRIMARY KEY (language, repo_id)
-);
-
-COMMENT ON TABLE @extschema@.repository_summary IS
-'one row per repository and language: files, classes, functions, calls (resolved or not), dependencies, lines, complexity; as of its last refresh';
+COMMENT ON MATERIALIZED VIEW @extschema@.module_edges IS
+'resolved imports between files: source imports target, through "dependencies" rows';
 
 --
 -- The ancestors of classes, given their resolved bases as parallel arrays
@@ -1447,257 +1306,400 @@ SELECT w.repo_id, w.class_id, w.ancestor_id,
 $$;
 
 --
+-- Base classes resolved within the repository.  A base named in the source
+-- resolves, in this order, to
+--   1. the class of the same file with that qualified name or name;
+--   2. for "module.Class", the class of the file whose module is "module";
+--   3. the class of the repository whose name is the base's last part;
+-- and only where that step finds exactly one class.  The ancestors are
+-- walked over resolved bases (a cycle of bases stops the walk), nearest
+-- first: ancestor_distances gives each one's distance.
+--
+CREATE MATERIALIZED VIEW @extschema@.class_hierarchy AS
+WITH bases AS (
+    SELECT c.repo_id, c.class_id, c.file_id, b.base, b.ord,
+           pg_catalog.split_part(b.base, '.', -1) AS base_name,
+           CASE WHEN pg_catalog.strpos(b.base, '.') > 0
+                THEN pg_catalog.left(b.base, pg_catalog.length(b.base)
+                                     - pg_catalog.length(pg_catalog.split_part(b.base, '.', -1)) - 1)
+           END AS base_module
+      FROM @extschema@.classes c,
+           pg_catalog.unnest(c.bases) WITH ORDINALITY AS b(base, ord)
+), candidates AS (
+    -- each step: how many classes it finds for a base, and the first
+    SELECT b.repo_id, b.class_id, b.ord, 1 AS step,
+           pg_catalog.count(DISTINCT t.class_id) AS found,
+           pg_catalog.min(t.class_id) AS base_id
+      FROM bases b
+      JOIN @extschema@.classes t
+        ON t.file_id = b.file_id AND t.repo_id = b.repo_id
+       AND (t.qualified_name = b.base OR t.name = b.base)
+     GROUP BY b.repo_id, b.class_id, b.ord
+    UNION ALL
+    SELECT b.repo_id, b.class_id, b.ord, 2,
+           pg_catalog.count(DISTINCT t.class_id), pg_catalog.min(t.class_id)
+      FROM bases b
+      JOIN @extschema@.files m ON m.repo_id = b.repo_id AND m.module = b.base_module
+      JOIN @extschema@.classes t
+        ON t.file_id = m.file_id AND t.repo_id = m.repo_id
+       AND t.qualified_name = b.base_name
+     GROUP BY b.repo_id, b.class_id, b.ord
+    UNION ALL
+    SELECT b.repo_id, b.class_id, b.ord, 3, t.found, t.base_id
+      FROM bases b
+      JOIN (SELECT x.repo_id, x.name, pg_catalog.count(*) AS found,
+                   pg_catalog.min(x.class_id) AS base_id
+              FROM @extschema@.classes x
+             GROUP BY x.repo_id, x.name) t
+        ON t.repo_id = b.repo_id AND t.name = b.base_name
+), resolved AS (
+    -- the first step that finds anything decides
+    SELECT s.repo_id, s.class_id, s.ord, s.base_id
+      FROM (SELECT DISTINCT ON (c.repo_id, c.class_id, c.ord) c.*
+              FROM candidates c
+             ORDER BY c.repo_id, c.class_id, c.ord, c.step) s
+     WHERE s.found = 1 AND s.base_id <> s.class_id
+), ancestors AS (
+    SELECT a.repo_id, a.class_id, a.ancestor_id, a.distance, a.longest
+      FROM @extschema@.class_ancestors(
+               ARRAY(SELECT r.repo_id FROM resolved r ORDER BY r.class_id, r.ord),
+               ARRAY(SELECT r.class_id FROM resolved r ORDER BY r.class_id, r.ord),
+               ARRAY(SELECT r.base_id FROM resolved r ORDER BY r.class_id, r.ord)) a
+)
+SELECT c.class_id, c.repo_id, c.file_id, c.qualified_name, c.bases,
+       COALESCE(r.base_class_ids, '{}') AS base_class_ids,
+       COALESCE(a.depth, 0) AS depth,
+       COALESCE(d.descendants, 0) AS descendants,
+       COALESCE(a.ancestor_ids, '{}') AS ancestor_ids,
+       COALESCE(a.ancestor_distances, '{}') AS ancestor_distances,
+       c.name, c.line_start
+  FROM @extschema@.classes c
+  LEFT JOIN (SELECT x.repo_id, x.class_id,
+                    pg_catalog.array_agg(x.base_id ORDER BY x.ord) AS base_class_ids
+               FROM resolved x
+              GROUP BY x.repo_id, x.class_id) r
+    ON r.class_id = c.class_id AND r.repo_id = c.repo_id
+  LEFT JOIN (SELECT x.repo_id, x.class_id,
+                    pg_catalog.max(x.longest)::integer AS depth,
+                    pg_catalog.array_agg(x.ancestor_id ORDER BY x.distance, x.ancestor_id)
+                        AS ancestor_ids,
+                    pg_catalog.array_agg(x.distance ORDER BY x.distance, x.ancestor_id)
+                        AS ancestor_distances
+               FROM ancestors x
+              GROUP BY x.repo_id, x.class_id) a
+    ON a.class_id = c.class_id AND a.repo_id = c.repo_id
+  LEFT JOIN (SELECT x.repo_id, x.ancestor_id AS class_id,
+                    pg_catalog.count(*)::integer AS descendants
+               FROM ancestors x
+              GROUP BY x.repo_id, x.ancestor_id) d
+    ON d.class_id = c.class_id AND d.repo_id = c.repo_id;
+
+CREATE UNIQUE INDEX class_hierarchy_key ON @extschema@.class_hierarchy (class_id, repo_id);
+
+COMMENT ON MATERIALIZED VIEW @extschema@.class_hierarchy IS
+'each class with its resolved base classes, depth of inheritance and number of descendants';
+
+--
 -- Calls resolved to the function they call, where that function is
--- unambiguous: the rule, in one place.
+-- unambiguous:
 --   a bare name f(): the one function named f outside classes in the
 --     caller's file; failing any, the one such function of the file that
 --     the caller's file imports the name f from ("from m import f");
 --   self.m(), this.m(), cls.m(): the method m of the caller's class, or of
 --     its nearest resolved ancestor that has one (one at that distance);
---     ancestors as astpg.class_hierarchy holds them, that is as of the
---     repository's last refresh;
 --   p.f(): the one function f outside classes in the file that the
 --     caller's file imports as module p ("import p", or "from q import p"
 --     where q.p is a stored module).
--- A call that none of these resolves to exactly one function is left out.
+-- A call that none of these resolves to exactly one function stays out
+-- (repository_summary counts it as unresolved).
 --
--- resolve_calls(repo, function_ids, names) resolves the calls of the given
--- functions (all of the repository's: NULL), only those to the given names
--- (the part after the last dot; all: NULL).  repo NULL: every repository.
--- Everything else is read from the tables as they are now, so that
--- callers(), callees() and graph_walk() are current.
---
--- One text serves two sizes of question.  A few functions (a graph walk)
--- are resolved with index lookups, planned for the ids given; a whole
--- repository (a refresh) with hash joins, since nested loops over these
--- CTEs, whose sizes the planner cannot know, turn a second into minutes.
---
-CREATE FUNCTION @extschema@.resolve_calls(repo bigint, function_ids bigint[],
-                                          names text[] DEFAULT NULL)
-RETURNS TABLE (repo_id bigint, caller_id bigint, call_no integer, callee_id bigint,
-               caller_file_id bigint, callee_file_id bigint)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
-SET enable_hashjoin = on
-SET enable_mergejoin = on
-SET enable_nestloop = on
-SET jit = off
-AS $$
-#variable_conflict use_column
-BEGIN
-    IF function_ids IS NOT NULL AND pg_catalog.cardinality(function_ids) <= 1000 THEN
-        PERFORM pg_catalog.set_config('enable_hashjoin', 'off', true);
-        PERFORM pg_catalog.set_config('enable_mergejoin', 'off', true);
-    ELSE
-        PERFORM pg_catalog.set_config('enable_nestloop', 'off', true);
-    END IF;
-    RETURN QUERY
-    WITH c AS MATERIALIZED (
-        SELECT x.repo_id, x.function_id AS caller_id, x.call_no, x.file_id, x.callee,
-               pg_catalog.strpos(x.callee, '.') > 0 AS dotted,
-               pg_catalog.split_part(x.callee, '.', -1) AS name,
-               CASE WHEN pg_catalog.strpos(x.callee, '.') > 0
-                    THEN pg_catalog.left(x.callee, pg_catalog.length(x.callee)
-                             - pg_catalog.length(pg_catalog.split_part(x.callee, '.', -1)) - 1)
-               END AS prefix
-          FROM @extschema@.calls x
-         WHERE (repo IS NULL OR x.repo_id = repo)
-           AND (function_ids IS NULL OR x.function_id = ANY (function_ids))
-           AND (names IS NULL
-                OR pg_catalog.left(pg_catalog.split_part(x.callee, '.', -1), 256)
-                   = ANY (names))
-    ), files AS MATERIALIZED (
-        -- the callers' files: all of the repository's when every call is
-        -- asked for (reading the files is cheaper than making the millions
-        -- of calls distinct; the planner drops the branch not taken)
-        SELECT f.repo_id, f.file_id FROM @extschema@.files f
-         WHERE function_ids IS NULL AND names IS NULL AND (repo IS NULL OR f.repo_id = repo)
-        UNION ALL
-        SELECT DISTINCT c.repo_id, c.file_id FROM c
-         WHERE function_ids IS NOT NULL OR names IS NOT NULL
-    ), imports AS MATERIALIZED (
-        -- what the callers' files import, resolved: by module or path, and
-        -- "from q import p" where q.p is a stored module
-        SELECT d.repo_id, d.file_id, d.target AS prefix, d.target_file_id, d.names
-          FROM files f
-          JOIN @extschema@.dependencies d ON d.file_id = f.file_id AND d.repo_id = f.repo_id
-         WHERE d.target_file_id IS NOT NULL
-           AND (repo IS NULL OR d.repo_id = repo)
-        UNION ALL
-        SELECT d.repo_id, d.file_id, n.name, m.file_id, NULL
-          FROM files f
-          JOIN @extschema@.dependencies d ON d.file_id = f.file_id AND d.repo_id = f.repo_id
-         CROSS JOIN LATERAL pg_catalog.unnest(d.names) AS n(name)
-          JOIN @extschema@.files m
-            ON m.repo_id = d.repo_id AND m.module = d.target || '.' || n.name
-         WHERE (repo IS NULL OR d.repo_id = repo) AND (repo IS NULL OR m.repo_id = repo)
-    ), module_level AS MATERIALIZED (
-        -- functions outside classes, of the callers' files and of the
-        -- files they import
-        SELECT fn.repo_id, fn.file_id, fn.name,
-               pg_catalog.min(fn.function_id) AS function_id,
-               pg_catalog.count(*) AS found
-          FROM (SELECT f.repo_id, f.file_id FROM files f
-                UNION SELECT i.repo_id, i.target_file_id FROM imports i) t
-          JOIN @extschema@.functions fn ON fn.file_id = t.file_id AND fn.repo_id = t.repo_id
-         WHERE fn.class_id IS NULL
-           AND (repo IS NULL OR fn.repo_id = repo)
-         GROUP BY fn.repo_id, fn.file_id, fn.name
-    ), imported_names AS MATERIALIZED (
-        SELECT i.repo_id, i.file_id, n.name,
-               pg_catalog.min(i.target_file_id) AS target_file_id,
-               pg_catalog.count(DISTINCT i.target_file_id) AS found
-          FROM imports i, pg_catalog.unnest(i.names) AS n(name)
-         WHERE i.names IS NOT NULL
-         GROUP BY i.repo_id, i.file_id, n.name
-    ), imported_modules AS MATERIALIZED (
-        SELECT i.repo_id, i.file_id, i.prefix,
-               pg_catalog.min(i.target_file_id) AS target_file_id,
-               pg_catalog.count(DISTINCT i.target_file_id) AS found
-          FROM imports i
-         GROUP BY i.repo_id, i.file_id, i.prefix
-    ), self_calls AS MATERIALIZED (
-        SELECT c.repo_id, c.caller_id, c.call_no, c.file_id, c.name, caller.class_id
-          FROM c
-          JOIN @extschema@.functions caller
-            ON caller.function_id = c.caller_id AND caller.repo_id = c.repo_id
-         WHERE c.dotted AND c.prefix IN ('self', 'this', 'cls')
-           AND caller.class_id IS NOT NULL
-           AND (repo IS NULL OR caller.repo_id = repo)
-    ), scopes AS MATERIALIZED (
-        -- a class and its resolved ancestors, with their distance from it
-        SELECT DISTINCT s.repo_id, s.class_id, s.class_id AS owner_id, 0 AS distance
-          FROM self_calls s
-        UNION ALL
-        SELECT h.repo_id, h.class_id, a.owner_id, a.distance
-          FROM (SELECT DISTINCT s.repo_id, s.class_id FROM self_calls s) s
-          JOIN @extschema@.class_hierarchy h
-            ON h.class_id = s.class_id AND h.repo_id = s.repo_id,
-               ROWS FROM (pg_catalog.unnest(h.ancestor_ids),
-                          pg_catalog.unnest(h.ancestor_distances)) AS a(owner_id, distance)
-         WHERE (repo IS NULL OR h.repo_id = repo)
-    ), methods AS MATERIALIZED (
-        SELECT fn.repo_id, fn.class_id, fn.name,
-               pg_catalog.min(fn.function_id) AS function_id,
-               pg_catalog.min(fn.file_id) AS file_id,
-               pg_catalog.count(*) AS found
-          FROM (SELECT DISTINCT sc.repo_id, sc.owner_id FROM scopes sc) o
-          JOIN @extschema@.functions fn ON fn.class_id = o.owner_id AND fn.repo_id = o.repo_id
-         WHERE (repo IS NULL OR fn.repo_id = repo)
-         GROUP BY fn.repo_id, fn.class_id, fn.name
-    ), self_scopes AS MATERIALIZED (
-        -- each self call with the classes it may reach, before their
-        -- methods: joined the other way round, a test suite's classes times
-        -- the methods of unittest.TestCase make a hundred million rows
-        SELECT s.repo_id, s.caller_id, s.call_no, s.file_id, s.name, sc.owner_id, sc.distance
-          FROM self_calls s
-          JOIN scopes sc ON sc.class_id = s.class_id AND sc.repo_id = s.repo_id
-    ), self_candidates AS (
-        SELECT s.repo_id, s.caller_id, s.call_no, s.file_id,
-               pg_catalog.array_agg(m.function_id ORDER BY s.distance, m.function_id) AS ids,
-               pg_catalog.array_agg(m.file_id ORDER BY s.distance, m.function_id) AS file_ids,
-               pg_catalog.array_agg(s.distance ORDER BY s.distance, m.function_id) AS distances,
-               pg_catalog.array_agg(m.found ORDER BY s.distance, m.function_id) AS found
-          FROM self_scopes s
-          JOIN methods m ON m.class_id = s.owner_id AND m.repo_id = s.repo_id
-           AND m.name = s.name
-         GROUP BY s.repo_id, s.caller_id, s.call_no, s.file_id
-    )
+CREATE MATERIALIZED VIEW @extschema@.call_graph AS
+WITH module_level AS MATERIALIZED (
+    -- file_id alone is a key: ids are unique across repositories
+    SELECT f.file_id, f.name,
+           pg_catalog.min(f.function_id) AS function_id,
+           pg_catalog.count(*) AS found
+      FROM @extschema@.functions f
+     WHERE f.class_id IS NULL
+     GROUP BY f.file_id, f.name
+), methods AS MATERIALIZED (
+    SELECT f.class_id, f.name,
+           pg_catalog.min(f.function_id) AS function_id,
+           pg_catalog.min(f.file_id) AS file_id,
+           pg_catalog.count(*) AS found
+      FROM @extschema@.functions f
+     WHERE f.class_id IS NOT NULL
+     GROUP BY f.class_id, f.name
+), imported_names AS MATERIALIZED (
+    SELECT d.file_id, n.name,
+           pg_catalog.min(d.target_file_id) AS target_file_id,
+           pg_catalog.count(DISTINCT d.target_file_id) AS found
+      FROM @extschema@.dependencies d,
+           pg_catalog.unnest(d.names) AS n(name)
+     WHERE d.target_file_id IS NOT NULL
+     GROUP BY d.file_id, n.name
+), imported_modules AS MATERIALIZED (
+    SELECT i.file_id, i.prefix,
+           pg_catalog.min(i.target_file_id) AS target_file_id,
+           pg_catalog.count(DISTINCT i.target_file_id) AS found
+      FROM (SELECT d.file_id, d.target AS prefix, d.target_file_id
+              FROM @extschema@.dependencies d
+             WHERE d.target_file_id IS NOT NULL
+            UNION ALL
+            SELECT d.file_id, n.name, m.file_id
+              FROM @extschema@.dependencies d
+             CROSS JOIN LATERAL pg_catalog.unnest(d.names) AS n(name)
+              JOIN @extschema@.files m
+                ON m.repo_id = d.repo_id AND m.module = d.target || '.' || n.name) i
+     GROUP BY i.file_id, i.prefix
+), bare AS MATERIALIZED (
+    SELECT c.repo_id, c.function_id AS caller_id, c.file_id, c.callee,
+           l.function_id AS local_id, l.found AS local_found
+      FROM @extschema@.calls c
+      LEFT JOIN module_level l ON l.file_id = c.file_id AND l.name = c.callee
+     WHERE pg_catalog.strpos(c.callee, '.') = 0
+), dotted AS MATERIALIZED (
+    SELECT c.repo_id, c.function_id AS caller_id, c.call_no, c.file_id,
+           pg_catalog.left(c.callee, pg_catalog.length(c.callee)
+                           - pg_catalog.length(pg_catalog.split_part(c.callee, '.', -1)) - 1)
+               AS prefix,
+           pg_catalog.split_part(c.callee, '.', -1) AS name
+      FROM @extschema@.calls c
+     WHERE pg_catalog.strpos(c.callee, '.') > 0
+), bare_imported AS MATERIALIZED (
+    SELECT b.repo_id, b.caller_id, b.file_id, b.callee AS name, i.target_file_id
+      FROM bare b
+      JOIN imported_names i ON i.file_id = b.file_id AND i.name = b.callee
+     WHERE b.local_found IS NULL AND i.found = 1
+), dotted_imported AS MATERIALIZED (
+    SELECT d.repo_id, d.caller_id, d.file_id, d.name, i.target_file_id
+      FROM dotted d
+      JOIN imported_modules i ON i.file_id = d.file_id AND i.prefix = d.prefix
+     WHERE d.prefix NOT IN ('self', 'this', 'cls') AND i.found = 1
+), self_calls AS MATERIALIZED (
+    SELECT d.repo_id, d.caller_id, d.call_no, d.file_id, d.name, caller.class_id
+      FROM dotted d
+      JOIN @extschema@.functions caller ON caller.function_id = d.caller_id
+     WHERE d.prefix IN ('self', 'this', 'cls') AND caller.class_id IS NOT NULL
+), scopes AS MATERIALIZED (
+    -- a class and its resolved ancestors, with their distance from it
+    SELECT c.class_id, c.class_id AS owner_id, 0 AS distance
+      FROM @extschema@.classes c
+    UNION ALL
+    SELECT h.class_id, a.owner_id, a.distance
+      FROM @extschema@.class_hierarchy h,
+           ROWS FROM (pg_catalog.unnest(h.ancestor_ids),
+                      pg_catalog.unnest(h.ancestor_distances)) AS a(owner_id, distance)
+), self_scopes AS MATERIALIZED (
+    -- each self call with the classes it may reach, before their methods:
+    -- joined the other way round, a test suite's classes times the
+    -- methods of unittest.TestCase make a hundred million rows
+    SELECT s.repo_id, s.caller_id, s.call_no, s.file_id, s.name, sc.owner_id, sc.distance
+      FROM self_calls s
+      JOIN scopes sc ON sc.class_id = s.class_id
+), self_candidates AS (
+    SELECT s.repo_id, s.caller_id, s.call_no, s.file_id,
+           pg_catalog.array_agg(m.function_id ORDER BY s.distance, m.function_id) AS ids,
+           pg_catalog.array_agg(m.file_id ORDER BY s.distance, m.function_id) AS file_ids,
+           pg_catalog.array_agg(s.distance ORDER BY s.distance, m.function_id) AS distances,
+           pg_catalog.array_agg(m.found ORDER BY s.distance, m.function_id) AS found
+      FROM self_scopes s
+      JOIN methods m ON m.class_id = s.owner_id AND m.name = s.name
+     GROUP BY s.repo_id, s.caller_id, s.call_no, s.file_id
+), resolved AS (
     -- a bare name, in the caller's file
-    SELECT c.repo_id, c.caller_id, c.call_no, l.function_id, c.file_id, c.file_id
-      FROM c
-      JOIN module_level l ON l.file_id = c.file_id AND l.repo_id = c.repo_id
-       AND l.name = c.callee
-     WHERE NOT c.dotted AND l.found = 1
+    SELECT b.repo_id, b.caller_id, b.local_id AS callee_id,
+           b.file_id AS caller_file_id, b.file_id AS callee_file_id
+      FROM bare b
+     WHERE b.local_found = 1
     UNION ALL
-    -- a bare name imported from a resolved file, when the caller's file has
-    -- no function of that name.  Each call joined to its file's imports
-    -- first, then to the functions of the file imported (OFFSET 0 keeps
-    -- that order: the CTEs' row counts are unknown to the planner, which
-    -- joined every call to every function of its name first, 13 million
-    -- rows on the benchmark corpus)
-    SELECT c.repo_id, c.caller_id, c.call_no, t.function_id, c.file_id, t.file_id
-      FROM (SELECT c.repo_id, c.caller_id, c.call_no, c.file_id, c.callee, i.target_file_id
-              FROM c
-              JOIN imported_names i ON i.file_id = c.file_id AND i.repo_id = c.repo_id
-               AND i.name = c.callee
-             WHERE NOT c.dotted AND i.found = 1
-            OFFSET 0) c
-      JOIN module_level t ON t.file_id = c.target_file_id AND t.repo_id = c.repo_id
-       AND t.name = c.callee
+    -- a bare name, imported from a resolved file
+    SELECT b.repo_id, b.caller_id, t.function_id, b.file_id, t.file_id
+      FROM bare_imported b
+      JOIN module_level t ON t.file_id = b.target_file_id AND t.name = b.name
      WHERE t.found = 1
-       AND NOT EXISTS (SELECT FROM module_level l
-                        WHERE l.file_id = c.file_id AND l.repo_id = c.repo_id
-                          AND l.name = c.callee)
     UNION ALL
-    -- a method of the caller's class, or of its nearest ancestor having it
-    SELECT s.repo_id, s.caller_id, s.call_no, s.ids[1], s.file_id, s.file_ids[1]
+    -- a method of the caller's class or of its nearest ancestor having it
+    SELECT s.repo_id, s.caller_id, s.ids[1], s.file_id, s.file_ids[1]
       FROM self_candidates s
      WHERE s.found[1] = 1
        AND (pg_catalog.cardinality(s.distances) = 1 OR s.distances[2] > s.distances[1])
     UNION ALL
-    -- a function of an imported module (the imports first, as above: the
-    -- other order made 58 million rows)
-    SELECT c.repo_id, c.caller_id, c.call_no, t.function_id, c.file_id, t.file_id
-      FROM (SELECT c.repo_id, c.caller_id, c.call_no, c.file_id, c.name, i.target_file_id
-              FROM c
-              JOIN imported_modules i ON i.file_id = c.file_id AND i.repo_id = c.repo_id
-               AND i.prefix = c.prefix
-             WHERE c.dotted AND c.prefix NOT IN ('self', 'this', 'cls') AND i.found = 1
-            OFFSET 0) c
-      JOIN module_level t ON t.file_id = c.target_file_id AND t.repo_id = c.repo_id
-       AND t.name = c.name
-     WHERE t.found = 1;
+    -- a function of an imported module
+    SELECT d.repo_id, d.caller_id, t.function_id, d.file_id, t.file_id
+      FROM dotted_imported d
+      JOIN module_level t ON t.file_id = d.target_file_id AND t.name = d.name
+     WHERE t.found = 1
+)
+SELECT r.repo_id, r.caller_id, r.callee_id, r.caller_file_id, r.callee_file_id,
+       pg_catalog.count(*)::integer AS calls
+  FROM resolved r
+ GROUP BY r.repo_id, r.caller_id, r.callee_id, r.caller_file_id, r.callee_file_id;
+
+CREATE UNIQUE INDEX call_graph_key ON @extschema@.call_graph (caller_id, callee_id, repo_id);
+CREATE INDEX call_graph_callee_idx ON @extschema@.call_graph (callee_id);
+
+COMMENT ON MATERIALIZED VIEW @extschema@.call_graph IS
+'calls resolved to the one function they call: caller -> callee, with the number of calls';
+
+-- One row per file: its size, complexity and place in the import graph.
+CREATE MATERIALIZED VIEW @extschema@.file_summary AS
+SELECT f.file_id, f.repo_id, f.repository, f.path, f.module, f.language,
+       COALESCE(c.classes, 0) AS classes,
+       COALESCE(fn.functions, 0) AS functions,
+       fn.max_complexity,
+       fn.avg_complexity,
+       COALESCE(fi.fan_in, 0) AS fan_in,
+       COALESCE(fo.fan_out, 0) AS fan_out,
+       m.loc
+  FROM @extschema@.files f
+  LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*)::integer AS classes
+               FROM @extschema@.classes x GROUP BY x.repo_id, x.file_id) c
+    ON c.file_id = f.file_id AND c.repo_id = f.repo_id
+  LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*)::integer AS functions,
+                    pg_catalog.max(x.complexity) AS max_complexity,
+                    pg_catalog.round(pg_catalog.avg(x.complexity), 2) AS avg_complexity
+               FROM @extschema@.functions x GROUP BY x.repo_id, x.file_id) fn
+    ON fn.file_id = f.file_id AND fn.repo_id = f.repo_id
+  LEFT JOIN (SELECT e.repo_id, e.target_file_id AS file_id, pg_catalog.count(*)::integer AS fan_in
+               FROM @extschema@.module_edges e GROUP BY e.repo_id, e.target_file_id) fi
+    ON fi.file_id = f.file_id AND fi.repo_id = f.repo_id
+  LEFT JOIN (SELECT e.repo_id, e.source_file_id AS file_id, pg_catalog.count(*)::integer AS fan_out
+               FROM @extschema@.module_edges e GROUP BY e.repo_id, e.source_file_id) fo
+    ON fo.file_id = f.file_id AND fo.repo_id = f.repo_id
+  LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.max(x.value) AS loc
+               FROM @extschema@.metrics x WHERE x.name = 'loc'
+              GROUP BY x.repo_id, x.file_id) m
+    ON m.file_id = f.file_id AND m.repo_id = f.repo_id;
+
+CREATE UNIQUE INDEX file_summary_key ON @extschema@.file_summary (file_id, repo_id);
+CREATE INDEX file_summary_path_idx ON @extschema@.file_summary USING hash (path);
+CREATE INDEX file_summary_fan_in_idx ON @extschema@.file_summary (repo_id, fan_in DESC);
+CREATE INDEX file_summary_repository_idx ON @extschema@.file_summary USING hash (repository);
+
+COMMENT ON MATERIALIZED VIEW @extschema@.file_summary IS
+'one row per file: classes, functions, complexity, fan_in and fan_out in the import graph, loc';
+
+-- One row per function: its complexity and callers, ranked in its repository.
+CREATE MATERIALIZED VIEW @extschema@.function_hotspots AS
+SELECT fn.function_id, fn.repo_id, fn.file_id, f.repository, f.path,
+       fn.qualified_name, fn.name, fn.complexity,
+       fn.line_end - fn.line_start + 1 AS length,
+       COALESCE(k.callers, 0) AS resolved_callers,
+       pg_catalog.rank() OVER (PARTITION BY fn.repo_id
+                               ORDER BY fn.complexity DESC NULLS LAST,
+                                        COALESCE(k.callers, 0) DESC)::integer AS rank,
+       fn.line_start
+  FROM @extschema@.functions fn
+  JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+  LEFT JOIN (SELECT g.repo_id, g.callee_id, pg_catalog.count(*)::integer AS callers
+               FROM @extschema@.call_graph g GROUP BY g.repo_id, g.callee_id) k
+    ON k.callee_id = fn.function_id AND k.repo_id = fn.repo_id;
+
+CREATE UNIQUE INDEX function_hotspots_key ON @extschema@.function_hotspots (function_id, repo_id);
+CREATE INDEX function_hotspots_rank_idx ON @extschema@.function_hotspots (repo_id, rank);
+CREATE INDEX function_hotspots_repository_idx
+    ON @extschema@.function_hotspots USING hash (repository);
+
+COMMENT ON MATERIALIZED VIEW @extschema@.function_hotspots IS
+'one row per function: complexity, length, resolved callers and rank in its repository (1: most complex)';
+
+-- One row per repository and language: the dashboard.
+CREATE MATERIALIZED VIEW @extschema@.repository_summary AS
+WITH per_file AS (
+    SELECT s.file_id, s.repo_id, s.repository, s.language, s.classes, s.functions, s.loc,
+           COALESCE(c.calls, 0) AS calls,
+           COALESCE(r.resolved_calls, 0) AS resolved_calls,
+           COALESCE(d.dependencies, 0) AS dependencies,
+           COALESCE(d.resolved_dependencies, 0) AS resolved_dependencies
+      FROM @extschema@.file_summary s
+      LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*) AS calls
+                   FROM @extschema@.calls x GROUP BY x.repo_id, x.file_id) c
+        ON c.file_id = s.file_id AND c.repo_id = s.repo_id
+      LEFT JOIN (SELECT g.repo_id, g.caller_file_id AS file_id,
+                        pg_catalog.sum(g.calls) AS resolved_calls
+                   FROM @extschema@.call_graph g GROUP BY g.repo_id, g.caller_file_id) r
+        ON r.file_id = s.file_id AND r.repo_id = s.repo_id
+      LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*) AS dependencies,
+                        pg_catalog.count(x.target_file_id) AS resolved_dependencies
+                   FROM @extschema@.dependencies x GROUP BY x.repo_id, x.file_id) d
+        ON d.file_id = s.file_id AND d.repo_id = s.repo_id
+), complexity AS (
+    SELECT f.repo_id, f.language,
+           pg_catalog.round(pg_catalog.avg(fn.complexity), 2) AS avg_complexity,
+           pg_catalog.percentile_disc(0.9) WITHIN GROUP (ORDER BY fn.complexity)
+               AS p90_complexity
+      FROM @extschema@.functions fn
+      JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+     GROUP BY f.repo_id, f.language
+)
+SELECT p.repository, p.repo_id, p.language,
+       pg_catalog.count(*) AS files,
+       pg_catalog.sum(p.classes)::bigint AS classes,
+       pg_catalog.sum(p.functions)::bigint AS functions,
+       pg_catalog.sum(p.calls)::bigint AS calls,
+       pg_catalog.sum(p.resolved_calls)::bigint AS resolved_calls,
+       (pg_catalog.sum(p.calls) - pg_catalog.sum(p.resolved_calls))::bigint AS unresolved_calls,
+       pg_catalog.sum(p.dependencies)::bigint AS dependencies,
+       pg_catalog.sum(p.resolved_dependencies)::bigint AS resolved_dependencies,
+       pg_catalog.sum(p.loc)::bigint AS lines,
+       x.avg_complexity,
+       x.p90_complexity
+  FROM per_file p
+  LEFT JOIN complexity x ON x.repo_id = p.repo_id AND x.language = p.language
+ GROUP BY p.repository, p.repo_id, p.language, x.avg_complexity, x.p90_complexity;
+
+CREATE UNIQUE INDEX repository_summary_key
+    ON @extschema@.repository_summary (repo_id, language);
+
+COMMENT ON MATERIALIZED VIEW @extschema@.repository_summary IS
+'one row per repository and language: files, classes, functions, calls (resolved or not), dependencies, lines, complexity';
+
+--
+-- Every function, class and file by name, for find_symbol: a view of its
+-- own, so that its trigram indexes change only when symbols do, not when
+-- a hotspot's rank moves.  A file's name is its path, its qualified name
+-- its module.  pg_trgm may live in any schema: its operator class is named
+-- through the schema it was created in, found by OID.
+--
+CREATE MATERIALIZED VIEW @extschema@.symbols AS
+SELECT 'function'::text AS kind, fn.function_id AS id, fn.repo_id, fn.name,
+       fn.qualified_name, f.repository, f.path, fn.line_start AS line
+  FROM @extschema@.functions fn
+  JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+UNION ALL
+SELECT 'class', c.class_id, c.repo_id, c.name, c.qualified_name, f.repository, f.path,
+       c.line_start
+  FROM @extschema@.classes c
+  JOIN @extschema@.files f ON f.file_id = c.file_id AND f.repo_id = c.repo_id
+UNION ALL
+SELECT 'file', f.file_id, f.repo_id, f.path, COALESCE(f.module, f.path), f.repository, f.path, 1
+  FROM @extschema@.files f;
+
+CREATE UNIQUE INDEX symbols_key ON @extschema@.symbols (id, repo_id, kind);
+
+COMMENT ON MATERIALIZED VIEW @extschema@.symbols IS
+'every function, class and file by name and qualified name (a file: its path and module), for find_symbol';
+
+DO $$
+DECLARE
+    trgm name;
+BEGIN
+    SELECT n.nspname INTO STRICT trgm
+      FROM pg_catalog.pg_extension e
+      JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+     WHERE e.extname = 'pg_trgm';
+    EXECUTE pg_catalog.format(
+        'CREATE INDEX symbols_name_trgm_idx ON @extschema@.symbols'
+        ' USING gin (name %1$I.gin_trgm_ops);'
+        'CREATE INDEX symbols_qualified_name_trgm_idx ON @extschema@.symbols'
+        ' USING gin (qualified_name %1$I.gin_trgm_ops)', trgm);
 END
 $$;
 
-COMMENT ON FUNCTION @extschema@.resolve_calls(bigint, bigint[], text[]) IS
-'the calls of the given functions (NULL: all) of a repository (NULL: all), resolved to the one function each calls, from the tables as they are now';
-
---
--- The names find_symbol searches by prefix and by similarity: every
--- function's and class's name and qualified name, every file's path and
--- module, once per repository and kind.  The writer adds the names of each
--- batch it stores, in the batch's transaction, so that a name is found as
--- soon as its row is.  A name whose rows are all gone stays until
--- maintain() prunes it; find_symbol passes over it.  Two writers that
--- store the same new name at once may both add it, rather than one wait
--- for the other to commit: find_symbol and maintain() take such copies as
--- one.  Names longer than 256 characters are not kept here (find_symbol
--- still finds them by their exact name, in the tables).
---
--- kind: 1 a function's name, 2 a function's qualified name (member: its
--- name, by which the function is found), 3 a class's name, 4 a class's
--- qualified name, 5 a file's path, 6 a file's module.  A qualified name
--- equal to the name is kept once, as the name.
---
--- The name's collation is "C": its btree indexes then serve LIKE 'prefix%'
--- and keep names in byte order, whatever the database's collation.
---
-CREATE TABLE @extschema@.symbol_names (
-    name    text COLLATE "C" NOT NULL CHECK (pg_catalog.length(name) <= 256),
-    kind    smallint NOT NULL CHECK (kind BETWEEN 1 AND 6),
-    member  text NOT NULL DEFAULT '' CHECK (pg_catalog.length(member) <= 256),
-    repo_id bigint NOT NULL
-);
-
-COMMENT ON TABLE @extschema@.symbol_names IS
-'every name find_symbol searches, per repository and kind (1 function, 2 qualified function, 3 class, 4 qualified class, 5 file path, 6 module), kept by the writer';
-
--- the writer's lookup of the names it stores, exact lookups of qualified
--- names and find_symbol's prefixes; leads with the name, as the writer's
--- kept plans need
-CREATE INDEX symbol_names_name_idx
-    ON @extschema@.symbol_names (name, kind, member, repo_id);
--- find_symbol's fuzzy matches by their ends: names read backwards
-CREATE INDEX symbol_names_reversed_idx
-    ON @extschema@.symbol_names (pg_catalog.reverse(name));
-
-
 --
 -- Reading: documents rebuilt from the tables; walks over the import and
--- call graphs, and symbol search, from the tables as they are now.
+-- call graphs, which read the views; symbol search.
 --
 
 -- The stored document of a file in a repository: every table is read by
@@ -1817,58 +1819,45 @@ COMMENT ON FUNCTION @extschema@.document(bigint) IS
 
 --
 -- Walks over the import graph and the call graph, breadth first: each node
--- once, at the depth it was first reached, up to max_depth.  Read from the
--- tables, so that a walk is current: imports from astpg.dependencies,
--- calls resolved by resolve_calls() (callers of a name found first among
--- the calls to that name in the files that can reach it).  A walk stays in
--- the repository of its start.
+-- once, at its shortest distance, up to max_depth.  One query per level,
+-- through the views' indexes; the nodes already seen are subtracted
+-- set-wise, so cycles cost nothing.
 --
 -- The starting file or function is the first argument, unnamed: the result
--- has columns named file_id and function_id, which a parameter of that name
--- would shadow.
+-- has a column file_id (function_id), and PostgreSQL does not let a
+-- parameter and a result column share a name.
 --
 CREATE FUNCTION @extschema@.graph_walk(start bigint, max_depth integer, direction text)
 RETURNS TABLE (node_id bigint, depth integer)
 LANGUAGE plpgsql STABLE STRICT ROWS 100
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     seen     bigint[] := ARRAY[start];
     frontier bigint[] := ARRAY[start];
     level    integer := 0;
-    repo     bigint;
 BEGIN
     IF direction NOT IN ('imports', 'imported by', 'calls', 'called by') THEN
         RAISE EXCEPTION 'direction must be "imports", "imported by", "calls" or "called by"'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF direction IN ('imports', 'imported by') THEN
-        SELECT f.repo_id INTO repo FROM @extschema@.files f WHERE f.file_id = start;
-    ELSE
-        SELECT f.repo_id INTO repo FROM @extschema@.functions f WHERE f.function_id = start;
-    END IF;
-    IF repo IS NULL THEN
-        RETURN;
-    END IF;
     WHILE level < max_depth AND pg_catalog.cardinality(frontier) > 0 LOOP
         CASE direction
             WHEN 'imports' THEN
-                frontier := ARRAY(SELECT d.target_file_id FROM @extschema@.dependencies d
-                                   WHERE d.file_id = ANY (frontier) AND d.repo_id = repo
-                                     AND d.target_file_id IS NOT NULL
+                frontier := ARRAY(SELECT e.target_file_id FROM @extschema@.module_edges e
+                                   WHERE e.source_file_id = ANY (frontier)
                                   EXCEPT SELECT pg_catalog.unnest(seen));
             WHEN 'imported by' THEN
-                frontier := ARRAY(SELECT d.file_id FROM @extschema@.dependencies d
-                                   WHERE d.target_file_id = ANY (frontier) AND d.repo_id = repo
+                frontier := ARRAY(SELECT e.source_file_id FROM @extschema@.module_edges e
+                                   WHERE e.target_file_id = ANY (frontier)
                                   EXCEPT SELECT pg_catalog.unnest(seen));
             WHEN 'calls' THEN
-                frontier := ARRAY(SELECT r.callee_id
-                                    FROM @extschema@.resolve_calls(repo, frontier) r
+                frontier := ARRAY(SELECT g.callee_id FROM @extschema@.call_graph g
+                                   WHERE g.caller_id = ANY (frontier)
                                   EXCEPT SELECT pg_catalog.unnest(seen));
             ELSE
-                frontier := ARRAY(SELECT c.caller_id
-                                    FROM @extschema@.calling(repo, frontier) c
+                frontier := ARRAY(SELECT g.caller_id FROM @extschema@.call_graph g
+                                   WHERE g.callee_id = ANY (frontier)
                                   EXCEPT SELECT pg_catalog.unnest(seen));
         END CASE;
         level := level + 1;
@@ -1879,188 +1868,65 @@ END
 $$;
 
 COMMENT ON FUNCTION @extschema@.graph_walk(bigint, integer, text) IS
-'breadth-first walk from a file (directions "imports", "imported by") or a function ("calls", "called by"), each node at its first depth; current';
+'breadth-first walk of module_edges or call_graph from a file or function: each node once, at its shortest depth';
 
---
--- The resolved calls to the given functions of a repository: the calls by
--- their name (the part after the last dot) in the files whose calls can
--- reach them, resolved by resolve_calls() and kept where they resolve to
--- one of them.  The files are the functions' own, those that import them
--- (by module or path, or "from q import p" where q.p is their module), and
--- for methods those of the classes that descend from theirs (as
--- astpg.class_hierarchy holds them).
---
-CREATE FUNCTION @extschema@.calling(repo bigint, function_ids bigint[])
-RETURNS TABLE (caller_id bigint, callee_id bigint)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
-AS $$
-DECLARE
-    caller_ids bigint[];
-    wanted     text[];
-BEGIN
-    WITH targets AS (
-        SELECT fn.function_id, fn.file_id, fn.class_id, fn.name
-          FROM @extschema@.functions fn
-         WHERE fn.function_id = ANY (function_ids) AND fn.repo_id = repo
-    ), reaching AS (
-        SELECT t.file_id FROM targets t
-        UNION
-        SELECT d.file_id FROM @extschema@.dependencies d
-         WHERE d.target_file_id IN (SELECT t.file_id FROM targets t) AND d.repo_id = repo
-        UNION
-        SELECT d.file_id
-          FROM @extschema@.files m
-          JOIN @extschema@.files p
-            ON p.repo_id = m.repo_id
-           AND p.module = pg_catalog.left(m.module, pg_catalog.length(m.module)
-                              - pg_catalog.length(pg_catalog.split_part(m.module, '.', -1)) - 1)
-          JOIN @extschema@.dependencies d
-            ON d.target_file_id = p.file_id AND d.repo_id = p.repo_id
-           AND pg_catalog.split_part(m.module, '.', -1) = ANY (d.names)
-         WHERE m.file_id IN (SELECT t.file_id FROM targets t) AND m.repo_id = repo
-           AND pg_catalog.strpos(m.module, '.') > 0
-        UNION
-        SELECT h.file_id FROM @extschema@.class_hierarchy h
-         WHERE h.ancestor_ids OPERATOR(pg_catalog.&&)
-                   ARRAY(SELECT t.class_id FROM targets t WHERE t.class_id IS NOT NULL)
-           AND h.repo_id = repo
-    )
-    SELECT ARRAY(SELECT DISTINCT c.function_id
-                   FROM reaching r
-                   JOIN @extschema@.calls c ON c.file_id = r.file_id AND c.repo_id = repo
-                  WHERE pg_catalog.left(pg_catalog.split_part(c.callee, '.', -1), 256)
-                        IN (SELECT pg_catalog.left(t.name, 256) FROM targets t)),
-           ARRAY(SELECT DISTINCT pg_catalog.left(t.name, 256) FROM targets t)
-      INTO caller_ids, wanted;
-    RETURN QUERY
-    SELECT DISTINCT r.caller_id, r.callee_id
-      FROM @extschema@.resolve_calls(repo, caller_ids, wanted) r
-     WHERE r.callee_id = ANY (function_ids);
-END
-$$;
-
-COMMENT ON FUNCTION @extschema@.calling(bigint, bigint[]) IS
-'the functions whose resolved calls reach the given functions of a repository, from the tables as they are now';
-
---
--- The walks, with each node's name and file.  plpgsql, planned with the
--- values: Citus cannot plan the parameters of a SQL function.  The walk
--- first, into arrays, then its nodes' rows in the start's repository: on
--- Citus a statement that both called graph_walk() and read a table would
--- go to the repository's shard with the call, where the walk cannot query
--- the shards.
---
 CREATE FUNCTION @extschema@.dependencies_of(bigint, max_depth integer DEFAULT 10)
 RETURNS TABLE (file_id bigint, path text, depth integer)
-LANGUAGE plpgsql STABLE STRICT
+LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
 AS $$
-DECLARE
-    repo   bigint;
-    nodes  bigint[];
-    depths integer[];
-BEGIN
-    -- (a scalar subquery here would be planned apart on Citus, its result
-    -- sent back to the coordinator)
-    SELECT s.repo_id INTO repo FROM @extschema@.files s WHERE s.file_id = $1;
-    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
-      FROM @extschema@.graph_walk($1, max_depth, 'imports') w;
-    RETURN QUERY
-    SELECT f.file_id, f.path, w.depth
-      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
-      JOIN @extschema@.files f ON f.file_id = w.node_id AND f.repo_id = repo
-     ORDER BY w.depth, f.path;
-END
+SELECT f.file_id, f.path, w.depth
+  FROM @extschema@.graph_walk($1, $2, 'imports') w
+  JOIN @extschema@.files f ON f.file_id = w.node_id
+ ORDER BY w.depth, f.path
 $$;
 
 COMMENT ON FUNCTION @extschema@.dependencies_of(bigint, integer) IS
-'files a file imports, directly (depth 1) or through others; current';
+'the files a file imports, directly or not: each once, at its shortest depth (reads module_edges)';
 
 CREATE FUNCTION @extschema@.dependents_of(bigint, max_depth integer DEFAULT 10)
 RETURNS TABLE (file_id bigint, path text, depth integer)
-LANGUAGE plpgsql STABLE STRICT
+LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
 AS $$
-DECLARE
-    repo   bigint;
-    nodes  bigint[];
-    depths integer[];
-BEGIN
-    -- (a scalar subquery here would be planned apart on Citus, its result
-    -- sent back to the coordinator)
-    SELECT s.repo_id INTO repo FROM @extschema@.files s WHERE s.file_id = $1;
-    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
-      FROM @extschema@.graph_walk($1, max_depth, 'imported by') w;
-    RETURN QUERY
-    SELECT f.file_id, f.path, w.depth
-      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
-      JOIN @extschema@.files f ON f.file_id = w.node_id AND f.repo_id = repo
-     ORDER BY w.depth, f.path;
-END
+SELECT f.file_id, f.path, w.depth
+  FROM @extschema@.graph_walk($1, $2, 'imported by') w
+  JOIN @extschema@.files f ON f.file_id = w.node_id
+ ORDER BY w.depth, f.path
 $$;
 
 COMMENT ON FUNCTION @extschema@.dependents_of(bigint, integer) IS
-'files that import a file, directly (depth 1) or through others: what a change to it may reach; current';
+'the files that import a file, directly or not: what a change to it may break (reads module_edges)';
 
 CREATE FUNCTION @extschema@.callers(bigint, max_depth integer DEFAULT 1)
 RETURNS TABLE (function_id bigint, qualified_name text, path text, depth integer)
-LANGUAGE plpgsql STABLE STRICT
+LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
 AS $$
-DECLARE
-    repo   bigint;
-    nodes  bigint[];
-    depths integer[];
-BEGIN
-    -- (a scalar subquery here would be planned apart on Citus, its result
-    -- sent back to the coordinator)
-    SELECT s.repo_id INTO repo FROM @extschema@.functions s WHERE s.function_id = $1;
-    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
-      FROM @extschema@.graph_walk($1, max_depth, 'called by') w;
-    RETURN QUERY
-    SELECT fn.function_id, fn.qualified_name, f.path, w.depth
-      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
-      JOIN @extschema@.functions fn ON fn.function_id = w.node_id AND fn.repo_id = repo
-      JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
-     ORDER BY w.depth, f.path, fn.line_start;
-END
+SELECT fn.function_id, fn.qualified_name, f.path, w.depth
+  FROM @extschema@.graph_walk($1, $2, 'called by') w
+  JOIN @extschema@.functions fn ON fn.function_id = w.node_id
+  JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+ ORDER BY w.depth, f.path, fn.line_start
 $$;
 
 COMMENT ON FUNCTION @extschema@.callers(bigint, integer) IS
-'functions whose calls resolve to a function, directly (depth 1) or through others; current';
+'the functions that call a function, directly or not, each at its shortest depth (reads call_graph)';
 
 CREATE FUNCTION @extschema@.callees(bigint, max_depth integer DEFAULT 1)
 RETURNS TABLE (function_id bigint, qualified_name text, path text, depth integer)
-LANGUAGE plpgsql STABLE STRICT
+LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
 AS $$
-DECLARE
-    repo   bigint;
-    nodes  bigint[];
-    depths integer[];
-BEGIN
-    -- (a scalar subquery here would be planned apart on Citus, its result
-    -- sent back to the coordinator)
-    SELECT s.repo_id INTO repo FROM @extschema@.functions s WHERE s.function_id = $1;
-    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
-      FROM @extschema@.graph_walk($1, max_depth, 'calls') w;
-    RETURN QUERY
-    SELECT fn.function_id, fn.qualified_name, f.path, w.depth
-      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
-      JOIN @extschema@.functions fn ON fn.function_id = w.node_id AND fn.repo_id = repo
-      JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
-     ORDER BY w.depth, f.path, fn.line_start;
-END
+SELECT fn.function_id, fn.qualified_name, f.path, w.depth
+  FROM @extschema@.graph_walk($1, $2, 'calls') w
+  JOIN @extschema@.functions fn ON fn.function_id = w.node_id
+  JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+ ORDER BY w.depth, f.path, fn.line_start
 $$;
 
 COMMENT ON FUNCTION @extschema@.callees(bigint, integer) IS
-'functions a function''s calls resolve to, directly (depth 1) or through others; current';
+'the functions a function calls, directly or not, each at its shortest depth (reads call_graph)';
 
 -- Strongly connected components of a repository's import graph (C).
 CREATE FUNCTION @extschema@.import_cycles(repository text,
@@ -2071,7 +1937,7 @@ AS 'MODULE_PATHNAME', 'astpg_import_cycles'
 LANGUAGE C STABLE STRICT;
 
 COMMENT ON FUNCTION @extschema@.import_cycles(text) IS
-'import cycles: each strongly connected component of 2 or more files, with one shortest cycle through it; current';
+'import cycles: each strongly connected component of 2 or more files, with one shortest cycle through it (reads module_edges)';
 
 --
 -- The import graph of the files under a path prefix, as Graphviz DOT.
@@ -2132,90 +1998,17 @@ COMMENT ON FUNCTION @extschema@.dependency_graph_dot(text, text) IS
 'Graphviz DOT text of the import graph of a repository''s files under a path prefix, cycles in red';
 
 --
--- The rows a name of astpg.symbol_names stands for, in a repository: the
--- functions, classes or files that have it as their name, qualified name,
--- path or module (by kind), each with its file; at most max_rows, by
--- qualified name, path and id.
---
-CREATE FUNCTION @extschema@.symbol_rows(sym_name text, sym_kind smallint, sym_member text,
-                                        repo bigint, max_rows integer)
-RETURNS TABLE (kind text, id bigint, qualified_name text, repository text,
-               path text, line integer)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
-AS $$
-BEGIN
-    CASE sym_kind
-        WHEN 1, 2 THEN
-            RETURN QUERY
-            SELECT 'function'::text, fn.function_id, fn.qualified_name, f.repository, f.path,
-                   fn.line_start
-              FROM (SELECT x.function_id, x.file_id, x.repo_id, x.qualified_name, x.line_start
-                      FROM @extschema@.functions x
-                     WHERE x.repo_id = repo
-                       AND pg_catalog.left(x.name, 256)
-                           = pg_catalog.left(CASE sym_kind WHEN 1 THEN sym_name ELSE sym_member END, 256)
-                       AND x.name = CASE sym_kind WHEN 1 THEN sym_name ELSE sym_member END
-                       AND (sym_kind = 1 OR (pg_catalog.left(x.qualified_name, 256)
-                                         = pg_catalog.left(sym_name, 256)
-                                         AND x.qualified_name = sym_name))
-                     ORDER BY pg_catalog.left(x.name, 256), pg_catalog.left(x.qualified_name, 256),
-                              x.function_id
-                     LIMIT max_rows) fn
-              JOIN @extschema@.files f
-                ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id AND f.repo_id = repo
-             ORDER BY 3, 5, 2;
-        WHEN 3, 4 THEN
-            RETURN QUERY
-            SELECT 'class'::text, c.class_id, c.qualified_name, f.repository, f.path, c.line_start
-              FROM @extschema@.classes c
-              JOIN @extschema@.files f ON f.file_id = c.file_id AND f.repo_id = c.repo_id
-             WHERE c.repo_id = repo
-               AND CASE sym_kind WHEN 3 THEN c.name = sym_name ELSE c.qualified_name = sym_name END
-             ORDER BY 3, 5, 2
-             LIMIT max_rows;
-        ELSE
-            RETURN QUERY
-            SELECT 'file'::text, f.file_id, COALESCE(f.module, f.path), f.repository, f.path, 1
-              FROM @extschema@.files f
-             WHERE f.repo_id = repo
-               AND CASE sym_kind WHEN 5 THEN f.path = sym_name ELSE f.module = sym_name END
-             ORDER BY 3, 5, 2
-             LIMIT max_rows;
-    END CASE;
-END
-$$;
-
-COMMENT ON FUNCTION @extschema@.symbol_rows(text, smallint, text, bigint, integer) IS
-'the functions, classes or files a name of symbol_names stands for in a repository (find_symbol)';
-
---
 -- Symbol search: functions, classes and files whose name, qualified name,
--- path or module matches a pattern.  Three tiers, each read from a btree
--- and cut by max_results and kinds as it is read:
---   exact: from the tables, by their indexes on names (a function's
---     qualified name through its name, which symbol_names gives);
---   prefix: the names of symbol_names that begin with the pattern, in
---     byte order (symbol_names_name_idx's, a range of it);
---   fuzzy: names a typo away from the pattern (one or two characters
---     changed, dropped, added or swapped): of nearly its length (two
---     characters more or fewer), beginning with its first half or ending
---     with its second half (an edit leaves one of them whole), and similar
---     to it by pg_trgm's similarity (above pg_trgm.similarity_threshold);
---     most similar first.  Of the names that begin with the first half,
---     the 250 on either side of the pattern in byte order (those that
---     share the longest beginnings with it; symbol_names_name_idx), and
---     as many by their ends (symbol_names_reversed_idx): a common half
---     ("test_") costs no more than a rare one.  Patterns of fewer than 4
---     characters have no fuzzy tier.
--- A trigram index would find more distant names, but on a million names
--- its scans read most of the index (GiST, whatever its signature length)
--- or recheck tens of thousands of rows (GIN): hundreds of milliseconds.
--- Each name found stands for the rows that have it, in its repository
--- (symbol_rows), so that everything comes from the tables as they are now.
--- Defined through the schema pg_trgm was created in, so that nothing else
--- can stand in for its functions.
+-- path or module matches a pattern.  Exact matches first, then those that
+-- begin with it, then similar ones (pg_trgm similarity, above its
+-- threshold), each group by score.
+--
+-- Exact names are looked up in the tables, so they are current; prefixes
+-- and similar names are searched in the symbols view, through its trigram
+-- indexes, and each hit is checked against the tables, so that nothing
+-- deleted since the last refresh comes back.  Defined through the schema
+-- pg_trgm was created in, so that nothing else can stand in for its
+-- operators.
 --
 DO $do$
 DECLARE
@@ -2234,23 +2027,16 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 -- each statement planned for its pattern: the generic plan PL/pgSQL would
 -- settle on after five calls reads every function of a common name
+-- ("__init__": 1 ms planned for it, 60 to 1,100 ms generic)
 SET plan_cache_mode = force_custom_plan
 AS $$
 #variable_conflict use_column
 DECLARE
     wanted   text[] := COALESCE(kinds, ARRAY['function', 'class', 'file']);
-    codes    smallint[];
     prefix   text;
     returned integer := 0;
     found    integer;
-    tier     text;
-    hit      record;
-    done     text[] := '{}';    -- the names expanded, and the rows returned
-    members  text[];            -- the functions whose qualified name is pattern:
-    in_repos bigint[];          -- their names and repositories
-    half     integer := (pg_catalog.length(pattern) + 1) / 2;
-    head     text;              -- LIKE patterns: the pattern's first half,
-    tail     text;              -- and its second half reversed
+    tier     integer;
 BEGIN
     IF pattern IS NULL OR pattern = '' THEN
         RAISE EXCEPTION 'pattern must not be empty'
@@ -2263,134 +2049,112 @@ BEGIN
     IF max_results IS NULL OR max_results < 1 THEN
         RETURN;
     END IF;
-    codes := ARRAY(SELECT v.code FROM (VALUES ('function', 1::smallint), ('function', 2),
-                                              ('class', 3), ('class', 4),
-                                              ('file', 5), ('file', 6)) v(k, code)
-                    WHERE v.k = ANY (wanted));
     prefix := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
                   pattern, '\', '\\'), '%%', '\%%'), '_', '\_') || '%%';
-    head := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
-                pg_catalog.left(pattern, half), '\', '\\'), '%%', '\%%'), '_', '\_') || '%%';
-    tail := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
-                pg_catalog.left(pg_catalog.reverse(pattern), half),
-                '\', '\\'), '%%', '\%%'), '_', '\_') || '%%';
 
-    -- exact: the name, the qualified name, the path or the module.  The
-    -- names and repositories of functions of that qualified name first, by
-    -- a statement of their own: on Citus, symbol_rows() called for each row
-    -- of symbol_names would run on its shard, where it cannot query others.
-    IF 'function' = ANY (wanted) THEN
-        SELECT pg_catalog.array_agg(s.member), pg_catalog.array_agg(s.repo_id)
-          INTO members, in_repos
-          FROM (SELECT DISTINCT s.member, s.repo_id FROM @extschema@.symbol_names s
-                 WHERE s.name = pattern AND s.kind = 2) s;
+    -- exact: the name, the qualified name, the path or the module, from
+    -- the tables.  A function's name has no dot and a method's qualified
+    -- name has one: a common name ("__init__") stops after max_results
+    -- entries of (left(name, 256), function_id); a qualified name is
+    -- looked up in the view, whose hits are checked against the table.
+    RETURN QUERY
+    SELECT * FROM (
+        SELECT 'function'::text, fn.function_id, fn.qualified_name, f.repository, f.path,
+               fn.line_start, 1::real, 'exact'::text
+          FROM (SELECT x.function_id, x.file_id, x.repo_id, x.qualified_name, x.line_start
+                  FROM @extschema@.functions x
+                 WHERE 'function' = ANY (wanted) AND pg_catalog.strpos(pattern, '.') = 0
+                   AND pg_catalog.left(x.name, 256) = pg_catalog.left(pattern, 256)
+                   AND x.name = pattern
+                 ORDER BY pg_catalog.left(x.name, 256), x.function_id
+                 LIMIT max_results) fn
+          JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+        UNION ALL
+        SELECT 'function', fn.function_id, fn.qualified_name, f.repository, f.path,
+               fn.line_start, 1, 'exact'
+          FROM (SELECT x.id, x.repo_id FROM @extschema@.symbols x
+                 WHERE 'function' = ANY (wanted) AND pg_catalog.strpos(pattern, '.') > 0
+                   AND x.qualified_name = pattern AND x.kind = 'function'
+                 ORDER BY x.id
+                 LIMIT max_results) s
+          JOIN @extschema@.functions fn ON fn.function_id = s.id AND fn.repo_id = s.repo_id
+          JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+         WHERE fn.qualified_name = pattern
+        UNION ALL
+        SELECT 'class', c.class_id, c.qualified_name, f.repository, f.path, c.line_start, 1, 'exact'
+          FROM (SELECT x.class_id, x.file_id, x.repo_id, x.qualified_name, x.line_start
+                  FROM @extschema@.classes x
+                 WHERE 'class' = ANY (wanted)
+                   AND (x.name = pattern OR x.qualified_name = pattern)
+                 ORDER BY x.class_id
+                 LIMIT max_results) c
+          JOIN @extschema@.files f ON f.file_id = c.file_id AND f.repo_id = c.repo_id
+        UNION ALL
+        SELECT 'file', f.file_id, COALESCE(f.module, f.path), f.repository, f.path, 1, 1, 'exact'
+          FROM @extschema@.files f
+         WHERE 'file' = ANY (wanted)
+           AND (f.path = pattern OR f.module = pattern)) x
+     ORDER BY 3, 4, 5, 2
+     LIMIT max_results;
+    GET DIAGNOSTICS found = ROW_COUNT;
+    returned := returned + found;
+    IF returned >= max_results THEN
+        RETURN;
     END IF;
-    FOR hit IN
-        SELECT x.* FROM (
-            SELECT 'function'::text AS kind, fn.function_id AS id, fn.qualified_name,
-                   f.repository, f.path, fn.line_start AS line
-              FROM (SELECT y.function_id, y.file_id, y.repo_id, y.qualified_name, y.line_start
-                      FROM @extschema@.functions y
-                     WHERE 'function' = ANY (wanted)
-                       AND pg_catalog.left(y.name, 256) = pg_catalog.left(pattern, 256)
-                       AND y.name = pattern
-                     ORDER BY pg_catalog.left(y.name, 256), pg_catalog.left(y.qualified_name, 256),
-                              y.function_id
-                     LIMIT max_results) fn
-              JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
-            UNION
-            SELECT r.kind, r.id, r.qualified_name, r.repository, r.path, r.line
-              FROM ROWS FROM (pg_catalog.unnest(members), pg_catalog.unnest(in_repos))
-                   AS s(member, repo_id),
-                   LATERAL @extschema@.symbol_rows(pattern, 2::smallint, s.member, s.repo_id,
-                                                   max_results) r
-            UNION
-            SELECT 'class', c.class_id, c.qualified_name, f.repository, f.path, c.line_start
-              FROM (SELECT y.class_id, y.file_id, y.repo_id, y.qualified_name, y.line_start
-                      FROM @extschema@.classes y
-                     WHERE 'class' = ANY (wanted) AND y.name = pattern
-                    UNION
-                    SELECT y.class_id, y.file_id, y.repo_id, y.qualified_name, y.line_start
-                      FROM @extschema@.classes y
-                     WHERE 'class' = ANY (wanted) AND y.qualified_name = pattern
-                     ORDER BY 1 LIMIT max_results) c
-              JOIN @extschema@.files f ON f.file_id = c.file_id AND f.repo_id = c.repo_id
-            UNION
-            SELECT 'file', f.file_id, COALESCE(f.module, f.path), f.repository, f.path, 1
-              FROM @extschema@.files f
-             WHERE 'file' = ANY (wanted) AND (f.path = pattern OR f.module = pattern)) x
-         ORDER BY 3, 4, 5, 2
-         LIMIT max_results
-    LOOP
-        kind := hit.kind; id := hit.id; qualified_name := hit.qualified_name;
-        repository := hit.repository; path := hit.path; line := hit.line;
-        score := 1; matched := 'exact';
-        done := done || (hit.kind || ' ' || hit.id);
-        RETURN NEXT;
-        returned := returned + 1;
-    END LOOP;
 
-    -- prefix, then fuzzy: each name found standing for its rows not
-    -- returned yet
-    FOR tier IN SELECT t FROM pg_catalog.unnest(ARRAY['prefix', 'fuzzy']) t LOOP
+    -- prefix: names that begin with the pattern, then fuzzy: similar names
+    -- (pg_trgm.similarity_threshold); from the view, each hit checked
+    -- against the tables.  Two statements, so that each plan uses the
+    -- trigram indexes.
+    FOR tier IN 1..2 LOOP
+        IF tier = 1 THEN
+        RETURN QUERY
+        SELECT x.kind, x.id, x.qualified_name, x.repository, x.path, x.line, x.score,
+               'prefix'::text
+          FROM (SELECT s.kind, s.id, s.repo_id, s.qualified_name, s.repository, s.path, s.line,
+                       GREATEST(%1$I.similarity(s.name, pattern),
+                                %1$I.similarity(s.qualified_name, pattern)) AS score
+                  FROM @extschema@.symbols s
+                 WHERE s.kind = ANY (wanted)
+                   AND s.name <> pattern AND s.qualified_name <> pattern
+                   AND (s.name LIKE prefix OR s.qualified_name LIKE prefix)
+                 ORDER BY 8 DESC, 4, 5, 6, 2
+                 LIMIT max_results - returned) x
+         WHERE CASE x.kind
+               WHEN 'function' THEN EXISTS (SELECT FROM @extschema@.functions fn
+                                             WHERE fn.function_id = x.id AND fn.repo_id = x.repo_id)
+               WHEN 'class' THEN EXISTS (SELECT FROM @extschema@.classes c
+                                          WHERE c.class_id = x.id AND c.repo_id = x.repo_id)
+               ELSE EXISTS (SELECT FROM @extschema@.files f
+                             WHERE f.file_id = x.id AND f.repo_id = x.repo_id) END
+         ORDER BY 7 DESC, 3, 4, 5, 2;
+        ELSE
+        RETURN QUERY
+        SELECT x.kind, x.id, x.qualified_name, x.repository, x.path, x.line, x.score,
+               'fuzzy'::text
+          FROM (SELECT s.kind, s.id, s.repo_id, s.qualified_name, s.repository, s.path, s.line,
+                       GREATEST(%1$I.similarity(s.name, pattern),
+                                %1$I.similarity(s.qualified_name, pattern)) AS score
+                  FROM @extschema@.symbols s
+                 WHERE s.kind = ANY (wanted)
+                   AND s.name <> pattern AND s.qualified_name <> pattern
+                   AND (s.name OPERATOR(%1$I.%%) pattern
+                        OR s.qualified_name OPERATOR(%1$I.%%) pattern)
+                   AND NOT (s.name LIKE prefix OR s.qualified_name LIKE prefix)
+                 ORDER BY 8 DESC, 4, 5, 6, 2
+                 LIMIT max_results - returned) x
+         WHERE CASE x.kind
+               WHEN 'function' THEN EXISTS (SELECT FROM @extschema@.functions fn
+                                             WHERE fn.function_id = x.id AND fn.repo_id = x.repo_id)
+               WHEN 'class' THEN EXISTS (SELECT FROM @extschema@.classes c
+                                          WHERE c.class_id = x.id AND c.repo_id = x.repo_id)
+               ELSE EXISTS (SELECT FROM @extschema@.files f
+                             WHERE f.file_id = x.id AND f.repo_id = x.repo_id) END
+         ORDER BY 7 DESC, 3, 4, 5, 2;
+        END IF;
+        GET DIAGNOSTICS found = ROW_COUNT;
+        returned := returned + found;
         EXIT WHEN returned >= max_results;
-        CONTINUE WHEN tier = 'fuzzy' AND pg_catalog.length(pattern) < 4;
-        -- (each name in the database's collation again: symbol_rows()
-        -- compares it with the tables' names, whose indexes are in that one)
-        FOR hit IN EXECUTE CASE tier WHEN 'prefix' THEN $q$
-            SELECT s.name COLLATE pg_catalog."default" AS name, s.kind, s.member, s.repo_id,
-                   %1$I.similarity(s.name, $1) AS score
-              FROM @extschema@.symbol_names s
-             WHERE s.name LIKE $3 AND s.name <> $1 AND s.kind = ANY ($2)
-             ORDER BY s.name, s.kind, s.member, s.repo_id
-             LIMIT $4 $q$ ELSE $q$
-            SELECT s.name COLLATE pg_catalog."default" AS name, s.kind, s.member, s.repo_id,
-                   s.score
-              FROM (SELECT x.name, x.kind, x.member, x.repo_id,
-                           %1$I.similarity(x.name, $1) AS score
-                      FROM ((SELECT y.* FROM @extschema@.symbol_names y
-                              WHERE y.name LIKE $5 AND y.name >= $1
-                              ORDER BY y.name LIMIT $7)
-                            UNION
-                            (SELECT y.* FROM @extschema@.symbol_names y
-                              WHERE y.name LIKE $5 AND y.name < $1
-                              ORDER BY y.name DESC LIMIT $7)
-                            UNION
-                            (SELECT y.* FROM @extschema@.symbol_names y
-                              WHERE pg_catalog.reverse(y.name) LIKE $6
-                                AND pg_catalog.reverse(y.name) >= pg_catalog.reverse($1)
-                              ORDER BY pg_catalog.reverse(y.name) LIMIT $7)
-                            UNION
-                            (SELECT y.* FROM @extschema@.symbol_names y
-                              WHERE pg_catalog.reverse(y.name) LIKE $6
-                                AND pg_catalog.reverse(y.name) < pg_catalog.reverse($1)
-                              ORDER BY pg_catalog.reverse(y.name) DESC LIMIT $7)) x
-                     WHERE pg_catalog.length(x.name)
-                               BETWEEN pg_catalog.length($1) - 2 AND pg_catalog.length($1) + 2
-                       AND x.kind = ANY ($2) AND NOT x.name LIKE $3 AND x.name <> $1
-                       AND x.name OPERATOR(%1$I.%%) $1) s
-             ORDER BY s.score DESC, s.name, s.kind, s.member, s.repo_id
-             LIMIT $4 $q$ END
-            USING pattern, codes, prefix, 10 * max_results + 100, head, tail, 250
-        LOOP
-            CONTINUE WHEN (hit.kind || ' ' || hit.repo_id || ' ' || hit.member || ' ' || hit.name)
-                          = ANY (done);
-            done := done || (hit.kind || ' ' || hit.repo_id || ' ' || hit.member || ' ' || hit.name);
-            FOR kind, id, qualified_name, repository, path, line IN
-                SELECT r.* FROM @extschema@.symbol_rows(hit.name, hit.kind, hit.member,
-                                                        hit.repo_id, max_results) r
-            LOOP
-                CONTINUE WHEN (kind || ' ' || id) = ANY (done)
-                              OR qualified_name = pattern;
-                done := done || (kind || ' ' || id);
-                score := hit.score;
-                matched := tier;
-                RETURN NEXT;
-                returned := returned + 1;
-                EXIT WHEN returned >= max_results;
-            END LOOP;
-            EXIT WHEN returned >= max_results;
-        END LOOP;
     END LOOP;
 END
 $$;
@@ -2399,7 +2163,7 @@ END
 $do$;
 
 COMMENT ON FUNCTION @extschema@.find_symbol(text, text[], integer) IS
-'functions, classes and files by name: exact matches, then by prefix, then a typo away (similar by pg_trgm), each read from a btree; current';
+'functions, classes and files by name: exact matches, then prefix, then similar (pg_trgm), with a score';
 
 -- >>> questions: dead_code, package_coupling, churn, trend
 --
@@ -2500,11 +2264,7 @@ BEGIN
           JOIN @extschema@.class_hierarchy h ON h.class_id = c.class_id AND h.repo_id = repo
          CROSS JOIN LATERAL pg_catalog.unnest(h.ancestor_ids) AS a(class_id)
     ), inherited AS (
-        -- the method names those ancestors define or call on self, cls or
-        -- this.  Their calls are looked up by function (calls_pkey), not
-        -- found by reading every call of the repository: OFFSET 0 keeps
-        -- the lookup a subquery of its own (half the time on a standard
-        -- library, whose ancestors' methods make a tenth of its calls).
+        -- the method names those ancestors define or call on self, cls or this
         SELECT m.class_id, m.name
           FROM @extschema@.functions m
          WHERE m.repo_id = repo
@@ -2512,10 +2272,8 @@ BEGIN
         UNION
         SELECT m.class_id, pg_catalog.substr(k.callee, pg_catalog.strpos(k.callee, '.') + 1)
           FROM @extschema@.functions m
-         CROSS JOIN LATERAL (SELECT c.callee FROM @extschema@.calls c
-                              WHERE c.function_id = m.function_id AND c.repo_id = repo
-                             OFFSET 0) AS k
-         WHERE m.repo_id = repo
+          JOIN @extschema@.calls k ON k.function_id = m.function_id AND k.repo_id = m.repo_id
+         WHERE m.repo_id = repo AND k.repo_id = repo
            AND m.class_id IN (SELECT x.class_id FROM ancestry x)
            AND k.callee ~ '^(self|cls|this)\.[^.]+$'
     ), overriding AS (
@@ -2528,7 +2286,7 @@ BEGIN
            WHEN c.name ~ '^__.+__$' OR (c.name = 'constructor' AND c.class_id IS NOT NULL)
                THEN 'runtime'
            WHEN c.path ~ '(^|/)(tests?|__tests__|[^/]*_tests?)/'
-             OR c.path ~ '(^|/)(test_[^/]*|[^/]*_tests?\.[^/.]*|[^/]*\.(test|spec)\.[^/.]*|tests?\.[^/.]*|conftest\.py)$'
+             OR c.path ~ '(^|/)(test_[^/]*|[^/]*_tests?\.[^/]*|[^/]*\.(test|spec)\.[^/]*|tests?\.[^/]*|conftest\.py)$'
              OR pg_catalog.starts_with(c.name, 'test')
              OR c.name IN ('setUp', 'tearDown', 'setUpClass', 'tearDownClass', 'setUpModule',
                            'tearDownModule', 'asyncSetUp', 'asyncTearDown', 'load_tests',
@@ -2714,23 +2472,18 @@ COMMENT ON FUNCTION @extschema@.churn(text, timestamptz, timestamptz) IS
 --
 -- Trend: a repository's totals as they stood at points in time, per month
 -- (UTC) or per revision, from metric_history (the figures of every stored
--- version) and the audit log (deletions, and revisions).  At each point
--- every path counts with its last version stored before the point
--- (as_of), a file not changed for months at the version it last had,
--- unless the path's last event before the point is a deletion.
+-- version) and the audit log's deletions.  At each point every path
+-- counts with its last version stored before the point (as_of), a file
+-- not changed for months at the version it last had, unless the path's
+-- last event before the point is a deletion.
 --   per 'month'     every month from the first event (or since) to the
 --                   one until (default now()) falls in; as_of is the
 --                   month's end, or until if earlier.
---   per 'revision'  every revision the audit log names in [since, until),
---                   from its first row (a version stored, or a file found
---                   unchanged), in that order; as_of is when the next
---                   revision's first row was written, or until.  So a
---                   revision's deletions count whether they come after
---                   its versions or, as astpg-index makes them, after it
---                   recorded the unchanged files and before the new
---                   versions; a revision that changed nothing has the
---                   totals of the one before.  Loads of revisions are
---                   taken to follow each other.
+--   per 'revision'  every revision of a version stored in [since, until),
+--                   at its first version, in that order; as_of is when
+--                   the next revision's first version was stored, or
+--                   until: a revision's deletions, made after its versions,
+--                   count.
 -- versions and deleted count what happened in the point's period (from
 -- its start, or since, to as_of).  History begins at 1.3 and keeps what
 -- maintain()'s retention leaves: files stored before, or whose versions
@@ -2803,13 +2556,10 @@ BEGIN
           FROM (SELECT v.revision, v.first_at,
                        pg_catalog.lead(v.first_at) OVER (ORDER BY v.first_at, v.revision)
                            AS next_at
-                  FROM (SELECT i.revision, pg_catalog.min(i.ingested_at) AS first_at
-                          FROM @extschema@.ingests i
-                         WHERE trend.per = 'revision'
-                           AND i.repo_id = repo AND i.repository = trend.repository
-                           AND i.status IN ('inserted', 'replaced', 'unchanged')
-                           AND i.revision IS NOT NULL AND i.ingested_at < upto
-                         GROUP BY i.revision) v) r
+                  FROM (SELECT e.revision, pg_catalog.min(e.at) AS first_at
+                          FROM events e
+                         WHERE e.stored AND e.revision IS NOT NULL
+                         GROUP BY e.revision) v) r
          WHERE trend.per = 'revision'
            AND (trend.since IS NULL OR r.first_at >= trend.since)
     )
@@ -2832,7 +2582,7 @@ END
 $$;
 
 COMMENT ON FUNCTION @extschema@.trend(text, text, timestamptz, timestamptz) IS
-'a repository''s totals (files, classes, functions, complexity, loc) as they stood at each month''s end or each revision, from metric_history and the audit log';
+'a repository''s totals (files, classes, functions, complexity, loc) as they stood at each month''s end or each revision, from metric_history and deletions';
 
 REVOKE ALL ON FUNCTION @extschema@.dead_code(text, text),
                        @extschema@.package_coupling(text, integer, text),
@@ -2847,316 +2597,56 @@ GRANT EXECUTE ON FUNCTION @extschema@.dead_code(text, text),
 -- <<< questions
 
 --
--- Maintenance: refreshing the analytics, the history's partitions, and
--- pruning symbol_names.
+-- Maintenance: refreshing the views, and the history's partitions.
 --
 
---
--- How stale each repository's analytics are: when they were last
--- refreshed, and how many of its files were stored (inserted or replaced)
--- or deleted since, from the audit log.  A repository never refreshed has
--- no refreshed_at and no count.  An ingest is since the refresh if its id
--- is above the last one the refresh included.  On Citus each node takes
--- ids from a range of its own (node group g: g * 2^48 + 1 up, see
--- assign_id_ranges()), and the last id may be from a higher range than a
--- later ingest's: an ingest from a lower range is since the refresh if it
--- was written after the refresh began.  Both are ranges of ingests_pkey
--- (the second bounded on both sides, ids being positive, so that the
--- planner reads it as the narrow range it is); on one server every id is
--- below 2^48 and the second range is empty.
---
-CREATE VIEW @extschema@.analytics_staleness AS
-SELECT COALESCE(s.repository, r.repository) AS repository,
-       r.refreshed_at,
-       (SELECT pg_catalog.count(DISTINCT i.path)
-          FROM @extschema@.ingests i
-         WHERE (i.ingest_id > r.last_ingest
-                OR (i.ingest_id > 0 AND i.ingest_id < ((r.last_ingest >> 48) << 48)
-                    AND i.ingested_at > r.refreshed_at))
-           AND i.repo_id = r.repo_id
-           AND i.status <> 'unchanged')::integer AS files_changed_since,
-       s.repository IS NULL AS repository_gone
-  FROM (SELECT DISTINCT f.repository, f.repo_id FROM @extschema@.files f) s
-  FULL JOIN @extschema@.analytics_refreshes r ON r.repo_id = s.repo_id;
-
-COMMENT ON VIEW @extschema@.analytics_staleness IS
-'per repository: when its analytics were last refreshed, and how many of its files were stored or deleted since';
-
---
--- Refresh the analytics of the repositories of repos (NULL: all, in one
--- pass): each table's rows of those repositories are replaced in one
--- transaction, so that readers see the old rows until it commits.  Only a
--- repository that still has files gets rows.
---
-CREATE FUNCTION @extschema@.refresh_repositories(repos bigint[])
+CREATE FUNCTION @extschema@.refresh_analytics(concurrently boolean DEFAULT true)
 RETURNS SETOF @extschema@.analytics_refreshes
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
--- each statement planned for the repositories given: generic plans could
--- not tell one repository from all of them
-SET plan_cache_mode = force_custom_plan
--- The statements read whole tables, joined on several keys through CTEs
--- whose sizes the planner cannot know: it picks nested loops that turn a
--- second into minutes (measured on a standard library: call_graph 56 s
--- against 0.13 s), and JIT compilation costs more than it saves.
+-- The views read whole tables, joined on several keys through CTEs whose
+-- sizes the planner cannot know: it picks nested loops that turn a second
+-- into minutes (measured on a standard library: call_graph 56 s against
+-- 0.13 s), and JIT compilation costs more than it saves.  (Merge joins
+-- stay: CONCURRENTLY compares old and new rows with a full join that only
+-- a merge join can do.)
 SET enable_nestloop = off
 SET jit = off
 SET work_mem = '64MB'
 AS $$
 DECLARE
-    started     timestamptz := pg_catalog.clock_timestamp();
-    last_ingest bigint;
+    matview   text;
+    started   timestamptz;
+    rows_now  bigint;
+    refreshed @extschema@.analytics_refreshes;
 BEGIN
-    -- what the refresh includes: every ingest committed before it began
-    SELECT COALESCE(pg_catalog.max(i.ingest_id), 0) INTO last_ingest
-      FROM @extschema@.ingests i;
-
-    DELETE FROM @extschema@.class_hierarchy x
-     WHERE repos IS NULL OR x.repo_id = ANY (repos);
-    -- Base classes resolved within the repository.  A base named in the
-    -- source resolves, in this order, to
-    --   1. the class of the same file with that qualified name or name;
-    --   2. for "module.Class", the class of the file whose module is
-    --      "module";
-    --   3. the class of the repository whose name is the base's last part;
-    -- and only where that step finds exactly one class.  The ancestors are
-    -- walked over resolved bases (a cycle of bases stops the walk),
-    -- nearest first: ancestor_distances gives each one's distance.
-    INSERT INTO @extschema@.class_hierarchy
-    WITH classes AS MATERIALIZED (
-        SELECT c.* FROM @extschema@.classes c
-         WHERE repos IS NULL OR c.repo_id = ANY (repos)
-    ), bases AS (
-        SELECT c.repo_id, c.class_id, c.file_id, b.base, b.ord,
-               pg_catalog.split_part(b.base, '.', -1) AS base_name,
-               CASE WHEN pg_catalog.strpos(b.base, '.') > 0
-                    THEN pg_catalog.left(b.base, pg_catalog.length(b.base)
-                             - pg_catalog.length(pg_catalog.split_part(b.base, '.', -1)) - 1)
-               END AS base_module
-          FROM classes c,
-               pg_catalog.unnest(c.bases) WITH ORDINALITY AS b(base, ord)
-    ), candidates AS (
-        -- each step: how many classes it finds for a base, and the first
-        SELECT b.repo_id, b.class_id, b.ord, 1 AS step,
-               pg_catalog.count(DISTINCT t.class_id) AS found,
-               pg_catalog.min(t.class_id) AS base_id
-          FROM bases b
-          JOIN classes t
-            ON t.file_id = b.file_id AND t.repo_id = b.repo_id
-           AND (t.qualified_name = b.base OR t.name = b.base)
-         GROUP BY b.repo_id, b.class_id, b.ord
-        UNION ALL
-        SELECT b.repo_id, b.class_id, b.ord, 2,
-               pg_catalog.count(DISTINCT t.class_id), pg_catalog.min(t.class_id)
-          FROM bases b
-          JOIN @extschema@.files m ON m.repo_id = b.repo_id AND m.module = b.base_module
-          JOIN classes t
-            ON t.file_id = m.file_id AND t.repo_id = m.repo_id
-           AND t.qualified_name = b.base_name
-         GROUP BY b.repo_id, b.class_id, b.ord
-        UNION ALL
-        SELECT b.repo_id, b.class_id, b.ord, 3, t.found, t.base_id
-          FROM bases b
-          JOIN (SELECT x.repo_id, x.name, pg_catalog.count(*) AS found,
-                       pg_catalog.min(x.class_id) AS base_id
-                  FROM classes x
-                 GROUP BY x.repo_id, x.name) t
-            ON t.repo_id = b.repo_id AND t.name = b.base_name
-    ), resolved AS (
-        -- the first step that finds anything decides
-        SELECT s.repo_id, s.class_id, s.ord, s.base_id
-          FROM (SELECT DISTINCT ON (c.repo_id, c.class_id, c.ord) c.*
-                  FROM candidates c
-                 ORDER BY c.repo_id, c.class_id, c.ord, c.step) s
-         WHERE s.found = 1 AND s.base_id <> s.class_id
-    ), ancestors AS (
-        SELECT a.repo_id, a.class_id, a.ancestor_id, a.distance, a.longest
-          FROM @extschema@.class_ancestors(
-                   ARRAY(SELECT r.repo_id FROM resolved r ORDER BY r.class_id, r.ord),
-                   ARRAY(SELECT r.class_id FROM resolved r ORDER BY r.class_id, r.ord),
-                   ARRAY(SELECT r.base_id FROM resolved r ORDER BY r.class_id, r.ord)) a
-    )
-    SELECT c.class_id, c.repo_id, c.file_id, c.qualified_name, c.bases,
-           COALESCE(r.base_class_ids, '{}'),
-           COALESCE(a.depth, 0),
-           COALESCE(d.descendants, 0),
-           COALESCE(a.ancestor_ids, '{}'),
-           COALESCE(a.ancestor_distances, '{}'),
-           c.name, c.line_start
-      FROM classes c
-      LEFT JOIN (SELECT x.repo_id, x.class_id,
-                        pg_catalog.array_agg(x.base_id ORDER BY x.ord) AS base_class_ids
-                   FROM resolved x
-                  GROUP BY x.repo_id, x.class_id) r
-        ON r.class_id = c.class_id AND r.repo_id = c.repo_id
-      LEFT JOIN (SELECT x.repo_id, x.class_id,
-                        pg_catalog.max(x.longest)::integer AS depth,
-                        pg_catalog.array_agg(x.ancestor_id ORDER BY x.distance, x.ancestor_id)
-                            AS ancestor_ids,
-                        pg_catalog.array_agg(x.distance ORDER BY x.distance, x.ancestor_id)
-                            AS ancestor_distances
-                   FROM ancestors x
-                  GROUP BY x.repo_id, x.class_id) a
-        ON a.class_id = c.class_id AND a.repo_id = c.repo_id
-      LEFT JOIN (SELECT x.repo_id, x.ancestor_id AS class_id,
-                        pg_catalog.count(*)::integer AS descendants
-                   FROM ancestors x
-                  GROUP BY x.repo_id, x.ancestor_id) d
-        ON d.class_id = c.class_id AND d.repo_id = c.repo_id;
-
-    -- after class_hierarchy: self calls resolve through it
-    DELETE FROM @extschema@.call_graph x
-     WHERE repos IS NULL OR x.repo_id = ANY (repos);
-    INSERT INTO @extschema@.call_graph
-    SELECT r.repo_id, r.caller_id, r.callee_id, r.caller_file_id, r.callee_file_id,
-           pg_catalog.count(*)::integer
-      FROM (SELECT x.repo_id FROM pg_catalog.unnest(repos) x(repo_id)
-            UNION ALL SELECT NULL WHERE repos IS NULL) w
-     CROSS JOIN LATERAL @extschema@.resolve_calls(w.repo_id, NULL) r
-     GROUP BY r.repo_id, r.caller_id, r.callee_id, r.caller_file_id, r.callee_file_id;
-
-    DELETE FROM @extschema@.function_hotspots x
-     WHERE repos IS NULL OR x.repo_id = ANY (repos);
-    INSERT INTO @extschema@.function_hotspots
-    SELECT h.function_id, h.repo_id, h.file_id, f.repository, f.path, h.qualified_name,
-           h.name, h.complexity, h.length, h.resolved_callers, h.rank, h.line_start
-      FROM (SELECT fn.function_id, fn.repo_id, fn.file_id, fn.qualified_name, fn.name,
-                   fn.complexity, fn.line_end - fn.line_start + 1 AS length,
-                   COALESCE(k.callers, 0) AS resolved_callers,
-                   pg_catalog.rank() OVER (PARTITION BY fn.repo_id
-                                           ORDER BY fn.complexity DESC NULLS LAST,
-                                                    COALESCE(k.callers, 0) DESC)::integer AS rank,
-                   fn.line_start
-              FROM @extschema@.functions fn
-              LEFT JOIN (SELECT g.repo_id, g.callee_id, pg_catalog.count(*)::integer AS callers
-                           FROM @extschema@.call_graph g
-                          WHERE repos IS NULL OR g.repo_id = ANY (repos)
-                          GROUP BY g.repo_id, g.callee_id) k
-                ON k.callee_id = fn.function_id AND k.repo_id = fn.repo_id
-             WHERE repos IS NULL OR fn.repo_id = ANY (repos)) h
-      JOIN @extschema@.files f ON f.file_id = h.file_id AND f.repo_id = h.repo_id
-     WHERE h.rank <= 100;
-
-    DELETE FROM @extschema@.repository_summary x
-     WHERE repos IS NULL OR x.repo_id = ANY (repos);
-    INSERT INTO @extschema@.repository_summary
-    WITH per_file AS (
-        SELECT f.file_id, f.repo_id, f.repository, f.language,
-               COALESCE(c.classes, 0) AS classes,
-               COALESCE(fn.functions, 0) AS functions,
-               m.loc,
-               COALESCE(k.calls, 0) AS calls,
-               COALESCE(r.resolved_calls, 0) AS resolved_calls,
-               COALESCE(d.dependencies, 0) AS dependencies,
-               COALESCE(d.resolved_dependencies, 0) AS resolved_dependencies
-          FROM @extschema@.files f
-          LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*) AS classes
-                       FROM @extschema@.classes x
-                      WHERE repos IS NULL OR x.repo_id = ANY (repos)
-                      GROUP BY x.repo_id, x.file_id) c
-            ON c.file_id = f.file_id AND c.repo_id = f.repo_id
-          LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*) AS functions
-                       FROM @extschema@.functions x
-                      WHERE repos IS NULL OR x.repo_id = ANY (repos)
-                      GROUP BY x.repo_id, x.file_id) fn
-            ON fn.file_id = f.file_id AND fn.repo_id = f.repo_id
-          LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.max(x.value) AS loc
-                       FROM @extschema@.metrics x
-                      WHERE x.name = 'loc' AND (repos IS NULL OR x.repo_id = ANY (repos))
-                      GROUP BY x.repo_id, x.file_id) m
-            ON m.file_id = f.file_id AND m.repo_id = f.repo_id
-          LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*) AS calls
-                       FROM @extschema@.calls x
-                      WHERE repos IS NULL OR x.repo_id = ANY (repos)
-                      GROUP BY x.repo_id, x.file_id) k
-            ON k.file_id = f.file_id AND k.repo_id = f.repo_id
-          LEFT JOIN (SELECT g.repo_id, g.caller_file_id AS file_id,
-                            pg_catalog.sum(g.calls) AS resolved_calls
-                       FROM @extschema@.call_graph g
-                      WHERE repos IS NULL OR g.repo_id = ANY (repos)
-                      GROUP BY g.repo_id, g.caller_file_id) r
-            ON r.file_id = f.file_id AND r.repo_id = f.repo_id
-          LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*) AS dependencies,
-                            pg_catalog.count(x.target_file_id) AS resolved_dependencies
-                       FROM @extschema@.dependencies x
-                      WHERE repos IS NULL OR x.repo_id = ANY (repos)
-                      GROUP BY x.repo_id, x.file_id) d
-            ON d.file_id = f.file_id AND d.repo_id = f.repo_id
-         WHERE repos IS NULL OR f.repo_id = ANY (repos)
-    ), complexity AS (
-        SELECT f.repo_id, f.language,
-               pg_catalog.round(pg_catalog.avg(fn.complexity), 2) AS avg_complexity,
-               pg_catalog.percentile_disc(0.9) WITHIN GROUP (ORDER BY fn.complexity)
-                   AS p90_complexity
-          FROM @extschema@.functions fn
-          JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
-         WHERE repos IS NULL OR fn.repo_id = ANY (repos)
-         GROUP BY f.repo_id, f.language
-    )
-    SELECT p.repository, p.repo_id, p.language,
-           pg_catalog.count(*),
-           pg_catalog.sum(p.classes)::bigint,
-           pg_catalog.sum(p.functions)::bigint,
-           pg_catalog.sum(p.calls)::bigint,
-           pg_catalog.sum(p.resolved_calls)::bigint,
-           (pg_catalog.sum(p.calls) - pg_catalog.sum(p.resolved_calls))::bigint,
-           pg_catalog.sum(p.dependencies)::bigint,
-           pg_catalog.sum(p.resolved_dependencies)::bigint,
-           pg_catalog.sum(p.loc)::bigint,
-           x.avg_complexity,
-           x.p90_complexity
-      FROM per_file p
-      LEFT JOIN complexity x ON x.repo_id = p.repo_id AND x.language = p.language
-     GROUP BY p.repository, p.repo_id, p.language, x.avg_complexity, x.p90_complexity;
-
-    -- one row per repository refreshed; those that no longer have files
-    -- lose their row (and had every other row deleted above)
-    DELETE FROM @extschema@.analytics_refreshes x
-     WHERE repos IS NULL OR x.repo_id = ANY (repos);
-    RETURN QUERY
-    INSERT INTO @extschema@.analytics_refreshes AS a
-    SELECT s.repo_id, s.repository, started, pg_catalog.clock_timestamp() - started,
-           last_ingest,
-           (SELECT pg_catalog.count(*) FROM @extschema@.class_hierarchy x
-             WHERE x.repo_id = s.repo_id),
-           (SELECT pg_catalog.count(*) FROM @extschema@.call_graph x
-             WHERE x.repo_id = s.repo_id),
-           (SELECT pg_catalog.count(*) FROM @extschema@.function_hotspots x
-             WHERE x.repo_id = s.repo_id)
-      FROM @extschema@.repository_summary s
-     WHERE repos IS NULL OR s.repo_id = ANY (repos)
-     GROUP BY s.repo_id, s.repository
-    RETURNING a.*;
+    -- dependency order: each view reads only those before it
+    FOREACH matview IN ARRAY ARRAY['module_edges', 'class_hierarchy', 'call_graph',
+                                     'file_summary', 'function_hotspots',
+                                     'repository_summary', 'symbols']
+    LOOP
+        started := pg_catalog.clock_timestamp();
+        EXECUTE pg_catalog.format('REFRESH MATERIALIZED VIEW %s @extschema@.%I',
+                                  CASE WHEN COALESCE(refresh_analytics.concurrently, true)
+                                       THEN 'CONCURRENTLY' ELSE '' END,
+                                  matview);
+        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM @extschema@.%I', matview)
+            INTO rows_now;
+        INSERT INTO @extschema@.analytics_refreshes AS r
+               (view_name, refreshed_at, duration, concurrent, row_count)
+        VALUES (matview, started, pg_catalog.clock_timestamp() - started,
+                COALESCE(refresh_analytics.concurrently, true), rows_now)
+        ON CONFLICT ON CONSTRAINT analytics_refreshes_pkey DO UPDATE
+           SET refreshed_at = EXCLUDED.refreshed_at, duration = EXCLUDED.duration,
+               concurrent = EXCLUDED.concurrent, row_count = EXCLUDED.row_count
+        RETURNING r.* INTO refreshed;
+        RETURN NEXT refreshed;
+    END LOOP;
 END
 $$;
 
-COMMENT ON FUNCTION @extschema@.refresh_repositories(bigint[]) IS
-'refresh the analytics of the repositories of these repo_ids (NULL: all, in one pass); what refresh_analytics() runs';
-
-CREATE FUNCTION @extschema@.refresh_analytics(repository text)
-RETURNS SETOF @extschema@.analytics_refreshes
-LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-SELECT * FROM @extschema@.refresh_repositories(ARRAY[@extschema@.repo_id(repository)])
-$$;
-
-COMMENT ON FUNCTION @extschema@.refresh_analytics(text) IS
-'refresh the analytics of one repository (class_hierarchy, call_graph, function_hotspots, repository_summary); records it in analytics_refreshes';
-
--- Every repository's, in one pass.  concurrently is kept for the callers of
--- 1.5 and before, whose views it was about: readers see the old rows until
--- a refresh commits, whatever it says.
-CREATE FUNCTION @extschema@.refresh_analytics(concurrently boolean DEFAULT true)
-RETURNS SETOF @extschema@.analytics_refreshes
-LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-SELECT * FROM @extschema@.refresh_repositories(NULL)
-$$;
-
 COMMENT ON FUNCTION @extschema@.refresh_analytics(boolean) IS
-'refresh the analytics of every repository in one pass; records each in analytics_refreshes (concurrently is ignored: readers never wait)';
+'refresh every materialized view of astpg in dependency order; records each in analytics_refreshes';
 
 CREATE FUNCTION @extschema@.maintain(retention interval DEFAULT NULL)
 RETURNS TABLE (action text, partition_name text)
@@ -3172,11 +2662,6 @@ DECLARE
     cutoff      timestamptz;
     part        record;
     part_name   text;
-    repo        bigint;
-    gone        bigint;
-    pruned      bigint := 0;
-    created     integer := 0;
-    dropped     integer := 0;
 BEGIN
     -- this month and the next three, ahead of the ingests that need them
     FOR i IN 0..3 LOOP
@@ -3204,184 +2689,42 @@ BEGIN
             ' FOR VALUES FROM (%L) TO (%L)', part_name, month_start, month_end);
         action := 'created';
         partition_name := part_name;
-        created := created + 1;
         RETURN NEXT;
     END LOOP;
 
-    -- symbol_names: the names whose rows are all gone (the rows that
-    -- symbol_rows() finds for a name, asked of every name at once), and the
-    -- copies two writers made of one name at once; a repository at a time,
-    -- which on Citus is a statement on its shard
-    FOR repo IN SELECT DISTINCT s.repo_id FROM @extschema@.symbol_names s LOOP
-        DELETE FROM @extschema@.symbol_names s
-         WHERE s.repo_id = repo
-           AND NOT CASE s.kind
-               WHEN 1 THEN EXISTS (SELECT FROM @extschema@.functions x
-                                    WHERE x.repo_id = repo
-                                      AND pg_catalog.left(x.name, 256) = pg_catalog.left(s.name, 256)
-                                      AND x.name = s.name)
-               WHEN 2 THEN EXISTS (SELECT FROM @extschema@.functions x
-                                    WHERE x.repo_id = repo
-                                      AND pg_catalog.left(x.name, 256) = pg_catalog.left(s.member, 256)
-                                      AND x.name = s.member
-                                      AND pg_catalog.left(x.qualified_name, 256)
-                                          = pg_catalog.left(s.name, 256)
-                                      AND x.qualified_name = s.name)
-               WHEN 3 THEN EXISTS (SELECT FROM @extschema@.classes x
-                                    WHERE x.repo_id = repo AND x.name = s.name)
-               WHEN 4 THEN EXISTS (SELECT FROM @extschema@.classes x
-                                    WHERE x.repo_id = repo AND x.qualified_name = s.name)
-               WHEN 5 THEN EXISTS (SELECT FROM @extschema@.files x
-                                    WHERE x.repo_id = repo AND x.path = s.name)
-               ELSE EXISTS (SELECT FROM @extschema@.files x
-                             WHERE x.repo_id = repo AND x.module = s.name)
-               END;
-        GET DIAGNOSTICS gone = ROW_COUNT;
-        pruned := pruned + gone;
-        DELETE FROM @extschema@.symbol_names s
-         USING @extschema@.symbol_names t
-         WHERE s.repo_id = repo AND t.repo_id = repo
-           AND t.name = s.name AND t.kind = s.kind AND t.member = s.member
-           AND t.ctid < s.ctid;
-        GET DIAGNOSTICS gone = ROW_COUNT;
-        pruned := pruned + gone;
-    END LOOP;
-    IF pruned > 0 THEN
-        action := 'pruned ' || pruned || ' names';
-        partition_name := 'symbol_names';
+    IF retention IS NULL THEN
+        RETURN;
+    END IF;
+    cutoff := pg_catalog.now() - retention;
+    -- whole months that ended before the cutoff
+    FOR part IN
+        SELECT c.relname,
+               pg_catalog.to_date(pg_catalog.substr(c.relname, 16), 'YYYYMM')::timestamp
+                   AT TIME ZONE 'UTC' AS month_start
+          FROM pg_catalog.pg_inherits i
+          JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = '@extschema@.metric_history'::pg_catalog.regclass
+           AND c.relname ~ '^metric_history_[0-9]{6}$'
+         ORDER BY c.relname
+    LOOP
+        CONTINUE WHEN (part.month_start AT TIME ZONE 'UTC' + interval '1 month')
+                      AT TIME ZONE 'UTC' > cutoff;
+        EXECUTE pg_catalog.format('DROP TABLE @extschema@.%I', part.relname);
+        action := 'dropped';
+        partition_name := part.relname;
         RETURN NEXT;
-    END IF;
-
-    IF retention IS NOT NULL THEN
-        cutoff := pg_catalog.now() - retention;
-        -- whole months that ended before the cutoff
-        FOR part IN
-            SELECT c.relname,
-                   pg_catalog.to_date(pg_catalog.substr(c.relname, 16), 'YYYYMM')::timestamp
-                       AT TIME ZONE 'UTC' AS month_start
-              FROM pg_catalog.pg_inherits i
-              JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent = '@extschema@.metric_history'::pg_catalog.regclass
-               AND c.relname ~ '^metric_history_[0-9]{6}$'
-             ORDER BY c.relname
-        LOOP
-            CONTINUE WHEN (part.month_start AT TIME ZONE 'UTC' + interval '1 month')
-                          AT TIME ZONE 'UTC' > cutoff;
-            EXECUTE pg_catalog.format('DROP TABLE @extschema@.%I', part.relname);
-            action := 'dropped';
-            partition_name := part.relname;
-            dropped := dropped + 1;
-            RETURN NEXT;
-        END LOOP;
-        DELETE FROM @extschema@.metric_history_default h WHERE h.ingested_at < cutoff;
-    END IF;
-
-    -- for astpg.health: when maintain() last ran, and what it did
-    INSERT INTO @extschema@.maintenance_runs (created, dropped, pruned)
-    VALUES (created, dropped, pruned);
+    END LOOP;
+    DELETE FROM @extschema@.metric_history_default h WHERE h.ingested_at < cutoff;
 END
 $$;
 
 COMMENT ON FUNCTION @extschema@.maintain(interval) IS
-'create metric_history''s partitions for this month and the next three; prune symbol_names; with a retention, drop the months older than it; logged in maintenance_runs';
+'create metric_history''s partitions for this month and the next three; with a retention, drop the months older than it';
 
 --
--- Health at a glance: one row a check, with its value, 'ok' or 'warning',
--- and what to do about a warning.  Cheap enough to read often: the audit
--- log and the rejects are read from the last day only (their BRIN indexes
--- on time), the rest from small tables and the catalogs.
---
-CREATE VIEW @extschema@.health AS
-WITH ingests AS (
-    SELECT pg_catalog.count(*) FILTER (WHERE i.ingested_at > pg_catalog.now() - interval '1 hour')
-               AS last_hour,
-           pg_catalog.count(*) AS last_day
-      FROM @extschema@.ingests i
-     WHERE i.ingested_at > pg_catalog.now() - interval '1 day'
-), rejects AS (
-    SELECT pg_catalog.count(*) FILTER (WHERE r.rejected_at > pg_catalog.now() - interval '1 hour')
-               AS last_hour,
-           pg_catalog.count(*) AS last_day
-      FROM @extschema@.rejects r
-     WHERE r.rejected_at > pg_catalog.now() - interval '1 day'
-), unresolved AS (
-    -- rejects whose path has not been stored since they were refused
-    SELECT pg_catalog.count(*) AS rejects, pg_catalog.min(r.rejected_at) AS oldest
-      FROM @extschema@.rejects r
-     WHERE NOT EXISTS (SELECT FROM @extschema@.files f
-                        WHERE @extschema@.file_key(f.repository, f.path)
-                              = @extschema@.file_key(r.repository, r.path)
-                          AND f.repo_id = r.repo_id AND f.updated_at >= r.rejected_at)
-), staleness AS (
-    SELECT pg_catalog.count(*) FILTER (WHERE s.refreshed_at IS NULL) AS never,
-           pg_catalog.count(*) FILTER (WHERE s.files_changed_since > 0) AS behind,
-           pg_catalog.sum(s.files_changed_since) AS changed,
-           pg_catalog.min(s.refreshed_at) AS oldest
-      FROM @extschema@.analytics_staleness s
-     WHERE NOT s.repository_gone
-), sizes AS (
-    SELECT pg_catalog.sum(pg_catalog.pg_table_size(c.oid)) FILTER (WHERE c.relkind IN ('r', 't'))
-               AS tables,
-           pg_catalog.sum(pg_catalog.pg_relation_size(c.oid)) FILTER (WHERE c.relkind = 'i')
-               AS indexes
-      FROM pg_catalog.pg_class c
-     WHERE c.relnamespace = '@extschema@'::pg_catalog.regnamespace
-), maintained AS (
-    SELECT pg_catalog.max(m.ran_at) AS last_run FROM @extschema@.maintenance_runs m
-), partitions AS (
-    SELECT pg_catalog.count(*) FILTER (WHERE c.relname > 'metric_history_'
-               || pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYYMM')) AS ahead,
-           (SELECT pg_catalog.count(*) FROM @extschema@.metric_history_default) AS in_default
-      FROM pg_catalog.pg_inherits i
-      JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-     WHERE i.inhparent = '@extschema@.metric_history'::pg_catalog.regclass
-       AND c.relname ~ '^metric_history_[0-9]{6}$'
-)
-SELECT x.item, x.value, CASE WHEN x.ok THEN 'ok' ELSE 'warning' END AS status,
-       CASE WHEN x.ok THEN '' ELSE x.advice END AS advice
-  FROM ingests, rejects, unresolved, staleness, sizes, maintained, partitions,
-       LATERAL (VALUES
-    (1, 'documents ingested in the last hour', ingests.last_hour::text, true, ''),
-    (2, 'documents ingested in the last day', ingests.last_day::text, true, ''),
-    (3, 'documents refused in the last hour', rejects.last_hour::text, rejects.last_hour = 0,
-     'Read them in astpg.rejects (ORDER BY rejected_at DESC): sqlstate and message say what broke the format; fix the producer and send them again.'),
-    (4, 'documents refused in the last day', rejects.last_day::text, rejects.last_day = 0,
-     'Read them in astpg.rejects (ORDER BY rejected_at DESC): sqlstate and message say what broke the format; fix the producer and send them again.'),
-    (5, 'oldest refused document whose path was not stored since',
-     COALESCE(unresolved.oldest::text || ' (' || unresolved.rejects || ' such rejects)', 'none'),
-     unresolved.oldest IS NULL,
-     'Send a valid version of each path again, or DELETE the rejects you have dealt with from astpg.rejects.'),
-    (6, 'repositories whose analytics were never refreshed', staleness.never::text,
-     staleness.never = 0,
-     'Run SELECT astpg.refresh_analytics(); schedule it (pg_cron) so that dashboards follow the loads.'),
-    (7, 'repositories with files changed since their analytics were refreshed',
-     staleness.behind::text || ' (' || COALESCE(staleness.changed, 0) || ' files)',
-     staleness.behind = 0,
-     'Run SELECT astpg.refresh_analytics() (or refresh_analytics(repository) for one); answers about single files and symbols are current regardless.'),
-    (8, 'oldest refresh of a repository''s analytics', COALESCE(staleness.oldest::text, 'none'),
-     true, ''),
-    (9, 'size of astpg''s tables and of their indexes',
-     pg_catalog.pg_size_pretty(COALESCE(sizes.tables, 0)) || ' and '
-     || pg_catalog.pg_size_pretty(COALESCE(sizes.indexes, 0)),
-     true, ''),
-    (10, 'last run of maintain()', COALESCE(maintained.last_run::text, 'never'),
-     maintained.last_run > pg_catalog.now() - interval '2 days',
-     'Run SELECT astpg.maintain() at least daily (pg_cron): it makes the history''s coming months and prunes symbol_names.'),
-    (11, 'months of metric_history made ahead of this one', partitions.ahead::text,
-     partitions.ahead >= 1,
-     'Run SELECT astpg.maintain(): without the coming month''s partition the history goes to the DEFAULT partition.'),
-    (12, 'rows of metric_history in its DEFAULT partition', partitions.in_default::text,
-     partitions.in_default = 0,
-     'Run SELECT astpg.maintain(): it moves them into their month''s partition.'))
-    AS x(position, item, value, ok, advice)
- ORDER BY x.position;
-
-COMMENT ON VIEW @extschema@.health IS
-'health at a glance: recent ingests and rejects, the oldest reject not mended, the analytics'' staleness, sizes, the last maintain() and the history''s coming months; status ok or warning, with what to do';
-
---
--- Citus: distribute every table by repository, the analytics' included, so
--- that every question about a repository is a statement on its shard.
+-- Citus: distribute every table by repository.  metric_history is
+-- distributed with the other tables; the views and analytics_refreshes
+-- stay on the coordinator.
 --
 
 -- Ids come from each node's own sequences (an ingest may run on any node
@@ -3467,10 +2810,7 @@ BEGIN
                                      shard_count => distribute.shard_count,
                                      colocate_with => 'none');
     FOREACH t IN ARRAY ARRAY['classes', 'functions', 'calls', 'dependencies',
-                             'metrics', 'ingests', 'rejects', 'metric_history',
-                             'symbol_names', 'class_hierarchy', 'call_graph',
-                             'function_hotspots', 'repository_summary',
-                             'analytics_refreshes']
+                             'metrics', 'ingests', 'rejects', 'metric_history']
     LOOP
         PERFORM create_distributed_table(pg_catalog.format('@extschema@.%I', t),
                                          'repo_id',
@@ -3506,9 +2846,7 @@ GRANT SELECT ON @extschema@.files, @extschema@.classes, @extschema@.functions,
                 @extschema@.module_edges, @extschema@.class_hierarchy,
                 @extschema@.call_graph, @extschema@.file_summary,
                 @extschema@.function_hotspots, @extschema@.repository_summary,
-                @extschema@.symbol_names, @extschema@.analytics_refreshes,
-                @extschema@.analytics_staleness, @extschema@.health,
-                @extschema@.maintenance_runs,
+                @extschema@.symbols, @extschema@.analytics_refreshes,
                 @extschema@.metric_history, @extschema@.metric_history_default
    TO astpg_reader;
 GRANT EXECUTE ON FUNCTION @extschema@.file_key(text, text),
@@ -3516,9 +2854,6 @@ GRANT EXECUTE ON FUNCTION @extschema@.file_key(text, text),
                           @extschema@.document(bigint),
                           @extschema@.document(bigint, bigint),
                           @extschema@.graph_walk(bigint, integer, text),
-                          @extschema@.resolve_calls(bigint, bigint[], text[]),
-                          @extschema@.calling(bigint, bigint[]),
-                          @extschema@.symbol_rows(text, smallint, text, bigint, integer),
                           @extschema@.dependencies_of(bigint, integer),
                           @extschema@.dependents_of(bigint, integer),
                           @extschema@.callers(bigint, integer),
@@ -3541,16 +2876,13 @@ GRANT EXECUTE ON FUNCTION @extschema@.ingest(jsonb),
                           @extschema@.record_unchanged(text, text[], text[], text[]),
                           @extschema@.delete_files(text, text[]),
                           @extschema@.refresh_analytics(boolean),
-                          @extschema@.refresh_analytics(text),
                           @extschema@.maintain(interval)
    TO astpg_writer;
 
 --
 -- pg_dump keeps the rows of these tables and the state of their sequences.
--- Not the analytics (class_hierarchy, call_graph, function_hotspots,
--- repository_summary, analytics_refreshes), which refresh_analytics()
--- fills again; symbol_names is kept, as a restored database's find_symbol
--- needs it and nothing but the writer fills it; not the parent of metric_history's
+-- Not analytics_refreshes (see above), nor the views, which
+-- refresh_analytics() fills again; not the parent of metric_history's
 -- partitions, which holds no rows, nor its monthly partitions, which
 -- belong to the database and not to the extension.
 --
@@ -3568,4 +2900,3 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.ingests_ingest_id_seq', 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rejects', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rejects_reject_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_history_default', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.symbol_names', '');

@@ -2,7 +2,7 @@
 -- upgrade: create astpg at its oldest version with real data in place,
 -- update it step by step to the newest, check at each step that the data
 -- stayed as it was, write with the library into the migrated data, and
--- check that the updated extension equals a fresh install (astpg--1.6.sql)
+-- check that the updated extension equals a fresh install (astpg--1.7.sql)
 -- by definitions (test/fixtures/definitions.sql says which).
 --
 -- The library writes into its own version only, so the data goes into
@@ -171,8 +171,13 @@ SELECT extversion FROM pg_extension WHERE extname = 'astpg';
 SELECT * FROM pg_temp.unchanged();
 SELECT count(*) AS refreshed FROM astpg.refresh_analytics();
 
--- 1.6: the data stays, and the library writes into it.
+-- 1.6: the data stays.
 ALTER EXTENSION astpg UPDATE TO '1.6';
+SELECT extversion FROM pg_extension WHERE extname = 'astpg';
+SELECT * FROM pg_temp.unchanged();
+
+-- 1.7: the data stays, and the library writes into it.
+ALTER EXTENSION astpg UPDATE TO '1.7';
 SELECT extversion FROM pg_extension WHERE extname = 'astpg';
 SELECT * FROM pg_temp.unchanged();
 -- every document again: unchanged where its content_hash is stored,

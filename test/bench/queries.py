@@ -86,7 +86,7 @@ import psycopg2
 
 REPO = Path(__file__).resolve().parents[2]
 
-# the analytics of 1.6: plain views (module_edges, file_summary) and the
+# the analytics of 1.7: plain views (module_edges, file_summary) and the
 # tables refresh_analytics() fills
 VIEWS = ("module_edges", "class_hierarchy", "call_graph", "file_summary",
          "function_hotspots", "repository_summary", "symbol_names")
@@ -713,7 +713,7 @@ class Bench:
         return elapsed
 
     def show_refreshes(self, concurrently=None):
-        """Each repository's last refresh (astpg.analytics_refreshes, 1.6:
+        """Each repository's last refresh (astpg.analytics_refreshes, 1.7:
         one row per repository)."""
         try:
             rows = self.sql(

@@ -1,0 +1,2172 @@
+/* astpg/sql/astpg--1.6--1.7.sql */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION astpg UPDATE TO '1.7'" to load this file. \quit
+
+--
+-- 1.7: answers current from the tables, dashboards refreshed per
+-- repository, symbol search on btrees, astpg.health; the library serves
+-- one version.
+--
+-- A fresh CREATE EXTENSION astpg runs astpg--1.7.sql alone, not this
+-- chain.  Whatever 1.7 changes is made twice, here for databases updated
+-- from 1.6 and in astpg--1.7.sql for fresh installs, and sql/upgrade.sql
+-- checks that both give the same definitions.
+--
+-- 1.6 added the four questions of a repository on 1.5's materialized
+-- views; they are made again below, on the tables.
+--
+DROP FUNCTION @extschema@.dead_code(text, text);
+DROP FUNCTION @extschema@.package_coupling(text, integer, text);
+DROP FUNCTION @extschema@.churn(text, timestamptz, timestamptz);
+DROP FUNCTION @extschema@.trend(text, text, timestamptz, timestamptz);
+
+--
+-- Analytics, current and per repository.  What is asked of one file or
+-- symbol (find_symbol, callers and callees, what a file imports and what
+-- imports it, a file's summary) is read from the tables; what a dashboard
+-- shows is kept in tables that refresh_analytics() fills a repository at a
+-- time.  The materialized views go: module_edges and file_summary become
+-- views of the tables, class_hierarchy, call_graph, function_hotspots and
+-- repository_summary tables of the same columns (function_hotspots keeps
+-- the first 100 of each repository), symbols gives way to symbol_names,
+-- which the writer keeps.  The analytics are empty until the first
+-- refresh_analytics().
+--
+-- On a large database this update takes a while and blocks writes: it
+-- rebuilds functions_name_idx, builds calls_file_name_idx and fills
+-- symbol_names from the tables.
+--
+DROP FUNCTION @extschema@.find_symbol(text, text[], integer);
+DROP FUNCTION @extschema@.refresh_analytics(boolean);
+DROP MATERIALIZED VIEW @extschema@.symbols;
+DROP MATERIALIZED VIEW @extschema@.repository_summary;
+DROP MATERIALIZED VIEW @extschema@.function_hotspots;
+DROP MATERIALIZED VIEW @extschema@.file_summary;
+DROP MATERIALIZED VIEW @extschema@.call_graph;
+DROP MATERIALIZED VIEW @extschema@.class_hierarchy;
+DROP MATERIALIZED VIEW @extschema@.module_edges;
+DROP TABLE @extschema@.analytics_refreshes;
+
+DROP INDEX @extschema@.functions_name_idx;
+-- a function by its name, or by its name and qualified name (find_symbol)
+CREATE INDEX functions_name_idx ON @extschema@.functions
+    (pg_catalog.left(name, 256), pg_catalog.left(qualified_name, 256));
+DROP INDEX @extschema@.calls_file_id_idx;
+DROP INDEX @extschema@.calls_callee_idx;
+-- the calls of a file by the name they call, the callee's last part: the
+-- calls that may reach a function (callers()), and a file's rows (its
+-- foreign keys, and deleting them)
+CREATE INDEX calls_file_name_idx ON @extschema@.calls
+    (file_id, pg_catalog.left(pg_catalog.split_part(callee, '.', -1), 256));
+--
+-- When each repository's analytics were last refreshed: the ingest id
+-- they include, so that astpg.analytics_staleness can count what came
+-- after.
+CREATE TABLE @extschema@.analytics_refreshes (
+    repo_id      bigint NOT NULL,
+    repository   text NOT NULL,
+    refreshed_at timestamptz NOT NULL,
+    duration     interval NOT NULL,
+    last_ingest  bigint NOT NULL,
+    classes      bigint NOT NULL,
+    calls        bigint NOT NULL,
+    hotspots     bigint NOT NULL,
+    PRIMARY KEY (repository, repo_id)
+);
+
+COMMENT ON TABLE @extschema@.analytics_refreshes IS
+'the last refresh of each repository''s analytics: when, how long, the last ingest it includes, and the rows it made';
+
+--
+-- Analytics.  What is asked of one file or symbol (find_symbol, callers
+-- and callees, what a file imports and what imports it, a file's summary)
+-- is read from the tables through their indexes, and is current in every
+-- transaction.  What a dashboard shows for a whole repository is kept in
+-- the tables below, which refresh_analytics() fills a repository at a
+-- time; astpg.analytics_staleness says how far each repository's are
+-- behind.  They hold derived data only: pg_dump does not keep them, and a
+-- restored database has them empty until its first refresh.
+--
+
+-- Resolved imports between two different files, one row per pair: a view
+-- of astpg.dependencies, current.
+CREATE VIEW @extschema@.module_edges AS
+SELECT d.repo_id,
+       d.file_id AS source_file_id,
+       d.target_file_id,
+       pg_catalog.count(*)::integer AS dependencies
+  FROM @extschema@.dependencies d
+ WHERE d.target_file_id IS NOT NULL
+   AND d.target_file_id <> d.file_id
+ GROUP BY d.repo_id, d.file_id, d.target_file_id;
+
+COMMENT ON VIEW @extschema@.module_edges IS
+'resolved imports between files: source imports target, through "dependencies" rows; current';
+
+-- One row per file: its size, complexity and place in the import graph,
+-- each figure looked up for the file alone, so that a file's row is
+-- current and costs a few index lookups.
+CREATE VIEW @extschema@.file_summary AS
+SELECT f.file_id, f.repo_id, f.repository, f.path, f.module, f.language,
+       c.classes, fn.functions, fn.max_complexity, fn.avg_complexity,
+       fi.fan_in, fo.fan_out, m.loc
+  FROM @extschema@.files f
+ CROSS JOIN LATERAL (SELECT pg_catalog.count(*)::integer AS classes
+                       FROM @extschema@.classes x
+                      WHERE x.file_id = f.file_id AND x.repo_id = f.repo_id) c
+ CROSS JOIN LATERAL (SELECT pg_catalog.count(*)::integer AS functions,
+                            pg_catalog.max(x.complexity) AS max_complexity,
+                            pg_catalog.round(pg_catalog.avg(x.complexity), 2) AS avg_complexity
+                       FROM @extschema@.functions x
+                      WHERE x.file_id = f.file_id AND x.repo_id = f.repo_id) fn
+ CROSS JOIN LATERAL (SELECT pg_catalog.count(DISTINCT x.file_id)::integer AS fan_in
+                       FROM @extschema@.dependencies x
+                      WHERE x.target_file_id = f.file_id AND x.repo_id = f.repo_id
+                        AND x.file_id <> f.file_id) fi
+ CROSS JOIN LATERAL (SELECT pg_catalog.count(DISTINCT x.target_file_id)::integer AS fan_out
+                       FROM @extschema@.dependencies x
+                      WHERE x.file_id = f.file_id AND x.repo_id = f.repo_id
+                        AND x.target_file_id IS NOT NULL
+                        AND x.target_file_id <> f.file_id) fo
+ CROSS JOIN LATERAL (SELECT pg_catalog.max(x.value) AS loc
+                       FROM @extschema@.metrics x
+                      WHERE x.file_id = f.file_id AND x.repo_id = f.repo_id
+                        AND x.name = 'loc') m;
+
+COMMENT ON VIEW @extschema@.file_summary IS
+'one row per file: classes, functions, complexity, fan_in and fan_out in the import graph, loc; current';
+
+-- Each class with its resolved bases and ancestors (refreshed).
+CREATE TABLE @extschema@.class_hierarchy (
+    class_id           bigint NOT NULL,
+    repo_id            bigint NOT NULL,
+    file_id            bigint NOT NULL,
+    qualified_name     text NOT NULL,
+    bases              text[] NOT NULL,
+    base_class_ids     bigint[] NOT NULL,
+    depth              integer NOT NULL,
+    descendants        integer NOT NULL,
+    ancestor_ids       bigint[] NOT NULL,
+    ancestor_distances integer[] NOT NULL,
+    name               text NOT NULL,
+    line_start         integer NOT NULL,
+    PRIMARY KEY (class_id, repo_id)
+);
+-- the classes that descend from a class: callers() of a method
+CREATE INDEX class_hierarchy_ancestors_idx
+    ON @extschema@.class_hierarchy USING gin (ancestor_ids);
+
+COMMENT ON TABLE @extschema@.class_hierarchy IS
+'each class with its resolved base classes, depth of inheritance and number of descendants; as of its repository''s last refresh';
+
+-- Calls resolved to the function they call (resolve_calls), counted per
+-- pair of functions (refreshed).
+CREATE TABLE @extschema@.call_graph (
+    repo_id        bigint NOT NULL,
+    caller_id      bigint NOT NULL,
+    callee_id      bigint NOT NULL,
+    caller_file_id bigint NOT NULL,
+    callee_file_id bigint NOT NULL,
+    calls          integer NOT NULL,
+    PRIMARY KEY (caller_id, callee_id, repo_id)
+);
+CREATE INDEX call_graph_callee_idx ON @extschema@.call_graph (callee_id);
+
+COMMENT ON TABLE @extschema@.call_graph IS
+'calls resolved to the one function they call: caller -> callee, with the number of calls; as of the repository''s last refresh';
+
+-- The most complex functions of each repository, with their resolved
+-- callers: the first 100 by rank, what a dashboard shows (refreshed).
+CREATE TABLE @extschema@.function_hotspots (
+    function_id      bigint NOT NULL,
+    repo_id          bigint NOT NULL,
+    file_id          bigint NOT NULL,
+    repository       text NOT NULL,
+    path             text NOT NULL,
+    qualified_name   text NOT NULL,
+    name             text NOT NULL,
+    complexity       integer,
+    length           integer NOT NULL,
+    resolved_callers integer NOT NULL,
+    rank             integer NOT NULL,
+    line_start       integer NOT NULL,
+    PRIMARY KEY (function_id, repo_id)
+);
+CREATE INDEX function_hotspots_rank_idx ON @extschema@.function_hotspots (repository, rank);
+
+COMMENT ON TABLE @extschema@.function_hotspots IS
+'the 100 most complex functions of each repository (rank 1: most complex; ties share a rank), with length and resolved callers; as of its last refresh';
+
+-- One row per repository and language: the dashboard (refreshed).
+CREATE TABLE @extschema@.repository_summary (
+    repository            text NOT NULL,
+    repo_id               bigint NOT NULL,
+    language              text NOT NULL,
+    files                 bigint NOT NULL,
+    classes               bigint NOT NULL,
+    functions             bigint NOT NULL,
+    calls                 bigint NOT NULL,
+    resolved_calls        bigint NOT NULL,
+    unresolved_calls      bigint NOT NULL,
+    dependencies          bigint NOT NULL,
+    resolved_dependencies bigint NOT NULL,
+    lines                 bigint,
+    avg_complexity        numeric,
+    p90_complexity        integer,
+    PRIMARY KEY (language, repo_id)
+);
+
+COMMENT ON TABLE @extschema@.repository_summary IS
+'one row per repository and language: files, classes, functions, calls (resolved or not), dependencies, lines, complexity; as of its last refresh';
+
+--
+-- Calls resolved to the function they call, where that function is
+-- unambiguous: the rule, in one place.
+--   a bare name f(): the one function named f outside classes in the
+--     caller's file; failing any, the one such function of the file that
+--     the caller's file imports the name f from ("from m import f");
+--   self.m(), this.m(), cls.m(): the method m of the caller's class, or of
+--     its nearest resolved ancestor that has one (one at that distance);
+--     ancestors as astpg.class_hierarchy holds them, that is as of the
+--     repository's last refresh;
+--   p.f(): the one function f outside classes in the file that the
+--     caller's file imports as module p ("import p", or "from q import p"
+--     where q.p is a stored module).
+-- A call that none of these resolves to exactly one function is left out.
+--
+-- resolve_calls(repo, function_ids, names) resolves the calls of the given
+-- functions (all of the repository's: NULL), only those to the given names
+-- (the part after the last dot; all: NULL).  repo NULL: every repository.
+-- Everything else is read from the tables as they are now, so that
+-- callers(), callees() and graph_walk() are current.
+--
+-- One text serves two sizes of question.  A few functions (a graph walk)
+-- are resolved with index lookups, planned for the ids given; a whole
+-- repository (a refresh) with hash joins, since nested loops over these
+-- CTEs, whose sizes the planner cannot know, turn a second into minutes.
+--
+CREATE FUNCTION @extschema@.resolve_calls(repo bigint, function_ids bigint[],
+                                          names text[] DEFAULT NULL)
+RETURNS TABLE (repo_id bigint, caller_id bigint, call_no integer, callee_id bigint,
+               caller_file_id bigint, callee_file_id bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+SET enable_hashjoin = on
+SET enable_mergejoin = on
+SET enable_nestloop = on
+SET jit = off
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF function_ids IS NOT NULL AND pg_catalog.cardinality(function_ids) <= 1000 THEN
+        PERFORM pg_catalog.set_config('enable_hashjoin', 'off', true);
+        PERFORM pg_catalog.set_config('enable_mergejoin', 'off', true);
+    ELSE
+        PERFORM pg_catalog.set_config('enable_nestloop', 'off', true);
+    END IF;
+    RETURN QUERY
+    WITH c AS MATERIALIZED (
+        SELECT x.repo_id, x.function_id AS caller_id, x.call_no, x.file_id, x.callee,
+               pg_catalog.strpos(x.callee, '.') > 0 AS dotted,
+               pg_catalog.split_part(x.callee, '.', -1) AS name,
+               CASE WHEN pg_catalog.strpos(x.callee, '.') > 0
+                    THEN pg_catalog.left(x.callee, pg_catalog.length(x.callee)
+                             - pg_catalog.length(pg_catalog.split_part(x.callee, '.', -1)) - 1)
+               END AS prefix
+          FROM @extschema@.calls x
+         WHERE (repo IS NULL OR x.repo_id = repo)
+           AND (function_ids IS NULL OR x.function_id = ANY (function_ids))
+           AND (names IS NULL
+                OR pg_catalog.left(pg_catalog.split_part(x.callee, '.', -1), 256)
+                   = ANY (names))
+    ), files AS MATERIALIZED (
+        -- the callers' files: all of the repository's when every call is
+        -- asked for (reading the files is cheaper than making the millions
+        -- of calls distinct; the planner drops the branch not taken)
+        SELECT f.repo_id, f.file_id FROM @extschema@.files f
+         WHERE function_ids IS NULL AND names IS NULL AND (repo IS NULL OR f.repo_id = repo)
+        UNION ALL
+        SELECT DISTINCT c.repo_id, c.file_id FROM c
+         WHERE function_ids IS NOT NULL OR names IS NOT NULL
+    ), imports AS MATERIALIZED (
+        -- what the callers' files import, resolved: by module or path, and
+        -- "from q import p" where q.p is a stored module
+        SELECT d.repo_id, d.file_id, d.target AS prefix, d.target_file_id, d.names
+          FROM files f
+          JOIN @extschema@.dependencies d ON d.file_id = f.file_id AND d.repo_id = f.repo_id
+         WHERE d.target_file_id IS NOT NULL
+           AND (repo IS NULL OR d.repo_id = repo)
+        UNION ALL
+        SELECT d.repo_id, d.file_id, n.name, m.file_id, NULL
+          FROM files f
+          JOIN @extschema@.dependencies d ON d.file_id = f.file_id AND d.repo_id = f.repo_id
+         CROSS JOIN LATERAL pg_catalog.unnest(d.names) AS n(name)
+          JOIN @extschema@.files m
+            ON m.repo_id = d.repo_id AND m.module = d.target || '.' || n.name
+         WHERE (repo IS NULL OR d.repo_id = repo) AND (repo IS NULL OR m.repo_id = repo)
+    ), module_level AS MATERIALIZED (
+        -- functions outside classes, of the callers' files and of the
+        -- files they import
+        SELECT fn.repo_id, fn.file_id, fn.name,
+               pg_catalog.min(fn.function_id) AS function_id,
+               pg_catalog.count(*) AS found
+          FROM (SELECT f.repo_id, f.file_id FROM files f
+                UNION SELECT i.repo_id, i.target_file_id FROM imports i) t
+          JOIN @extschema@.functions fn ON fn.file_id = t.file_id AND fn.repo_id = t.repo_id
+         WHERE fn.class_id IS NULL
+           AND (repo IS NULL OR fn.repo_id = repo)
+         GROUP BY fn.repo_id, fn.file_id, fn.name
+    ), imported_names AS MATERIALIZED (
+        SELECT i.repo_id, i.file_id, n.name,
+               pg_catalog.min(i.target_file_id) AS target_file_id,
+               pg_catalog.count(DISTINCT i.target_file_id) AS found
+          FROM imports i, pg_catalog.unnest(i.names) AS n(name)
+         WHERE i.names IS NOT NULL
+         GROUP BY i.repo_id, i.file_id, n.name
+    ), imported_modules AS MATERIALIZED (
+        SELECT i.repo_id, i.file_id, i.prefix,
+               pg_catalog.min(i.target_file_id) AS target_file_id,
+               pg_catalog.count(DISTINCT i.target_file_id) AS found
+          FROM imports i
+         GROUP BY i.repo_id, i.file_id, i.prefix
+    ), self_calls AS MATERIALIZED (
+        SELECT c.repo_id, c.caller_id, c.call_no, c.file_id, c.name, caller.class_id
+          FROM c
+          JOIN @extschema@.functions caller
+            ON caller.function_id = c.caller_id AND caller.repo_id = c.repo_id
+         WHERE c.dotted AND c.prefix IN ('self', 'this', 'cls')
+           AND caller.class_id IS NOT NULL
+           AND (repo IS NULL OR caller.repo_id = repo)
+    ), scopes AS MATERIALIZED (
+        -- a class and its resolved ancestors, with their distance from it
+        SELECT DISTINCT s.repo_id, s.class_id, s.class_id AS owner_id, 0 AS distance
+          FROM self_calls s
+        UNION ALL
+        SELECT h.repo_id, h.class_id, a.owner_id, a.distance
+          FROM (SELECT DISTINCT s.repo_id, s.class_id FROM self_calls s) s
+          JOIN @extschema@.class_hierarchy h
+            ON h.class_id = s.class_id AND h.repo_id = s.repo_id,
+               ROWS FROM (pg_catalog.unnest(h.ancestor_ids),
+                          pg_catalog.unnest(h.ancestor_distances)) AS a(owner_id, distance)
+         WHERE (repo IS NULL OR h.repo_id = repo)
+    ), methods AS MATERIALIZED (
+        SELECT fn.repo_id, fn.class_id, fn.name,
+               pg_catalog.min(fn.function_id) AS function_id,
+               pg_catalog.min(fn.file_id) AS file_id,
+               pg_catalog.count(*) AS found
+          FROM (SELECT DISTINCT sc.repo_id, sc.owner_id FROM scopes sc) o
+          JOIN @extschema@.functions fn ON fn.class_id = o.owner_id AND fn.repo_id = o.repo_id
+         WHERE (repo IS NULL OR fn.repo_id = repo)
+         GROUP BY fn.repo_id, fn.class_id, fn.name
+    ), self_scopes AS MATERIALIZED (
+        -- each self call with the classes it may reach, before their
+        -- methods: joined the other way round, a test suite's classes times
+        -- the methods of unittest.TestCase make a hundred million rows
+        SELECT s.repo_id, s.caller_id, s.call_no, s.file_id, s.name, sc.owner_id, sc.distance
+          FROM self_calls s
+          JOIN scopes sc ON sc.class_id = s.class_id AND sc.repo_id = s.repo_id
+    ), self_candidates AS (
+        SELECT s.repo_id, s.caller_id, s.call_no, s.file_id,
+               pg_catalog.array_agg(m.function_id ORDER BY s.distance, m.function_id) AS ids,
+               pg_catalog.array_agg(m.file_id ORDER BY s.distance, m.function_id) AS file_ids,
+               pg_catalog.array_agg(s.distance ORDER BY s.distance, m.function_id) AS distances,
+               pg_catalog.array_agg(m.found ORDER BY s.distance, m.function_id) AS found
+          FROM self_scopes s
+          JOIN methods m ON m.class_id = s.owner_id AND m.repo_id = s.repo_id
+           AND m.name = s.name
+         GROUP BY s.repo_id, s.caller_id, s.call_no, s.file_id
+    )
+    -- a bare name, in the caller's file
+    SELECT c.repo_id, c.caller_id, c.call_no, l.function_id, c.file_id, c.file_id
+      FROM c
+      JOIN module_level l ON l.file_id = c.file_id AND l.repo_id = c.repo_id
+       AND l.name = c.callee
+     WHERE NOT c.dotted AND l.found = 1
+    UNION ALL
+    -- a bare name imported from a resolved file, when the caller's file has
+    -- no function of that name.  Each call joined to its file's imports
+    -- first, then to the functions of the file imported (OFFSET 0 keeps
+    -- that order: the CTEs' row counts are unknown to the planner, which
+    -- joined every call to every function of its name first, 13 million
+    -- rows on the benchmark corpus)
+    SELECT c.repo_id, c.caller_id, c.call_no, t.function_id, c.file_id, t.file_id
+      FROM (SELECT c.repo_id, c.caller_id, c.call_no, c.file_id, c.callee, i.target_file_id
+              FROM c
+              JOIN imported_names i ON i.file_id = c.file_id AND i.repo_id = c.repo_id
+               AND i.name = c.callee
+             WHERE NOT c.dotted AND i.found = 1
+            OFFSET 0) c
+      JOIN module_level t ON t.file_id = c.target_file_id AND t.repo_id = c.repo_id
+       AND t.name = c.callee
+     WHERE t.found = 1
+       AND NOT EXISTS (SELECT FROM module_level l
+                        WHERE l.file_id = c.file_id AND l.repo_id = c.repo_id
+                          AND l.name = c.callee)
+    UNION ALL
+    -- a method of the caller's class, or of its nearest ancestor having it
+    SELECT s.repo_id, s.caller_id, s.call_no, s.ids[1], s.file_id, s.file_ids[1]
+      FROM self_candidates s
+     WHERE s.found[1] = 1
+       AND (pg_catalog.cardinality(s.distances) = 1 OR s.distances[2] > s.distances[1])
+    UNION ALL
+    -- a function of an imported module (the imports first, as above: the
+    -- other order made 58 million rows)
+    SELECT c.repo_id, c.caller_id, c.call_no, t.function_id, c.file_id, t.file_id
+      FROM (SELECT c.repo_id, c.caller_id, c.call_no, c.file_id, c.name, i.target_file_id
+              FROM c
+              JOIN imported_modules i ON i.file_id = c.file_id AND i.repo_id = c.repo_id
+               AND i.prefix = c.prefix
+             WHERE c.dotted AND c.prefix NOT IN ('self', 'this', 'cls') AND i.found = 1
+            OFFSET 0) c
+      JOIN module_level t ON t.file_id = c.target_file_id AND t.repo_id = c.repo_id
+       AND t.name = c.name
+     WHERE t.found = 1;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.resolve_calls(bigint, bigint[], text[]) IS
+'the calls of the given functions (NULL: all) of a repository (NULL: all), resolved to the one function each calls, from the tables as they are now';
+
+--
+-- The names find_symbol searches by prefix and by similarity: every
+-- function's and class's name and qualified name, every file's path and
+-- module, once per repository and kind.  The writer adds the names of each
+-- batch it stores, in the batch's transaction, so that a name is found as
+-- soon as its row is.  A name whose rows are all gone stays until
+-- maintain() prunes it; find_symbol passes over it.  Two writers that
+-- store the same new name at once may both add it, rather than one wait
+-- for the other to commit: find_symbol and maintain() take such copies as
+-- one.  Names longer than 256 characters are not kept here (find_symbol
+-- still finds them by their exact name, in the tables).
+--
+-- kind: 1 a function's name, 2 a function's qualified name (member: its
+-- name, by which the function is found), 3 a class's name, 4 a class's
+-- qualified name, 5 a file's path, 6 a file's module.  A qualified name
+-- equal to the name is kept once, as the name.
+--
+-- The name's collation is "C": its btree indexes then serve LIKE 'prefix%'
+-- and keep names in byte order, whatever the database's collation.
+--
+CREATE TABLE @extschema@.symbol_names (
+    name    text COLLATE "C" NOT NULL CHECK (pg_catalog.length(name) <= 256),
+    kind    smallint NOT NULL CHECK (kind BETWEEN 1 AND 6),
+    member  text NOT NULL DEFAULT '' CHECK (pg_catalog.length(member) <= 256),
+    repo_id bigint NOT NULL
+);
+
+COMMENT ON TABLE @extschema@.symbol_names IS
+'every name find_symbol searches, per repository and kind (1 function, 2 qualified function, 3 class, 4 qualified class, 5 file path, 6 module), kept by the writer';
+
+-- the writer's lookup of the names it stores, exact lookups of qualified
+-- names and find_symbol's prefixes; leads with the name, as the writer's
+-- kept plans need
+CREATE INDEX symbol_names_name_idx
+    ON @extschema@.symbol_names (name, kind, member, repo_id);
+-- find_symbol's fuzzy matches by their ends: names read backwards
+CREATE INDEX symbol_names_reversed_idx
+    ON @extschema@.symbol_names (pg_catalog.reverse(name));
+
+-- the names of what is stored, as the writer adds them (src/symbol_names.c)
+INSERT INTO @extschema@.symbol_names (name, kind, member, repo_id)
+SELECT DISTINCT x.name, x.kind, x.member, x.repo_id
+  FROM (SELECT f.path AS name, 5::smallint AS kind, '' AS member, f.repo_id
+          FROM @extschema@.files f
+        UNION ALL
+        SELECT f.module, 6, '', f.repo_id FROM @extschema@.files f WHERE f.module IS NOT NULL
+        UNION ALL
+        SELECT c.name, 3, '', c.repo_id FROM @extschema@.classes c
+        UNION ALL
+        SELECT c.qualified_name, 4, '', c.repo_id FROM @extschema@.classes c
+         WHERE c.qualified_name <> c.name
+        UNION ALL
+        SELECT fn.name, 1, '', fn.repo_id FROM @extschema@.functions fn
+        UNION ALL
+        SELECT fn.qualified_name, 2, fn.name, fn.repo_id FROM @extschema@.functions fn
+         WHERE fn.qualified_name <> fn.name) x
+ WHERE pg_catalog.length(x.name) <= 256 AND pg_catalog.length(x.member) <= 256;
+
+--
+-- Walks over the import graph and the call graph, breadth first: each node
+-- once, at the depth it was first reached, up to max_depth.  Read from the
+-- tables, so that a walk is current: imports from astpg.dependencies,
+-- calls resolved by resolve_calls() (callers of a name found first among
+-- the calls to that name in the files that can reach it).  A walk stays in
+-- the repository of its start.
+--
+-- The starting file or function is the first argument, unnamed: the result
+-- has columns named file_id and function_id, which a parameter of that name
+-- would shadow.
+--
+CREATE OR REPLACE FUNCTION @extschema@.graph_walk(start bigint, max_depth integer, direction text)
+RETURNS TABLE (node_id bigint, depth integer)
+LANGUAGE plpgsql STABLE STRICT ROWS 100
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    seen     bigint[] := ARRAY[start];
+    frontier bigint[] := ARRAY[start];
+    level    integer := 0;
+    repo     bigint;
+BEGIN
+    IF direction NOT IN ('imports', 'imported by', 'calls', 'called by') THEN
+        RAISE EXCEPTION 'direction must be "imports", "imported by", "calls" or "called by"'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF direction IN ('imports', 'imported by') THEN
+        SELECT f.repo_id INTO repo FROM @extschema@.files f WHERE f.file_id = start;
+    ELSE
+        SELECT f.repo_id INTO repo FROM @extschema@.functions f WHERE f.function_id = start;
+    END IF;
+    IF repo IS NULL THEN
+        RETURN;
+    END IF;
+    WHILE level < max_depth AND pg_catalog.cardinality(frontier) > 0 LOOP
+        CASE direction
+            WHEN 'imports' THEN
+                frontier := ARRAY(SELECT d.target_file_id FROM @extschema@.dependencies d
+                                   WHERE d.file_id = ANY (frontier) AND d.repo_id = repo
+                                     AND d.target_file_id IS NOT NULL
+                                  EXCEPT SELECT pg_catalog.unnest(seen));
+            WHEN 'imported by' THEN
+                frontier := ARRAY(SELECT d.file_id FROM @extschema@.dependencies d
+                                   WHERE d.target_file_id = ANY (frontier) AND d.repo_id = repo
+                                  EXCEPT SELECT pg_catalog.unnest(seen));
+            WHEN 'calls' THEN
+                frontier := ARRAY(SELECT r.callee_id
+                                    FROM @extschema@.resolve_calls(repo, frontier) r
+                                  EXCEPT SELECT pg_catalog.unnest(seen));
+            ELSE
+                frontier := ARRAY(SELECT c.caller_id
+                                    FROM @extschema@.calling(repo, frontier) c
+                                  EXCEPT SELECT pg_catalog.unnest(seen));
+        END CASE;
+        level := level + 1;
+        seen := seen || frontier;
+        RETURN QUERY SELECT pg_catalog.unnest(frontier), level;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.graph_walk(bigint, integer, text) IS
+'breadth-first walk from a file (directions "imports", "imported by") or a function ("calls", "called by"), each node at its first depth; current';
+
+--
+-- The resolved calls to the given functions of a repository: the calls by
+-- their name (the part after the last dot) in the files whose calls can
+-- reach them, resolved by resolve_calls() and kept where they resolve to
+-- one of them.  The files are the functions' own, those that import them
+-- (by module or path, or "from q import p" where q.p is their module), and
+-- for methods those of the classes that descend from theirs (as
+-- astpg.class_hierarchy holds them).
+--
+CREATE FUNCTION @extschema@.calling(repo bigint, function_ids bigint[])
+RETURNS TABLE (caller_id bigint, callee_id bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    caller_ids bigint[];
+    wanted     text[];
+BEGIN
+    WITH targets AS (
+        SELECT fn.function_id, fn.file_id, fn.class_id, fn.name
+          FROM @extschema@.functions fn
+         WHERE fn.function_id = ANY (function_ids) AND fn.repo_id = repo
+    ), reaching AS (
+        SELECT t.file_id FROM targets t
+        UNION
+        SELECT d.file_id FROM @extschema@.dependencies d
+         WHERE d.target_file_id IN (SELECT t.file_id FROM targets t) AND d.repo_id = repo
+        UNION
+        SELECT d.file_id
+          FROM @extschema@.files m
+          JOIN @extschema@.files p
+            ON p.repo_id = m.repo_id
+           AND p.module = pg_catalog.left(m.module, pg_catalog.length(m.module)
+                              - pg_catalog.length(pg_catalog.split_part(m.module, '.', -1)) - 1)
+          JOIN @extschema@.dependencies d
+            ON d.target_file_id = p.file_id AND d.repo_id = p.repo_id
+           AND pg_catalog.split_part(m.module, '.', -1) = ANY (d.names)
+         WHERE m.file_id IN (SELECT t.file_id FROM targets t) AND m.repo_id = repo
+           AND pg_catalog.strpos(m.module, '.') > 0
+        UNION
+        SELECT h.file_id FROM @extschema@.class_hierarchy h
+         WHERE h.ancestor_ids OPERATOR(pg_catalog.&&)
+                   ARRAY(SELECT t.class_id FROM targets t WHERE t.class_id IS NOT NULL)
+           AND h.repo_id = repo
+    )
+    SELECT ARRAY(SELECT DISTINCT c.function_id
+                   FROM reaching r
+                   JOIN @extschema@.calls c ON c.file_id = r.file_id AND c.repo_id = repo
+                  WHERE pg_catalog.left(pg_catalog.split_part(c.callee, '.', -1), 256)
+                        IN (SELECT pg_catalog.left(t.name, 256) FROM targets t)),
+           ARRAY(SELECT DISTINCT pg_catalog.left(t.name, 256) FROM targets t)
+      INTO caller_ids, wanted;
+    RETURN QUERY
+    SELECT DISTINCT r.caller_id, r.callee_id
+      FROM @extschema@.resolve_calls(repo, caller_ids, wanted) r
+     WHERE r.callee_id = ANY (function_ids);
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.calling(bigint, bigint[]) IS
+'the functions whose resolved calls reach the given functions of a repository, from the tables as they are now';
+
+--
+-- The walks, with each node's name and file.  plpgsql, planned with the
+-- values: Citus cannot plan the parameters of a SQL function.  The walk
+-- first, into arrays, then its nodes' rows in the start's repository: on
+-- Citus a statement that both called graph_walk() and read a table would
+-- go to the repository's shard with the call, where the walk cannot query
+-- the shards.
+--
+CREATE OR REPLACE FUNCTION @extschema@.dependencies_of(bigint, max_depth integer DEFAULT 10)
+RETURNS TABLE (file_id bigint, path text, depth integer)
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    repo   bigint;
+    nodes  bigint[];
+    depths integer[];
+BEGIN
+    -- (a scalar subquery here would be planned apart on Citus, its result
+    -- sent back to the coordinator)
+    SELECT s.repo_id INTO repo FROM @extschema@.files s WHERE s.file_id = $1;
+    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
+      FROM @extschema@.graph_walk($1, max_depth, 'imports') w;
+    RETURN QUERY
+    SELECT f.file_id, f.path, w.depth
+      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
+      JOIN @extschema@.files f ON f.file_id = w.node_id AND f.repo_id = repo
+     ORDER BY w.depth, f.path;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.dependencies_of(bigint, integer) IS
+'files a file imports, directly (depth 1) or through others; current';
+
+CREATE OR REPLACE FUNCTION @extschema@.dependents_of(bigint, max_depth integer DEFAULT 10)
+RETURNS TABLE (file_id bigint, path text, depth integer)
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    repo   bigint;
+    nodes  bigint[];
+    depths integer[];
+BEGIN
+    -- (a scalar subquery here would be planned apart on Citus, its result
+    -- sent back to the coordinator)
+    SELECT s.repo_id INTO repo FROM @extschema@.files s WHERE s.file_id = $1;
+    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
+      FROM @extschema@.graph_walk($1, max_depth, 'imported by') w;
+    RETURN QUERY
+    SELECT f.file_id, f.path, w.depth
+      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
+      JOIN @extschema@.files f ON f.file_id = w.node_id AND f.repo_id = repo
+     ORDER BY w.depth, f.path;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.dependents_of(bigint, integer) IS
+'files that import a file, directly (depth 1) or through others: what a change to it may reach; current';
+
+CREATE OR REPLACE FUNCTION @extschema@.callers(bigint, max_depth integer DEFAULT 1)
+RETURNS TABLE (function_id bigint, qualified_name text, path text, depth integer)
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    repo   bigint;
+    nodes  bigint[];
+    depths integer[];
+BEGIN
+    -- (a scalar subquery here would be planned apart on Citus, its result
+    -- sent back to the coordinator)
+    SELECT s.repo_id INTO repo FROM @extschema@.functions s WHERE s.function_id = $1;
+    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
+      FROM @extschema@.graph_walk($1, max_depth, 'called by') w;
+    RETURN QUERY
+    SELECT fn.function_id, fn.qualified_name, f.path, w.depth
+      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
+      JOIN @extschema@.functions fn ON fn.function_id = w.node_id AND fn.repo_id = repo
+      JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+     ORDER BY w.depth, f.path, fn.line_start;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.callers(bigint, integer) IS
+'functions whose calls resolve to a function, directly (depth 1) or through others; current';
+
+CREATE OR REPLACE FUNCTION @extschema@.callees(bigint, max_depth integer DEFAULT 1)
+RETURNS TABLE (function_id bigint, qualified_name text, path text, depth integer)
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    repo   bigint;
+    nodes  bigint[];
+    depths integer[];
+BEGIN
+    -- (a scalar subquery here would be planned apart on Citus, its result
+    -- sent back to the coordinator)
+    SELECT s.repo_id INTO repo FROM @extschema@.functions s WHERE s.function_id = $1;
+    SELECT pg_catalog.array_agg(w.node_id), pg_catalog.array_agg(w.depth) INTO nodes, depths
+      FROM @extschema@.graph_walk($1, max_depth, 'calls') w;
+    RETURN QUERY
+    SELECT fn.function_id, fn.qualified_name, f.path, w.depth
+      FROM ROWS FROM (pg_catalog.unnest(nodes), pg_catalog.unnest(depths)) AS w(node_id, depth)
+      JOIN @extschema@.functions fn ON fn.function_id = w.node_id AND fn.repo_id = repo
+      JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+     ORDER BY w.depth, f.path, fn.line_start;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.callees(bigint, integer) IS
+'functions a function''s calls resolve to, directly (depth 1) or through others; current';
+
+COMMENT ON FUNCTION @extschema@.import_cycles(text) IS
+'import cycles: each strongly connected component of 2 or more files, with one shortest cycle through it; current';
+
+--
+-- The rows a name of astpg.symbol_names stands for, in a repository: the
+-- functions, classes or files that have it as their name, qualified name,
+-- path or module (by kind), each with its file; at most max_rows, by
+-- qualified name, path and id.
+--
+CREATE FUNCTION @extschema@.symbol_rows(sym_name text, sym_kind smallint, sym_member text,
+                                        repo bigint, max_rows integer)
+RETURNS TABLE (kind text, id bigint, qualified_name text, repository text,
+               path text, line integer)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+AS $$
+BEGIN
+    CASE sym_kind
+        WHEN 1, 2 THEN
+            RETURN QUERY
+            SELECT 'function'::text, fn.function_id, fn.qualified_name, f.repository, f.path,
+                   fn.line_start
+              FROM (SELECT x.function_id, x.file_id, x.repo_id, x.qualified_name, x.line_start
+                      FROM @extschema@.functions x
+                     WHERE x.repo_id = repo
+                       AND pg_catalog.left(x.name, 256)
+                           = pg_catalog.left(CASE sym_kind WHEN 1 THEN sym_name ELSE sym_member END, 256)
+                       AND x.name = CASE sym_kind WHEN 1 THEN sym_name ELSE sym_member END
+                       AND (sym_kind = 1 OR (pg_catalog.left(x.qualified_name, 256)
+                                         = pg_catalog.left(sym_name, 256)
+                                         AND x.qualified_name = sym_name))
+                     ORDER BY pg_catalog.left(x.name, 256), pg_catalog.left(x.qualified_name, 256),
+                              x.function_id
+                     LIMIT max_rows) fn
+              JOIN @extschema@.files f
+                ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id AND f.repo_id = repo
+             ORDER BY 3, 5, 2;
+        WHEN 3, 4 THEN
+            RETURN QUERY
+            SELECT 'class'::text, c.class_id, c.qualified_name, f.repository, f.path, c.line_start
+              FROM @extschema@.classes c
+              JOIN @extschema@.files f ON f.file_id = c.file_id AND f.repo_id = c.repo_id
+             WHERE c.repo_id = repo
+               AND CASE sym_kind WHEN 3 THEN c.name = sym_name ELSE c.qualified_name = sym_name END
+             ORDER BY 3, 5, 2
+             LIMIT max_rows;
+        ELSE
+            RETURN QUERY
+            SELECT 'file'::text, f.file_id, COALESCE(f.module, f.path), f.repository, f.path, 1
+              FROM @extschema@.files f
+             WHERE f.repo_id = repo
+               AND CASE sym_kind WHEN 5 THEN f.path = sym_name ELSE f.module = sym_name END
+             ORDER BY 3, 5, 2
+             LIMIT max_rows;
+    END CASE;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.symbol_rows(text, smallint, text, bigint, integer) IS
+'the functions, classes or files a name of symbol_names stands for in a repository (find_symbol)';
+
+--
+-- Symbol search: functions, classes and files whose name, qualified name,
+-- path or module matches a pattern.  Three tiers, each read from a btree
+-- and cut by max_results and kinds as it is read:
+--   exact: from the tables, by their indexes on names (a function's
+--     qualified name through its name, which symbol_names gives);
+--   prefix: the names of symbol_names that begin with the pattern, in
+--     byte order (symbol_names_name_idx's, a range of it);
+--   fuzzy: names a typo away from the pattern (one or two characters
+--     changed, dropped, added or swapped): of nearly its length (two
+--     characters more or fewer), beginning with its first half or ending
+--     with its second half (an edit leaves one of them whole), and similar
+--     to it by pg_trgm's similarity (above pg_trgm.similarity_threshold);
+--     most similar first.  Of the names that begin with the first half,
+--     the 250 on either side of the pattern in byte order (those that
+--     share the longest beginnings with it; symbol_names_name_idx), and
+--     as many by their ends (symbol_names_reversed_idx): a common half
+--     ("test_") costs no more than a rare one.  Patterns of fewer than 4
+--     characters have no fuzzy tier.
+-- A trigram index would find more distant names, but on a million names
+-- its scans read most of the index (GiST, whatever its signature length)
+-- or recheck tens of thousands of rows (GIN): hundreds of milliseconds.
+-- Each name found stands for the rows that have it, in its repository
+-- (symbol_rows), so that everything comes from the tables as they are now.
+-- Defined through the schema pg_trgm was created in, so that nothing else
+-- can stand in for its functions.
+--
+DO $do$
+DECLARE
+    trgm name;
+BEGIN
+    SELECT n.nspname INTO STRICT trgm
+      FROM pg_catalog.pg_extension e
+      JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+     WHERE e.extname = 'pg_trgm';
+    EXECUTE pg_catalog.format($sql$
+CREATE FUNCTION @extschema@.find_symbol(pattern text, kinds text[] DEFAULT NULL,
+                                        max_results integer DEFAULT 50)
+RETURNS TABLE (kind text, id bigint, qualified_name text, repository text,
+               path text, line integer, score real, matched text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+-- each statement planned for its pattern: the generic plan PL/pgSQL would
+-- settle on after five calls reads every function of a common name
+SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+    wanted   text[] := COALESCE(kinds, ARRAY['function', 'class', 'file']);
+    codes    smallint[];
+    prefix   text;
+    returned integer := 0;
+    found    integer;
+    tier     text;
+    hit      record;
+    done     text[] := '{}';    -- the names expanded, and the rows returned
+    members  text[];            -- the functions whose qualified name is pattern:
+    in_repos bigint[];          -- their names and repositories
+    half     integer := (pg_catalog.length(pattern) + 1) / 2;
+    head     text;              -- LIKE patterns: the pattern's first half,
+    tail     text;              -- and its second half reversed
+BEGIN
+    IF pattern IS NULL OR pattern = '' THEN
+        RAISE EXCEPTION 'pattern must not be empty'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT wanted <@ ARRAY['function', 'class', 'file'] THEN
+        RAISE EXCEPTION 'kinds must be among "function", "class" and "file"'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_results IS NULL OR max_results < 1 THEN
+        RETURN;
+    END IF;
+    codes := ARRAY(SELECT v.code FROM (VALUES ('function', 1::smallint), ('function', 2),
+                                              ('class', 3), ('class', 4),
+                                              ('file', 5), ('file', 6)) v(k, code)
+                    WHERE v.k = ANY (wanted));
+    prefix := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+                  pattern, '\', '\\'), '%%', '\%%'), '_', '\_') || '%%';
+    head := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+                pg_catalog.left(pattern, half), '\', '\\'), '%%', '\%%'), '_', '\_') || '%%';
+    tail := pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+                pg_catalog.left(pg_catalog.reverse(pattern), half),
+                '\', '\\'), '%%', '\%%'), '_', '\_') || '%%';
+
+    -- exact: the name, the qualified name, the path or the module.  The
+    -- names and repositories of functions of that qualified name first, by
+    -- a statement of their own: on Citus, symbol_rows() called for each row
+    -- of symbol_names would run on its shard, where it cannot query others.
+    IF 'function' = ANY (wanted) THEN
+        SELECT pg_catalog.array_agg(s.member), pg_catalog.array_agg(s.repo_id)
+          INTO members, in_repos
+          FROM (SELECT DISTINCT s.member, s.repo_id FROM @extschema@.symbol_names s
+                 WHERE s.name = pattern AND s.kind = 2) s;
+    END IF;
+    FOR hit IN
+        SELECT x.* FROM (
+            SELECT 'function'::text AS kind, fn.function_id AS id, fn.qualified_name,
+                   f.repository, f.path, fn.line_start AS line
+              FROM (SELECT y.function_id, y.file_id, y.repo_id, y.qualified_name, y.line_start
+                      FROM @extschema@.functions y
+                     WHERE 'function' = ANY (wanted)
+                       AND pg_catalog.left(y.name, 256) = pg_catalog.left(pattern, 256)
+                       AND y.name = pattern
+                     ORDER BY pg_catalog.left(y.name, 256), pg_catalog.left(y.qualified_name, 256),
+                              y.function_id
+                     LIMIT max_results) fn
+              JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+            UNION
+            SELECT r.kind, r.id, r.qualified_name, r.repository, r.path, r.line
+              FROM ROWS FROM (pg_catalog.unnest(members), pg_catalog.unnest(in_repos))
+                   AS s(member, repo_id),
+                   LATERAL @extschema@.symbol_rows(pattern, 2::smallint, s.member, s.repo_id,
+                                                   max_results) r
+            UNION
+            SELECT 'class', c.class_id, c.qualified_name, f.repository, f.path, c.line_start
+              FROM (SELECT y.class_id, y.file_id, y.repo_id, y.qualified_name, y.line_start
+                      FROM @extschema@.classes y
+                     WHERE 'class' = ANY (wanted) AND y.name = pattern
+                    UNION
+                    SELECT y.class_id, y.file_id, y.repo_id, y.qualified_name, y.line_start
+                      FROM @extschema@.classes y
+                     WHERE 'class' = ANY (wanted) AND y.qualified_name = pattern
+                     ORDER BY 1 LIMIT max_results) c
+              JOIN @extschema@.files f ON f.file_id = c.file_id AND f.repo_id = c.repo_id
+            UNION
+            SELECT 'file', f.file_id, COALESCE(f.module, f.path), f.repository, f.path, 1
+              FROM @extschema@.files f
+             WHERE 'file' = ANY (wanted) AND (f.path = pattern OR f.module = pattern)) x
+         ORDER BY 3, 4, 5, 2
+         LIMIT max_results
+    LOOP
+        kind := hit.kind; id := hit.id; qualified_name := hit.qualified_name;
+        repository := hit.repository; path := hit.path; line := hit.line;
+        score := 1; matched := 'exact';
+        done := done || (hit.kind || ' ' || hit.id);
+        RETURN NEXT;
+        returned := returned + 1;
+    END LOOP;
+
+    -- prefix, then fuzzy: each name found standing for its rows not
+    -- returned yet
+    FOR tier IN SELECT t FROM pg_catalog.unnest(ARRAY['prefix', 'fuzzy']) t LOOP
+        EXIT WHEN returned >= max_results;
+        CONTINUE WHEN tier = 'fuzzy' AND pg_catalog.length(pattern) < 4;
+        -- (each name in the database's collation again: symbol_rows()
+        -- compares it with the tables' names, whose indexes are in that one)
+        FOR hit IN EXECUTE CASE tier WHEN 'prefix' THEN $q$
+            SELECT s.name COLLATE pg_catalog."default" AS name, s.kind, s.member, s.repo_id,
+                   %1$I.similarity(s.name, $1) AS score
+              FROM @extschema@.symbol_names s
+             WHERE s.name LIKE $3 AND s.name <> $1 AND s.kind = ANY ($2)
+             ORDER BY s.name, s.kind, s.member, s.repo_id
+             LIMIT $4 $q$ ELSE $q$
+            SELECT s.name COLLATE pg_catalog."default" AS name, s.kind, s.member, s.repo_id,
+                   s.score
+              FROM (SELECT x.name, x.kind, x.member, x.repo_id,
+                           %1$I.similarity(x.name, $1) AS score
+                      FROM ((SELECT y.* FROM @extschema@.symbol_names y
+                              WHERE y.name LIKE $5 AND y.name >= $1
+                              ORDER BY y.name LIMIT $7)
+                            UNION
+                            (SELECT y.* FROM @extschema@.symbol_names y
+                              WHERE y.name LIKE $5 AND y.name < $1
+                              ORDER BY y.name DESC LIMIT $7)
+                            UNION
+                            (SELECT y.* FROM @extschema@.symbol_names y
+                              WHERE pg_catalog.reverse(y.name) LIKE $6
+                                AND pg_catalog.reverse(y.name) >= pg_catalog.reverse($1)
+                              ORDER BY pg_catalog.reverse(y.name) LIMIT $7)
+                            UNION
+                            (SELECT y.* FROM @extschema@.symbol_names y
+                              WHERE pg_catalog.reverse(y.name) LIKE $6
+                                AND pg_catalog.reverse(y.name) < pg_catalog.reverse($1)
+                              ORDER BY pg_catalog.reverse(y.name) DESC LIMIT $7)) x
+                     WHERE pg_catalog.length(x.name)
+                               BETWEEN pg_catalog.length($1) - 2 AND pg_catalog.length($1) + 2
+                       AND x.kind = ANY ($2) AND NOT x.name LIKE $3 AND x.name <> $1
+                       AND x.name OPERATOR(%1$I.%%) $1) s
+             ORDER BY s.score DESC, s.name, s.kind, s.member, s.repo_id
+             LIMIT $4 $q$ END
+            USING pattern, codes, prefix, 10 * max_results + 100, head, tail, 250
+        LOOP
+            CONTINUE WHEN (hit.kind || ' ' || hit.repo_id || ' ' || hit.member || ' ' || hit.name)
+                          = ANY (done);
+            done := done || (hit.kind || ' ' || hit.repo_id || ' ' || hit.member || ' ' || hit.name);
+            FOR kind, id, qualified_name, repository, path, line IN
+                SELECT r.* FROM @extschema@.symbol_rows(hit.name, hit.kind, hit.member,
+                                                        hit.repo_id, max_results) r
+            LOOP
+                CONTINUE WHEN (kind || ' ' || id) = ANY (done)
+                              OR qualified_name = pattern;
+                done := done || (kind || ' ' || id);
+                score := hit.score;
+                matched := tier;
+                RETURN NEXT;
+                returned := returned + 1;
+                EXIT WHEN returned >= max_results;
+            END LOOP;
+            EXIT WHEN returned >= max_results;
+        END LOOP;
+    END LOOP;
+END
+$$;
+$sql$, trgm);
+END
+$do$;
+
+COMMENT ON FUNCTION @extschema@.find_symbol(text, text[], integer) IS
+'functions, classes and files by name: exact matches, then by prefix, then a typo away (similar by pg_trgm), each read from a btree; current';
+
+--
+-- How stale each repository's analytics are: when they were last
+-- refreshed, and how many of its files were stored (inserted or replaced)
+-- or deleted since, from the audit log.  A repository never refreshed has
+-- no refreshed_at and no count.  An ingest is since the refresh if its id
+-- is above the last one the refresh included.  On Citus each node takes
+-- ids from a range of its own (node group g: g * 2^48 + 1 up, see
+-- assign_id_ranges()), and the last id may be from a higher range than a
+-- later ingest's: an ingest from a lower range is since the refresh if it
+-- was written after the refresh began.  Both are ranges of ingests_pkey
+-- (the second bounded on both sides, ids being positive, so that the
+-- planner reads it as the narrow range it is); on one server every id is
+-- below 2^48 and the second range is empty.
+--
+CREATE VIEW @extschema@.analytics_staleness AS
+SELECT COALESCE(s.repository, r.repository) AS repository,
+       r.refreshed_at,
+       (SELECT pg_catalog.count(DISTINCT i.path)
+          FROM @extschema@.ingests i
+         WHERE (i.ingest_id > r.last_ingest
+                OR (i.ingest_id > 0 AND i.ingest_id < ((r.last_ingest >> 48) << 48)
+                    AND i.ingested_at > r.refreshed_at))
+           AND i.repo_id = r.repo_id
+           AND i.status <> 'unchanged')::integer AS files_changed_since,
+       s.repository IS NULL AS repository_gone
+  FROM (SELECT DISTINCT f.repository, f.repo_id FROM @extschema@.files f) s
+  FULL JOIN @extschema@.analytics_refreshes r ON r.repo_id = s.repo_id;
+
+COMMENT ON VIEW @extschema@.analytics_staleness IS
+'per repository: when its analytics were last refreshed, and how many of its files were stored or deleted since';
+
+--
+-- Refresh the analytics of the repositories of repos (NULL: all, in one
+-- pass): each table's rows of those repositories are replaced in one
+-- transaction, so that readers see the old rows until it commits.  Only a
+-- repository that still has files gets rows.
+--
+CREATE FUNCTION @extschema@.refresh_repositories(repos bigint[])
+RETURNS SETOF @extschema@.analytics_refreshes
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- each statement planned for the repositories given: generic plans could
+-- not tell one repository from all of them
+SET plan_cache_mode = force_custom_plan
+-- The statements read whole tables, joined on several keys through CTEs
+-- whose sizes the planner cannot know: it picks nested loops that turn a
+-- second into minutes (measured on a standard library: call_graph 56 s
+-- against 0.13 s), and JIT compilation costs more than it saves.
+SET enable_nestloop = off
+SET jit = off
+SET work_mem = '64MB'
+AS $$
+DECLARE
+    started     timestamptz := pg_catalog.clock_timestamp();
+    last_ingest bigint;
+BEGIN
+    -- what the refresh includes: every ingest committed before it began
+    SELECT COALESCE(pg_catalog.max(i.ingest_id), 0) INTO last_ingest
+      FROM @extschema@.ingests i;
+
+    DELETE FROM @extschema@.class_hierarchy x
+     WHERE repos IS NULL OR x.repo_id = ANY (repos);
+    -- Base classes resolved within the repository.  A base named in the
+    -- source resolves, in this order, to
+    --   1. the class of the same file with that qualified name or name;
+    --   2. for "module.Class", the class of the file whose module is
+    --      "module";
+    --   3. the class of the repository whose name is the base's last part;
+    -- and only where that step finds exactly one class.  The ancestors are
+    -- walked over resolved bases (a cycle of bases stops the walk),
+    -- nearest first: ancestor_distances gives each one's distance.
+    INSERT INTO @extschema@.class_hierarchy
+    WITH classes AS MATERIALIZED (
+        SELECT c.* FROM @extschema@.classes c
+         WHERE repos IS NULL OR c.repo_id = ANY (repos)
+    ), bases AS (
+        SELECT c.repo_id, c.class_id, c.file_id, b.base, b.ord,
+               pg_catalog.split_part(b.base, '.', -1) AS base_name,
+               CASE WHEN pg_catalog.strpos(b.base, '.') > 0
+                    THEN pg_catalog.left(b.base, pg_catalog.length(b.base)
+                             - pg_catalog.length(pg_catalog.split_part(b.base, '.', -1)) - 1)
+               END AS base_module
+          FROM classes c,
+               pg_catalog.unnest(c.bases) WITH ORDINALITY AS b(base, ord)
+    ), candidates AS (
+        -- each step: how many classes it finds for a base, and the first
+        SELECT b.repo_id, b.class_id, b.ord, 1 AS step,
+               pg_catalog.count(DISTINCT t.class_id) AS found,
+               pg_catalog.min(t.class_id) AS base_id
+          FROM bases b
+          JOIN classes t
+            ON t.file_id = b.file_id AND t.repo_id = b.repo_id
+           AND (t.qualified_name = b.base OR t.name = b.base)
+         GROUP BY b.repo_id, b.class_id, b.ord
+        UNION ALL
+        SELECT b.repo_id, b.class_id, b.ord, 2,
+               pg_catalog.count(DISTINCT t.class_id), pg_catalog.min(t.class_id)
+          FROM bases b
+          JOIN @extschema@.files m ON m.repo_id = b.repo_id AND m.module = b.base_module
+          JOIN classes t
+            ON t.file_id = m.file_id AND t.repo_id = m.repo_id
+           AND t.qualified_name = b.base_name
+         GROUP BY b.repo_id, b.class_id, b.ord
+        UNION ALL
+        SELECT b.repo_id, b.class_id, b.ord, 3, t.found, t.base_id
+          FROM bases b
+          JOIN (SELECT x.repo_id, x.name, pg_catalog.count(*) AS found,
+                       pg_catalog.min(x.class_id) AS base_id
+                  FROM classes x
+                 GROUP BY x.repo_id, x.name) t
+            ON t.repo_id = b.repo_id AND t.name = b.base_name
+    ), resolved AS (
+        -- the first step that finds anything decides
+        SELECT s.repo_id, s.class_id, s.ord, s.base_id
+          FROM (SELECT DISTINCT ON (c.repo_id, c.class_id, c.ord) c.*
+                  FROM candidates c
+                 ORDER BY c.repo_id, c.class_id, c.ord, c.step) s
+         WHERE s.found = 1 AND s.base_id <> s.class_id
+    ), ancestors AS (
+        SELECT a.repo_id, a.class_id, a.ancestor_id, a.distance, a.longest
+          FROM @extschema@.class_ancestors(
+                   ARRAY(SELECT r.repo_id FROM resolved r ORDER BY r.class_id, r.ord),
+                   ARRAY(SELECT r.class_id FROM resolved r ORDER BY r.class_id, r.ord),
+                   ARRAY(SELECT r.base_id FROM resolved r ORDER BY r.class_id, r.ord)) a
+    )
+    SELECT c.class_id, c.repo_id, c.file_id, c.qualified_name, c.bases,
+           COALESCE(r.base_class_ids, '{}'),
+           COALESCE(a.depth, 0),
+           COALESCE(d.descendants, 0),
+           COALESCE(a.ancestor_ids, '{}'),
+           COALESCE(a.ancestor_distances, '{}'),
+           c.name, c.line_start
+      FROM classes c
+      LEFT JOIN (SELECT x.repo_id, x.class_id,
+                        pg_catalog.array_agg(x.base_id ORDER BY x.ord) AS base_class_ids
+                   FROM resolved x
+                  GROUP BY x.repo_id, x.class_id) r
+        ON r.class_id = c.class_id AND r.repo_id = c.repo_id
+      LEFT JOIN (SELECT x.repo_id, x.class_id,
+                        pg_catalog.max(x.longest)::integer AS depth,
+                        pg_catalog.array_agg(x.ancestor_id ORDER BY x.distance, x.ancestor_id)
+                            AS ancestor_ids,
+                        pg_catalog.array_agg(x.distance ORDER BY x.distance, x.ancestor_id)
+                            AS ancestor_distances
+                   FROM ancestors x
+                  GROUP BY x.repo_id, x.class_id) a
+        ON a.class_id = c.class_id AND a.repo_id = c.repo_id
+      LEFT JOIN (SELECT x.repo_id, x.ancestor_id AS class_id,
+                        pg_catalog.count(*)::integer AS descendants
+                   FROM ancestors x
+                  GROUP BY x.repo_id, x.ancestor_id) d
+        ON d.class_id = c.class_id AND d.repo_id = c.repo_id;
+
+    -- after class_hierarchy: self calls resolve through it
+    DELETE FROM @extschema@.call_graph x
+     WHERE repos IS NULL OR x.repo_id = ANY (repos);
+    INSERT INTO @extschema@.call_graph
+    SELECT r.repo_id, r.caller_id, r.callee_id, r.caller_file_id, r.callee_file_id,
+           pg_catalog.count(*)::integer
+      FROM (SELECT x.repo_id FROM pg_catalog.unnest(repos) x(repo_id)
+            UNION ALL SELECT NULL WHERE repos IS NULL) w
+     CROSS JOIN LATERAL @extschema@.resolve_calls(w.repo_id, NULL) r
+     GROUP BY r.repo_id, r.caller_id, r.callee_id, r.caller_file_id, r.callee_file_id;
+
+    DELETE FROM @extschema@.function_hotspots x
+     WHERE repos IS NULL OR x.repo_id = ANY (repos);
+    INSERT INTO @extschema@.function_hotspots
+    SELECT h.function_id, h.repo_id, h.file_id, f.repository, f.path, h.qualified_name,
+           h.name, h.complexity, h.length, h.resolved_callers, h.rank, h.line_start
+      FROM (SELECT fn.function_id, fn.repo_id, fn.file_id, fn.qualified_name, fn.name,
+                   fn.complexity, fn.line_end - fn.line_start + 1 AS length,
+                   COALESCE(k.callers, 0) AS resolved_callers,
+                   pg_catalog.rank() OVER (PARTITION BY fn.repo_id
+                                           ORDER BY fn.complexity DESC NULLS LAST,
+                                                    COALESCE(k.callers, 0) DESC)::integer AS rank,
+                   fn.line_start
+              FROM @extschema@.functions fn
+              LEFT JOIN (SELECT g.repo_id, g.callee_id, pg_catalog.count(*)::integer AS callers
+                           FROM @extschema@.call_graph g
+                          WHERE repos IS NULL OR g.repo_id = ANY (repos)
+                          GROUP BY g.repo_id, g.callee_id) k
+                ON k.callee_id = fn.function_id AND k.repo_id = fn.repo_id
+             WHERE repos IS NULL OR fn.repo_id = ANY (repos)) h
+      JOIN @extschema@.files f ON f.file_id = h.file_id AND f.repo_id = h.repo_id
+     WHERE h.rank <= 100;
+
+    DELETE FROM @extschema@.repository_summary x
+     WHERE repos IS NULL OR x.repo_id = ANY (repos);
+    INSERT INTO @extschema@.repository_summary
+    WITH per_file AS (
+        SELECT f.file_id, f.repo_id, f.repository, f.language,
+               COALESCE(c.classes, 0) AS classes,
+               COALESCE(fn.functions, 0) AS functions,
+               m.loc,
+               COALESCE(k.calls, 0) AS calls,
+               COALESCE(r.resolved_calls, 0) AS resolved_calls,
+               COALESCE(d.dependencies, 0) AS dependencies,
+               COALESCE(d.resolved_dependencies, 0) AS resolved_dependencies
+          FROM @extschema@.files f
+          LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*) AS classes
+                       FROM @extschema@.classes x
+                      WHERE repos IS NULL OR x.repo_id = ANY (repos)
+                      GROUP BY x.repo_id, x.file_id) c
+            ON c.file_id = f.file_id AND c.repo_id = f.repo_id
+          LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*) AS functions
+                       FROM @extschema@.functions x
+                      WHERE repos IS NULL OR x.repo_id = ANY (repos)
+                      GROUP BY x.repo_id, x.file_id) fn
+            ON fn.file_id = f.file_id AND fn.repo_id = f.repo_id
+          LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.max(x.value) AS loc
+                       FROM @extschema@.metrics x
+                      WHERE x.name = 'loc' AND (repos IS NULL OR x.repo_id = ANY (repos))
+                      GROUP BY x.repo_id, x.file_id) m
+            ON m.file_id = f.file_id AND m.repo_id = f.repo_id
+          LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*) AS calls
+                       FROM @extschema@.calls x
+                      WHERE repos IS NULL OR x.repo_id = ANY (repos)
+                      GROUP BY x.repo_id, x.file_id) k
+            ON k.file_id = f.file_id AND k.repo_id = f.repo_id
+          LEFT JOIN (SELECT g.repo_id, g.caller_file_id AS file_id,
+                            pg_catalog.sum(g.calls) AS resolved_calls
+                       FROM @extschema@.call_graph g
+                      WHERE repos IS NULL OR g.repo_id = ANY (repos)
+                      GROUP BY g.repo_id, g.caller_file_id) r
+            ON r.file_id = f.file_id AND r.repo_id = f.repo_id
+          LEFT JOIN (SELECT x.repo_id, x.file_id, pg_catalog.count(*) AS dependencies,
+                            pg_catalog.count(x.target_file_id) AS resolved_dependencies
+                       FROM @extschema@.dependencies x
+                      WHERE repos IS NULL OR x.repo_id = ANY (repos)
+                      GROUP BY x.repo_id, x.file_id) d
+            ON d.file_id = f.file_id AND d.repo_id = f.repo_id
+         WHERE repos IS NULL OR f.repo_id = ANY (repos)
+    ), complexity AS (
+        SELECT f.repo_id, f.language,
+               pg_catalog.round(pg_catalog.avg(fn.complexity), 2) AS avg_complexity,
+               pg_catalog.percentile_disc(0.9) WITHIN GROUP (ORDER BY fn.complexity)
+                   AS p90_complexity
+          FROM @extschema@.functions fn
+          JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+         WHERE repos IS NULL OR fn.repo_id = ANY (repos)
+         GROUP BY f.repo_id, f.language
+    )
+    SELECT p.repository, p.repo_id, p.language,
+           pg_catalog.count(*),
+           pg_catalog.sum(p.classes)::bigint,
+           pg_catalog.sum(p.functions)::bigint,
+           pg_catalog.sum(p.calls)::bigint,
+           pg_catalog.sum(p.resolved_calls)::bigint,
+           (pg_catalog.sum(p.calls) - pg_catalog.sum(p.resolved_calls))::bigint,
+           pg_catalog.sum(p.dependencies)::bigint,
+           pg_catalog.sum(p.resolved_dependencies)::bigint,
+           pg_catalog.sum(p.loc)::bigint,
+           x.avg_complexity,
+           x.p90_complexity
+      FROM per_file p
+      LEFT JOIN complexity x ON x.repo_id = p.repo_id AND x.language = p.language
+     GROUP BY p.repository, p.repo_id, p.language, x.avg_complexity, x.p90_complexity;
+
+    -- one row per repository refreshed; those that no longer have files
+    -- lose their row (and had every other row deleted above)
+    DELETE FROM @extschema@.analytics_refreshes x
+     WHERE repos IS NULL OR x.repo_id = ANY (repos);
+    RETURN QUERY
+    INSERT INTO @extschema@.analytics_refreshes AS a
+    SELECT s.repo_id, s.repository, started, pg_catalog.clock_timestamp() - started,
+           last_ingest,
+           (SELECT pg_catalog.count(*) FROM @extschema@.class_hierarchy x
+             WHERE x.repo_id = s.repo_id),
+           (SELECT pg_catalog.count(*) FROM @extschema@.call_graph x
+             WHERE x.repo_id = s.repo_id),
+           (SELECT pg_catalog.count(*) FROM @extschema@.function_hotspots x
+             WHERE x.repo_id = s.repo_id)
+      FROM @extschema@.repository_summary s
+     WHERE repos IS NULL OR s.repo_id = ANY (repos)
+     GROUP BY s.repo_id, s.repository
+    RETURNING a.*;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.refresh_repositories(bigint[]) IS
+'refresh the analytics of the repositories of these repo_ids (NULL: all, in one pass); what refresh_analytics() runs';
+
+CREATE FUNCTION @extschema@.refresh_analytics(repository text)
+RETURNS SETOF @extschema@.analytics_refreshes
+LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT * FROM @extschema@.refresh_repositories(ARRAY[@extschema@.repo_id(repository)])
+$$;
+
+COMMENT ON FUNCTION @extschema@.refresh_analytics(text) IS
+'refresh the analytics of one repository (class_hierarchy, call_graph, function_hotspots, repository_summary); records it in analytics_refreshes';
+
+-- Every repository's, in one pass.  concurrently is kept for the callers of
+-- 1.5 and before, whose views it was about: readers see the old rows until
+-- a refresh commits, whatever it says.
+CREATE FUNCTION @extschema@.refresh_analytics(concurrently boolean DEFAULT true)
+RETURNS SETOF @extschema@.analytics_refreshes
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT * FROM @extschema@.refresh_repositories(NULL)
+$$;
+
+COMMENT ON FUNCTION @extschema@.refresh_analytics(boolean) IS
+'refresh the analytics of every repository in one pass; records each in analytics_refreshes (concurrently is ignored: readers never wait)';
+
+--
+-- Each run of maintain(): when, and what it did (astpg.health reads the
+-- last).  A log of the database's, not kept by pg_dump.
+--
+CREATE TABLE @extschema@.maintenance_runs (
+    ran_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    created integer NOT NULL,
+    dropped integer NOT NULL,
+    pruned  bigint NOT NULL
+);
+
+COMMENT ON TABLE @extschema@.maintenance_runs IS
+'each run of maintain(): when, the history partitions it created and dropped, and the names it pruned';
+
+-- the last hour's and day's rows, for astpg.health: BRIN, as the rows come
+-- in time order and the index costs an ingest next to nothing
+CREATE INDEX ingests_ingested_at_idx ON @extschema@.ingests USING brin (ingested_at);
+CREATE INDEX rejects_rejected_at_idx ON @extschema@.rejects USING brin (rejected_at);
+
+CREATE OR REPLACE FUNCTION @extschema@.maintain(retention interval DEFAULT NULL)
+RETURNS TABLE (action text, partition_name text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    -- months are UTC months, counted on timestamps without a time zone so
+    -- that the session's TimeZone cannot shift them
+    this_month  timestamp := pg_catalog.date_trunc('month', pg_catalog.now() AT TIME ZONE 'UTC');
+    month_start timestamptz;
+    month_end   timestamptz;
+    cutoff      timestamptz;
+    part        record;
+    part_name   text;
+    repo        bigint;
+    gone        bigint;
+    pruned      bigint := 0;
+    created     integer := 0;
+    dropped     integer := 0;
+BEGIN
+    -- this month and the next three, ahead of the ingests that need them
+    FOR i IN 0..3 LOOP
+        month_start := (this_month + pg_catalog.make_interval(months => i)) AT TIME ZONE 'UTC';
+        month_end := (this_month + pg_catalog.make_interval(months => i + 1)) AT TIME ZONE 'UTC';
+        part_name := 'metric_history_'
+            || pg_catalog.to_char(this_month + pg_catalog.make_interval(months => i), 'YYYYMM');
+        CONTINUE WHEN pg_catalog.to_regclass(pg_catalog.format('@extschema@.%I', part_name)) IS NOT NULL;
+        -- the DEFAULT partition's indexes are every partition's
+        EXECUTE pg_catalog.format(
+            'CREATE TABLE @extschema@.%I (LIKE @extschema@.metric_history_default'
+            ' INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)',
+            part_name);
+        -- rows the DEFAULT partition took for that month move in first;
+        -- ingests wait meanwhile, or one committed between the move and
+        -- the ATTACH would leave a row behind that fails it
+        LOCK TABLE @extschema@.metric_history_default IN SHARE ROW EXCLUSIVE MODE;
+        EXECUTE pg_catalog.format(
+            'WITH moved AS (DELETE FROM @extschema@.metric_history_default h'
+            '                WHERE h.ingested_at >= $1 AND h.ingested_at < $2 RETURNING h.*)'
+            ' INSERT INTO @extschema@.%I SELECT * FROM moved', part_name)
+            USING month_start, month_end;
+        EXECUTE pg_catalog.format(
+            'ALTER TABLE @extschema@.metric_history ATTACH PARTITION @extschema@.%I'
+            ' FOR VALUES FROM (%L) TO (%L)', part_name, month_start, month_end);
+        action := 'created';
+        partition_name := part_name;
+        created := created + 1;
+        RETURN NEXT;
+    END LOOP;
+
+    -- symbol_names: the names whose rows are all gone (the rows that
+    -- symbol_rows() finds for a name, asked of every name at once), and the
+    -- copies two writers made of one name at once; a repository at a time,
+    -- which on Citus is a statement on its shard
+    FOR repo IN SELECT DISTINCT s.repo_id FROM @extschema@.symbol_names s LOOP
+        DELETE FROM @extschema@.symbol_names s
+         WHERE s.repo_id = repo
+           AND NOT CASE s.kind
+               WHEN 1 THEN EXISTS (SELECT FROM @extschema@.functions x
+                                    WHERE x.repo_id = repo
+                                      AND pg_catalog.left(x.name, 256) = pg_catalog.left(s.name, 256)
+                                      AND x.name = s.name)
+               WHEN 2 THEN EXISTS (SELECT FROM @extschema@.functions x
+                                    WHERE x.repo_id = repo
+                                      AND pg_catalog.left(x.name, 256) = pg_catalog.left(s.member, 256)
+                                      AND x.name = s.member
+                                      AND pg_catalog.left(x.qualified_name, 256)
+                                          = pg_catalog.left(s.name, 256)
+                                      AND x.qualified_name = s.name)
+               WHEN 3 THEN EXISTS (SELECT FROM @extschema@.classes x
+                                    WHERE x.repo_id = repo AND x.name = s.name)
+               WHEN 4 THEN EXISTS (SELECT FROM @extschema@.classes x
+                                    WHERE x.repo_id = repo AND x.qualified_name = s.name)
+               WHEN 5 THEN EXISTS (SELECT FROM @extschema@.files x
+                                    WHERE x.repo_id = repo AND x.path = s.name)
+               ELSE EXISTS (SELECT FROM @extschema@.files x
+                             WHERE x.repo_id = repo AND x.module = s.name)
+               END;
+        GET DIAGNOSTICS gone = ROW_COUNT;
+        pruned := pruned + gone;
+        DELETE FROM @extschema@.symbol_names s
+         USING @extschema@.symbol_names t
+         WHERE s.repo_id = repo AND t.repo_id = repo
+           AND t.name = s.name AND t.kind = s.kind AND t.member = s.member
+           AND t.ctid < s.ctid;
+        GET DIAGNOSTICS gone = ROW_COUNT;
+        pruned := pruned + gone;
+    END LOOP;
+    IF pruned > 0 THEN
+        action := 'pruned ' || pruned || ' names';
+        partition_name := 'symbol_names';
+        RETURN NEXT;
+    END IF;
+
+    IF retention IS NOT NULL THEN
+        cutoff := pg_catalog.now() - retention;
+        -- whole months that ended before the cutoff
+        FOR part IN
+            SELECT c.relname,
+                   pg_catalog.to_date(pg_catalog.substr(c.relname, 16), 'YYYYMM')::timestamp
+                       AT TIME ZONE 'UTC' AS month_start
+              FROM pg_catalog.pg_inherits i
+              JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = '@extschema@.metric_history'::pg_catalog.regclass
+               AND c.relname ~ '^metric_history_[0-9]{6}$'
+             ORDER BY c.relname
+        LOOP
+            CONTINUE WHEN (part.month_start AT TIME ZONE 'UTC' + interval '1 month')
+                          AT TIME ZONE 'UTC' > cutoff;
+            EXECUTE pg_catalog.format('DROP TABLE @extschema@.%I', part.relname);
+            action := 'dropped';
+            partition_name := part.relname;
+            dropped := dropped + 1;
+            RETURN NEXT;
+        END LOOP;
+        DELETE FROM @extschema@.metric_history_default h WHERE h.ingested_at < cutoff;
+    END IF;
+
+    -- for astpg.health: when maintain() last ran, and what it did
+    INSERT INTO @extschema@.maintenance_runs (created, dropped, pruned)
+    VALUES (created, dropped, pruned);
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.maintain(interval) IS
+'create metric_history''s partitions for this month and the next three; prune symbol_names; with a retention, drop the months older than it; logged in maintenance_runs';
+
+--
+-- Health at a glance: one row a check, with its value, 'ok' or 'warning',
+-- and what to do about a warning.  Cheap enough to read often: the audit
+-- log and the rejects are read from the last day only (their BRIN indexes
+-- on time), the rest from small tables and the catalogs.
+--
+CREATE VIEW @extschema@.health AS
+WITH ingests AS (
+    SELECT pg_catalog.count(*) FILTER (WHERE i.ingested_at > pg_catalog.now() - interval '1 hour')
+               AS last_hour,
+           pg_catalog.count(*) AS last_day
+      FROM @extschema@.ingests i
+     WHERE i.ingested_at > pg_catalog.now() - interval '1 day'
+), rejects AS (
+    SELECT pg_catalog.count(*) FILTER (WHERE r.rejected_at > pg_catalog.now() - interval '1 hour')
+               AS last_hour,
+           pg_catalog.count(*) AS last_day
+      FROM @extschema@.rejects r
+     WHERE r.rejected_at > pg_catalog.now() - interval '1 day'
+), unresolved AS (
+    -- rejects whose path has not been stored since they were refused
+    SELECT pg_catalog.count(*) AS rejects, pg_catalog.min(r.rejected_at) AS oldest
+      FROM @extschema@.rejects r
+     WHERE NOT EXISTS (SELECT FROM @extschema@.files f
+                        WHERE @extschema@.file_key(f.repository, f.path)
+                              = @extschema@.file_key(r.repository, r.path)
+                          AND f.repo_id = r.repo_id AND f.updated_at >= r.rejected_at)
+), staleness AS (
+    SELECT pg_catalog.count(*) FILTER (WHERE s.refreshed_at IS NULL) AS never,
+           pg_catalog.count(*) FILTER (WHERE s.files_changed_since > 0) AS behind,
+           pg_catalog.sum(s.files_changed_since) AS changed,
+           pg_catalog.min(s.refreshed_at) AS oldest
+      FROM @extschema@.analytics_staleness s
+     WHERE NOT s.repository_gone
+), sizes AS (
+    SELECT pg_catalog.sum(pg_catalog.pg_table_size(c.oid)) FILTER (WHERE c.relkind IN ('r', 't'))
+               AS tables,
+           pg_catalog.sum(pg_catalog.pg_relation_size(c.oid)) FILTER (WHERE c.relkind = 'i')
+               AS indexes
+      FROM pg_catalog.pg_class c
+     WHERE c.relnamespace = '@extschema@'::pg_catalog.regnamespace
+), maintained AS (
+    SELECT pg_catalog.max(m.ran_at) AS last_run FROM @extschema@.maintenance_runs m
+), partitions AS (
+    SELECT pg_catalog.count(*) FILTER (WHERE c.relname > 'metric_history_'
+               || pg_catalog.to_char(pg_catalog.now() AT TIME ZONE 'UTC', 'YYYYMM')) AS ahead,
+           (SELECT pg_catalog.count(*) FROM @extschema@.metric_history_default) AS in_default
+      FROM pg_catalog.pg_inherits i
+      JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = '@extschema@.metric_history'::pg_catalog.regclass
+       AND c.relname ~ '^metric_history_[0-9]{6}$'
+)
+SELECT x.item, x.value, CASE WHEN x.ok THEN 'ok' ELSE 'warning' END AS status,
+       CASE WHEN x.ok THEN '' ELSE x.advice END AS advice
+  FROM ingests, rejects, unresolved, staleness, sizes, maintained, partitions,
+       LATERAL (VALUES
+    (1, 'documents ingested in the last hour', ingests.last_hour::text, true, ''),
+    (2, 'documents ingested in the last day', ingests.last_day::text, true, ''),
+    (3, 'documents refused in the last hour', rejects.last_hour::text, rejects.last_hour = 0,
+     'Read them in astpg.rejects (ORDER BY rejected_at DESC): sqlstate and message say what broke the format; fix the producer and send them again.'),
+    (4, 'documents refused in the last day', rejects.last_day::text, rejects.last_day = 0,
+     'Read them in astpg.rejects (ORDER BY rejected_at DESC): sqlstate and message say what broke the format; fix the producer and send them again.'),
+    (5, 'oldest refused document whose path was not stored since',
+     COALESCE(unresolved.oldest::text || ' (' || unresolved.rejects || ' such rejects)', 'none'),
+     unresolved.oldest IS NULL,
+     'Send a valid version of each path again, or DELETE the rejects you have dealt with from astpg.rejects.'),
+    (6, 'repositories whose analytics were never refreshed', staleness.never::text,
+     staleness.never = 0,
+     'Run SELECT astpg.refresh_analytics(); schedule it (pg_cron) so that dashboards follow the loads.'),
+    (7, 'repositories with files changed since their analytics were refreshed',
+     staleness.behind::text || ' (' || COALESCE(staleness.changed, 0) || ' files)',
+     staleness.behind = 0,
+     'Run SELECT astpg.refresh_analytics() (or refresh_analytics(repository) for one); answers about single files and symbols are current regardless.'),
+    (8, 'oldest refresh of a repository''s analytics', COALESCE(staleness.oldest::text, 'none'),
+     true, ''),
+    (9, 'size of astpg''s tables and of their indexes',
+     pg_catalog.pg_size_pretty(COALESCE(sizes.tables, 0)) || ' and '
+     || pg_catalog.pg_size_pretty(COALESCE(sizes.indexes, 0)),
+     true, ''),
+    (10, 'last run of maintain()', COALESCE(maintained.last_run::text, 'never'),
+     maintained.last_run > pg_catalog.now() - interval '2 days',
+     'Run SELECT astpg.maintain() at least daily (pg_cron): it makes the history''s coming months and prunes symbol_names.'),
+    (11, 'months of metric_history made ahead of this one', partitions.ahead::text,
+     partitions.ahead >= 1,
+     'Run SELECT astpg.maintain(): without the coming month''s partition the history goes to the DEFAULT partition.'),
+    (12, 'rows of metric_history in its DEFAULT partition', partitions.in_default::text,
+     partitions.in_default = 0,
+     'Run SELECT astpg.maintain(): it moves them into their month''s partition.'))
+    AS x(position, item, value, ok, advice)
+ ORDER BY x.position;
+
+COMMENT ON VIEW @extschema@.health IS
+'health at a glance: recent ingests and rejects, the oldest reject not mended, the analytics'' staleness, sizes, the last maintain() and the history''s coming months; status ok or warning, with what to do';
+
+CREATE OR REPLACE FUNCTION @extschema@.distribute(shard_count integer DEFAULT 32)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        RAISE EXCEPTION 'astpg.distribute() needs the citus extension'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Run CREATE EXTENSION citus in this database first, on a server with shared_preload_libraries = ''citus''.';
+    END IF;
+    IF shard_count IS NULL OR shard_count < 1 THEN
+        RAISE EXCEPTION 'shard_count must be a positive integer'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- files first: the other tables' foreign keys reference it, and are
+    -- colocated with it
+    PERFORM create_distributed_table('@extschema@.files', 'repo_id',
+                                     shard_count => distribute.shard_count,
+                                     colocate_with => 'none');
+    FOREACH t IN ARRAY ARRAY['classes', 'functions', 'calls', 'dependencies',
+                             'metrics', 'ingests', 'rejects', 'metric_history',
+                             'symbol_names', 'class_hierarchy', 'call_graph',
+                             'function_hotspots', 'repository_summary',
+                             'analytics_refreshes']
+    LOOP
+        PERFORM create_distributed_table(pg_catalog.format('@extschema@.%I', t),
+                                         'repo_id',
+                                         colocate_with => '@extschema@.files');
+    END LOOP;
+    PERFORM @extschema@.assign_id_ranges();
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.distribute(integer) IS
+'on Citus: distribute and colocate every astpg table by repo_id (once, as a superuser)';
+
+CREATE OR REPLACE FUNCTION @extschema@.record_unchanged(repository text, paths text[],
+                                                        content_hashes text[],
+                                                        revisions text[] DEFAULT NULL)
+RETURNS TABLE (path text, status text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    repo          bigint := @extschema@.repo_id(record_unchanged.repository);
+    started       timestamptz := pg_catalog.clock_timestamp();
+    keys          bytea[];
+    stored_ids    bigint[];
+    stored_paths  text[];
+    stored_hashes text[];
+    same_ids      bigint[];
+    same_paths    text[];
+    same_hashes   text[];
+    same_revs     text[];
+    audit_ids     bigint[];
+BEGIN
+    IF record_unchanged.repository IS NULL OR paths IS NULL OR content_hashes IS NULL THEN
+        RAISE EXCEPTION 'repository, paths and content_hashes must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF pg_catalog.cardinality(paths) <> pg_catalog.cardinality(content_hashes)
+       OR pg_catalog.cardinality(paths)
+          <> pg_catalog.cardinality(COALESCE(revisions, paths)) THEN
+        RAISE EXCEPTION 'paths, content_hashes and revisions must have the same length'
+            USING ERRCODE = 'array_subscript_error';
+    END IF;
+    -- on Citus, the workers plan these statements (and the lookups by
+    -- key) with enable_seqscan off too, as delete_file's
+    IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        SET LOCAL citus.propagate_set_commands = 'local';
+        SET LOCAL enable_seqscan = off;
+    END IF;
+
+    SELECT pg_catalog.array_agg(@extschema@.file_key(record_unchanged.repository, p))
+      INTO keys
+      FROM pg_catalog.unnest(paths) AS p;
+
+    -- the stored rows, locked in file_id order so that two callers with
+    -- overlapping paths cannot deadlock; EvalPlanQual rereads a row a
+    -- concurrent writer changed: its content_hash is then the committed one
+    SELECT pg_catalog.array_agg(l.file_id), pg_catalog.array_agg(l.path),
+           pg_catalog.array_agg(l.content_hash)
+      INTO stored_ids, stored_paths, stored_hashes
+      FROM (SELECT f.file_id, f.path, f.content_hash
+              FROM @extschema@.files f
+             WHERE f.repo_id = repo
+               AND @extschema@.file_key(f.repository, f.path) = ANY (keys)
+               AND f.repository = record_unchanged.repository
+             ORDER BY f.file_id
+               FOR NO KEY UPDATE OF f) l;
+
+    -- the given pairs stored as they are, in the order given
+    SELECT pg_catalog.array_agg(s.file_id ORDER BY g.ord), pg_catalog.array_agg(g.path ORDER BY g.ord),
+           pg_catalog.array_agg(g.content_hash ORDER BY g.ord),
+           pg_catalog.array_agg(g.revision ORDER BY g.ord)
+      INTO same_ids, same_paths, same_hashes, same_revs
+      FROM ROWS FROM (pg_catalog.unnest(paths), pg_catalog.unnest(content_hashes),
+                      pg_catalog.unnest(revisions))
+           WITH ORDINALITY AS g(path, content_hash, revision, ord)
+      JOIN ROWS FROM (pg_catalog.unnest(stored_ids), pg_catalog.unnest(stored_paths),
+                      pg_catalog.unnest(stored_hashes)) AS s(file_id, path, content_hash)
+        ON s.path = g.path AND s.content_hash = g.content_hash;
+
+    -- their audit rows: the columns and values of ingest's audit row for
+    -- an unchanged document (src/batch_writer.c, insert_audit).  The
+    -- ids are taken here: Citus evaluates a column's default once for the
+    -- VALUES row, before the shard expands it into one row a path.
+    IF same_ids IS NOT NULL THEN
+        audit_ids := ARRAY(SELECT pg_catalog.nextval('@extschema@.ingests_ingest_id_seq'::pg_catalog.regclass)
+                             FROM pg_catalog.generate_series(1, pg_catalog.cardinality(same_ids)));
+        INSERT INTO @extschema@.ingests (ingest_id, repository, path, revision, content_hash,
+                                         status, file_id, classes, functions, calls,
+                                         dependencies, metrics, duration, repo_id)
+        VALUES (pg_catalog.unnest(audit_ids), record_unchanged.repository, pg_catalog.unnest(same_paths),
+                pg_catalog.unnest(same_revs), pg_catalog.unnest(same_hashes),
+                'unchanged', pg_catalog.unnest(same_ids), 0, 0, 0, 0, 0,
+                pg_catalog.clock_timestamp() - started, repo);
+    END IF;
+
+    RETURN QUERY
+    SELECT g.path,
+           CASE WHEN s.file_id IS NOT NULL THEN 'unchanged' ELSE 'changed' END
+      FROM ROWS FROM (pg_catalog.unnest(paths), pg_catalog.unnest(content_hashes))
+           WITH ORDINALITY AS g(path, content_hash, ord)
+      LEFT JOIN ROWS FROM (pg_catalog.unnest(stored_ids), pg_catalog.unnest(stored_paths),
+                           pg_catalog.unnest(stored_hashes)) AS s(file_id, path, content_hash)
+        ON s.path = g.path AND s.content_hash = g.content_hash
+     ORDER BY g.ord;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.record_unchanged(text, text[], text[], text[]) IS
+'log the given files whose stored content_hash is the given one as unchanged, as ingest would; returns unchanged or changed for each path';
+
+COMMENT ON FUNCTION @extschema@.repo_id(text) IS
+'key of a repository: the first 8 bytes of the SHA-256 of its name; every table''s keys hold it, after the ids';
+
+-- Privileges of what is new, as for the rest: nothing to PUBLIC
+REVOKE ALL ON FUNCTION @extschema@.resolve_calls(bigint, bigint[], text[]),
+                       @extschema@.calling(bigint, bigint[]),
+                       @extschema@.symbol_rows(text, smallint, text, bigint, integer),
+                       @extschema@.find_symbol(text, text[], integer),
+                       @extschema@.refresh_repositories(bigint[]),
+                       @extschema@.refresh_analytics(text),
+                       @extschema@.refresh_analytics(boolean)
+   FROM PUBLIC;
+GRANT SELECT ON @extschema@.module_edges, @extschema@.class_hierarchy,
+                @extschema@.call_graph, @extschema@.file_summary,
+                @extschema@.function_hotspots, @extschema@.repository_summary,
+                @extschema@.symbol_names, @extschema@.analytics_refreshes,
+                @extschema@.analytics_staleness, @extschema@.health,
+                @extschema@.maintenance_runs
+   TO astpg_reader;
+GRANT EXECUTE ON FUNCTION @extschema@.resolve_calls(bigint, bigint[], text[]),
+                          @extschema@.calling(bigint, bigint[]),
+                          @extschema@.symbol_rows(text, smallint, text, bigint, integer),
+                          @extschema@.find_symbol(text, text[], integer)
+   TO astpg_reader;
+GRANT EXECUTE ON FUNCTION @extschema@.refresh_analytics(boolean),
+                          @extschema@.refresh_analytics(text)
+   TO astpg_writer;
+
+-- pg_dump keeps symbol_names: a restored database's find_symbol needs it,
+-- and nothing but the writer fills it
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.symbol_names', '');
+
+-- >>> questions: dead_code, package_coupling, churn, trend
+--
+-- Questions of one repository: dead code, package coupling, churn and
+-- trend.  (This block is the same text in astpg--1.7.sql and
+-- astpg--1.6--1.7.sql; docs/questions.md documents the four functions.)
+--
+-- Each takes the repository's name and reads its rows alone: every table
+-- is filtered by repo_id = repo_id(repository), and joined on repo_id as
+-- well as the ids, so that on Citus each statement goes to the
+-- repository's shard.  PL/pgSQL with RETURN QUERY, planned for its values
+-- (force_custom_plan): Citus cannot plan the parameters of a SQL function
+-- that is not inlined, and a generic plan would not know the repository.
+-- An unknown repository gives no rows, as import_cycles() does; a bad
+-- option is refused with invalid_parameter_value (22023).
+--
+
+--
+-- Functions that nothing in their repository is known to call: no row of
+-- call_graph has them as callee, but for themselves (recursion).  As fresh
+-- as call_graph (and class_hierarchy): functions stored since the
+-- repository's last refresh have no callers there yet.  Calls from
+-- module-level code, references that are not calls (callbacks, a
+-- decorator's wrapper returned, getattr) and calls astpg does not resolve
+-- (obj.m(), ambiguous names, other repositories) are not seen, so each
+-- function comes with the reason it may be alive all the same, the first
+-- that applies:
+--   runtime      a dunder (__init__, __eq__ ...) or a JavaScript
+--                constructor: the language calls it
+--   test         in a test file (a directory test, tests, __tests__ or
+--                *_test(s); a file test_*, *_test(s).*, *.test.*, *.spec.*,
+--                test(s).*, conftest.py), or named test* or as a test
+--                hook (setUp, tearDown, ...): the test runner calls it
+--   entry point  main or _main: called from the command line
+--   decorated    a decorator other than staticmethod or classmethod: called
+--                through what the decorator made of it (property,
+--                route, fixture ...)
+--   override     a method whose name a resolved ancestor of its class
+--                defines, or calls on self, cls or this: called through it
+--   nested       a function inside a function (.<locals>.): returned or
+--                passed on, mostly
+--   ambiguous    its name is defined twice in its file (outside classes)
+--                or class: calls of that name are not resolved
+--   private      _name or #name: nothing outside its module or class
+--                should call it, and the calls inside are resolved.  The
+--                dead code candidates.
+--   method       another method: obj.m() calls are not resolved
+--   public       another function: its module's interface, which other
+--                repositories may call
+--
+CREATE FUNCTION @extschema@.dead_code(repository text, path_prefix text DEFAULT '')
+RETURNS TABLE (function_id bigint, qualified_name text, path text, line integer,
+               reason text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    repo bigint;
+BEGIN
+    IF dead_code.repository IS NULL THEN
+        RAISE EXCEPTION 'repository must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF dead_code.path_prefix IS NULL THEN
+        RAISE EXCEPTION 'path_prefix must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    repo := @extschema@.repo_id(dead_code.repository);
+
+    RETURN QUERY
+    WITH candidates AS MATERIALIZED (
+        -- the functions under the prefix that no other function calls
+        SELECT fn.function_id, fn.file_id, fn.class_id, fn.name, fn.qualified_name,
+               fn.line_start, fn.decorators, f.path
+          FROM @extschema@.functions fn
+          JOIN @extschema@.files f ON f.file_id = fn.file_id AND f.repo_id = fn.repo_id
+         WHERE fn.repo_id = repo AND f.repo_id = repo
+           AND f.repository = dead_code.repository
+           AND pg_catalog.starts_with(f.path, dead_code.path_prefix)
+           AND NOT EXISTS (SELECT FROM @extschema@.call_graph g
+                            WHERE g.repo_id = repo AND g.callee_id = fn.function_id
+                              AND g.caller_id <> fn.function_id)
+    ), namesakes AS (
+        -- names defined more than once in a file outside classes, or in a class
+        SELECT fn.file_id, COALESCE(fn.class_id, -1) AS class_id, fn.name
+          FROM @extschema@.functions fn
+         WHERE fn.repo_id = repo
+           AND fn.file_id IN (SELECT c.file_id FROM candidates c)
+         GROUP BY fn.file_id, COALESCE(fn.class_id, -1), fn.name
+        HAVING pg_catalog.count(*) > 1
+    ), ancestry AS MATERIALIZED (
+        -- each method with the resolved ancestors of its class
+        SELECT c.function_id, c.name, a.class_id
+          FROM candidates c
+          JOIN @extschema@.class_hierarchy h ON h.class_id = c.class_id AND h.repo_id = repo
+         CROSS JOIN LATERAL pg_catalog.unnest(h.ancestor_ids) AS a(class_id)
+    ), inherited AS (
+        -- the method names those ancestors define or call on self, cls or
+        -- this.  Their calls are looked up by function (calls_pkey), not
+        -- found by reading every call of the repository: OFFSET 0 keeps
+        -- the lookup a subquery of its own (half the time on a standard
+        -- library, whose ancestors' methods make a tenth of its calls).
+        SELECT m.class_id, m.name
+          FROM @extschema@.functions m
+         WHERE m.repo_id = repo
+           AND m.class_id IN (SELECT x.class_id FROM ancestry x)
+        UNION
+        SELECT m.class_id, pg_catalog.substr(k.callee, pg_catalog.strpos(k.callee, '.') + 1)
+          FROM @extschema@.functions m
+         CROSS JOIN LATERAL (SELECT c.callee FROM @extschema@.calls c
+                              WHERE c.function_id = m.function_id AND c.repo_id = repo
+                             OFFSET 0) AS k
+         WHERE m.repo_id = repo
+           AND m.class_id IN (SELECT x.class_id FROM ancestry x)
+           AND k.callee ~ '^(self|cls|this)\.[^.]+$'
+    ), overriding AS (
+        SELECT DISTINCT x.function_id
+          FROM ancestry x
+          JOIN inherited i ON i.class_id = x.class_id AND i.name = x.name
+    )
+    SELECT c.function_id, c.qualified_name, c.path, c.line_start,
+           CASE
+           WHEN c.name ~ '^__.+__$' OR (c.name = 'constructor' AND c.class_id IS NOT NULL)
+               THEN 'runtime'
+           WHEN c.path ~ '(^|/)(tests?|__tests__|[^/]*_tests?)/'
+             OR c.path ~ '(^|/)(test_[^/]*|[^/]*_tests?\.[^/.]*|[^/]*\.(test|spec)\.[^/.]*|tests?\.[^/.]*|conftest\.py)$'
+             OR pg_catalog.starts_with(c.name, 'test')
+             OR c.name IN ('setUp', 'tearDown', 'setUpClass', 'tearDownClass', 'setUpModule',
+                           'tearDownModule', 'asyncSetUp', 'asyncTearDown', 'load_tests',
+                           'setup_module', 'teardown_module', 'setup_class', 'teardown_class',
+                           'setup_method', 'teardown_method', 'setup_function',
+                           'teardown_function')
+               THEN 'test'
+           WHEN c.name IN ('main', '_main')
+               THEN 'entry point'
+           WHEN EXISTS (SELECT FROM pg_catalog.unnest(c.decorators) AS d(decorator)
+                         WHERE d.decorator NOT IN ('staticmethod', 'classmethod'))
+               THEN 'decorated'
+           WHEN o.function_id IS NOT NULL
+               THEN 'override'
+           WHEN pg_catalog.strpos(c.qualified_name, '.<locals>.') > 0
+               THEN 'nested'
+           WHEN n.name IS NOT NULL
+               THEN 'ambiguous'
+           WHEN pg_catalog.starts_with(c.name, '_') OR pg_catalog.starts_with(c.name, '#')
+               THEN 'private'
+           WHEN c.class_id IS NOT NULL
+               THEN 'method'
+           ELSE 'public'
+           END
+      FROM candidates c
+      LEFT JOIN overriding o ON o.function_id = c.function_id
+      LEFT JOIN namesakes n
+             ON n.file_id = c.file_id AND n.class_id = COALESCE(c.class_id, -1)
+            AND n.name = c.name
+     ORDER BY c.path, c.line_start, c.function_id;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.dead_code(text, text) IS
+'functions of a repository (under a path prefix) that no other function is known to call (call_graph), each with the reason it may be alive all the same; reason ''private'': the dead code candidates';
+
+--
+-- Coupling between the packages of a repository, after Robert C. Martin
+-- (as JDepend counts it): a package's afferent coupling ca is the number
+-- of other packages with a file that imports one of its files, its
+-- efferent coupling ce the number of other packages that its files
+-- import, and its instability ce / (ca + ce), from 0 (only depended on) to
+-- 1 (only depending); NULL for a package that neither.  afferent_files
+-- and efferent_files count files instead: those of other packages that
+-- import one of its files, and those of its own that import another
+-- package's.  Only resolved imports count (dependencies.target_file_id):
+-- code outside the repository has no package here.
+--
+-- A package is, with package_by 'directory', the first depth directories
+-- of a file's path (a file in fewer directories is in its own, a file at
+-- the top in '.'); with 'module', the first depth dotted parts of its
+-- module (files without a module are left out).  Read from the tables,
+-- so current.
+--
+CREATE FUNCTION @extschema@.package_coupling(repository text, depth integer DEFAULT 1,
+                                             package_by text DEFAULT 'directory')
+RETURNS TABLE (package text, files bigint, ca bigint, ce bigint, instability numeric,
+               afferent_files bigint, efferent_files bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    repo bigint;
+BEGIN
+    IF package_coupling.repository IS NULL THEN
+        RAISE EXCEPTION 'repository must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF package_coupling.depth IS NULL OR package_coupling.depth < 1 THEN
+        RAISE EXCEPTION 'depth must be 1 or more'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF package_coupling.package_by IS NULL
+       OR package_coupling.package_by NOT IN ('directory', 'module') THEN
+        RAISE EXCEPTION 'package_by must be "directory" or "module"'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    repo := @extschema@.repo_id(package_coupling.repository);
+
+    RETURN QUERY
+    WITH members AS MATERIALIZED (
+        SELECT f.file_id,
+               CASE WHEN package_coupling.package_by = 'module'
+                    THEN pg_catalog.array_to_string(
+                             (pg_catalog.string_to_array(f.module, '.'))[1:package_coupling.depth],
+                             '.')
+                    ELSE COALESCE(NULLIF(pg_catalog.array_to_string(
+                             (pg_catalog.string_to_array(f.path, '/'))
+                                 [1:LEAST(package_coupling.depth,
+                                          pg_catalog.cardinality(
+                                              pg_catalog.string_to_array(f.path, '/')) - 1)],
+                             '/'), ''), '.')
+               END AS package
+          FROM @extschema@.files f
+         WHERE f.repo_id = repo AND f.repository = package_coupling.repository
+           AND (package_coupling.package_by = 'directory' OR f.module IS NOT NULL)
+    ), crossing AS MATERIALIZED (
+        -- resolved imports from a file of one package to a file of another
+        SELECT DISTINCT s.package AS source, d.file_id AS source_file_id, t.package AS target
+          FROM @extschema@.dependencies d
+          JOIN members s ON s.file_id = d.file_id
+          JOIN members t ON t.file_id = d.target_file_id
+         WHERE d.repo_id = repo AND d.target_file_id IS NOT NULL
+           AND s.package <> t.package
+    )
+    SELECT p.package, p.files, COALESCE(a.ca, 0), COALESCE(e.ce, 0),
+           CASE WHEN COALESCE(a.ca, 0) + COALESCE(e.ce, 0) > 0
+                THEN pg_catalog.round(COALESCE(e.ce, 0)::numeric
+                                      / (COALESCE(a.ca, 0) + COALESCE(e.ce, 0)), 3)
+           END,
+           COALESCE(a.files, 0), COALESCE(e.files, 0)
+      FROM (SELECT m.package, pg_catalog.count(*) AS files
+              FROM members m GROUP BY m.package) p
+      LEFT JOIN (SELECT x.target AS package,
+                        pg_catalog.count(DISTINCT x.source) AS ca,
+                        pg_catalog.count(DISTINCT x.source_file_id) AS files
+                   FROM crossing x GROUP BY x.target) a ON a.package = p.package
+      LEFT JOIN (SELECT x.source AS package,
+                        pg_catalog.count(DISTINCT x.target) AS ce,
+                        pg_catalog.count(DISTINCT x.source_file_id) AS files
+                   FROM crossing x GROUP BY x.source) e ON e.package = p.package
+     ORDER BY p.package;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.package_coupling(text, integer, text) IS
+'per package (directory or module prefix at a depth): afferent (ca) and efferent (ce) coupling in packages, instability ce/(ca+ce), and the files behind them';
+
+--
+-- Churn: the versions of each file stored per month (UTC), from the audit
+-- log: inserted and replaced are versions, deleted is counted beside them,
+-- unchanged is not (nothing new was stored).  By path, so that a file
+-- deleted and stored again is one file; the log keeps every repository's
+-- rows since it began (1.0), deleted files' too.  since and until bound
+-- ingested_at (since <= ingested_at < until).
+--
+CREATE FUNCTION @extschema@.churn(repository text, since timestamptz DEFAULT NULL,
+                                  until timestamptz DEFAULT NULL)
+RETURNS TABLE (path text, month date, versions bigint, inserted bigint, replaced bigint,
+               deleted bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    repo bigint;
+BEGIN
+    IF churn.repository IS NULL THEN
+        RAISE EXCEPTION 'repository must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF churn.since >= churn.until THEN
+        RAISE EXCEPTION 'since must be earlier than until'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    repo := @extschema@.repo_id(churn.repository);
+
+    RETURN QUERY
+    SELECT i.path,
+           pg_catalog.date_trunc('month', i.ingested_at AT TIME ZONE 'UTC')::date,
+           pg_catalog.count(*) FILTER (WHERE i.status IN ('inserted', 'replaced')),
+           pg_catalog.count(*) FILTER (WHERE i.status = 'inserted'),
+           pg_catalog.count(*) FILTER (WHERE i.status = 'replaced'),
+           pg_catalog.count(*) FILTER (WHERE i.status = 'deleted')
+      FROM @extschema@.ingests i
+     WHERE i.repo_id = repo AND i.repository = churn.repository
+       AND i.status IN ('inserted', 'replaced', 'deleted')
+       AND (churn.since IS NULL OR i.ingested_at >= churn.since)
+       AND (churn.until IS NULL OR i.ingested_at < churn.until)
+     GROUP BY 1, 2
+     ORDER BY 1, 2;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.churn(text, timestamptz, timestamptz) IS
+'versions of each file stored per month (UTC) from the audit log: inserted + replaced, and deletions';
+
+--
+-- Trend: a repository's totals as they stood at points in time, per month
+-- (UTC) or per revision, from metric_history (the figures of every stored
+-- version) and the audit log (deletions, and revisions).  At each point
+-- every path counts with its last version stored before the point
+-- (as_of), a file not changed for months at the version it last had,
+-- unless the path's last event before the point is a deletion.
+--   per 'month'     every month from the first event (or since) to the
+--                   one until (default now()) falls in; as_of is the
+--                   month's end, or until if earlier.
+--   per 'revision'  every revision the audit log names in [since, until),
+--                   from its first row (a version stored, or a file found
+--                   unchanged), in that order; as_of is when the next
+--                   revision's first row was written, or until.  So a
+--                   revision's deletions count whether they come after
+--                   its versions or, as astpg-index makes them, after it
+--                   recorded the unchanged files and before the new
+--                   versions; a revision that changed nothing has the
+--                   totals of the one before.  Loads of revisions are
+--                   taken to follow each other.
+-- versions and deleted count what happened in the point's period (from
+-- its start, or since, to as_of).  History begins at 1.3 and keeps what
+-- maintain()'s retention leaves: files stored before, or whose versions
+-- are all past it, are not counted.  loc sums the loc metric where a
+-- version has one.
+--
+CREATE FUNCTION @extschema@.trend(repository text, per text DEFAULT 'month',
+                                  since timestamptz DEFAULT NULL,
+                                  until timestamptz DEFAULT NULL)
+RETURNS TABLE (point text, as_of timestamptz, files bigint, classes bigint,
+               functions bigint, complexity bigint, loc bigint, versions bigint,
+               deleted bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    repo bigint;
+    upto timestamptz := COALESCE(trend.until, pg_catalog.now());
+BEGIN
+    IF trend.repository IS NULL THEN
+        RAISE EXCEPTION 'repository must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF trend.per IS NULL OR trend.per NOT IN ('month', 'revision') THEN
+        RAISE EXCEPTION 'per must be "month" or "revision"'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF trend.since >= trend.until THEN
+        RAISE EXCEPTION 'since must be earlier than until'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    repo := @extschema@.repo_id(trend.repository);
+
+    RETURN QUERY
+    WITH events AS MATERIALIZED (
+        -- versions (stored) and deletions of each path before the end
+        SELECT h.path, h.ingested_at AS at, true AS stored, h.revision, h.classes,
+               h.functions, h.complexity_total, (h.metrics ->> 'loc')::numeric AS loc
+          FROM @extschema@.metric_history h
+         WHERE h.repo_id = repo AND h.repository = trend.repository AND h.ingested_at < upto
+        UNION ALL
+        SELECT i.path, i.ingested_at, false, NULL, NULL, NULL, NULL, NULL
+          FROM @extschema@.ingests i
+         WHERE i.repo_id = repo AND i.repository = trend.repository
+           AND i.status = 'deleted' AND i.ingested_at < upto
+    ), spans AS MATERIALIZED (
+        -- each version, until the next event of its path (a deletion at
+        -- the same moment as a version is taken as coming first)
+        SELECT e.*, pg_catalog.lead(e.at) OVER (PARTITION BY e.path
+                                                ORDER BY e.at, e.stored) AS ended_at
+          FROM events e
+    ), points AS MATERIALIZED (
+        SELECT pg_catalog.to_char(m.month, 'YYYY-MM') AS point,
+               GREATEST(m.month AT TIME ZONE 'UTC', trend.since) AS starts,
+               LEAST((m.month + interval '1 month') AT TIME ZONE 'UTC', upto) AS as_of
+          FROM pg_catalog.generate_series(
+                   pg_catalog.date_trunc('month', COALESCE(trend.since,
+                                                           (SELECT pg_catalog.min(e.at)
+                                                              FROM events e))
+                                                  AT TIME ZONE 'UTC'),
+                   pg_catalog.date_trunc('month', upto AT TIME ZONE 'UTC'),
+                   interval '1 month') AS m(month)
+         WHERE trend.per = 'month' AND m.month AT TIME ZONE 'UTC' < upto
+           AND EXISTS (SELECT FROM events)
+        UNION ALL
+        SELECT r.revision, r.first_at, LEAST(r.next_at, upto)
+          FROM (SELECT v.revision, v.first_at,
+                       pg_catalog.lead(v.first_at) OVER (ORDER BY v.first_at, v.revision)
+                           AS next_at
+                  FROM (SELECT i.revision, pg_catalog.min(i.ingested_at) AS first_at
+                          FROM @extschema@.ingests i
+                         WHERE trend.per = 'revision'
+                           AND i.repo_id = repo AND i.repository = trend.repository
+                           AND i.status IN ('inserted', 'replaced', 'unchanged')
+                           AND i.revision IS NOT NULL AND i.ingested_at < upto
+                         GROUP BY i.revision) v) r
+         WHERE trend.per = 'revision'
+           AND (trend.since IS NULL OR r.first_at >= trend.since)
+    )
+    SELECT p.point, p.as_of,
+           pg_catalog.count(s.path),
+           COALESCE(pg_catalog.sum(s.classes), 0)::bigint,
+           COALESCE(pg_catalog.sum(s.functions), 0)::bigint,
+           COALESCE(pg_catalog.sum(s.complexity_total), 0)::bigint,
+           pg_catalog.sum(s.loc)::bigint,
+           (SELECT pg_catalog.count(*) FROM events e
+             WHERE e.stored AND e.at >= p.starts AND e.at < p.as_of),
+           (SELECT pg_catalog.count(*) FROM events e
+             WHERE NOT e.stored AND e.at >= p.starts AND e.at < p.as_of)
+      FROM points p
+      LEFT JOIN spans s
+             ON s.stored AND s.at < p.as_of AND (s.ended_at IS NULL OR s.ended_at >= p.as_of)
+     GROUP BY p.point, p.starts, p.as_of
+     ORDER BY p.starts, p.point;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.trend(text, text, timestamptz, timestamptz) IS
+'a repository''s totals (files, classes, functions, complexity, loc) as they stood at each month''s end or each revision, from metric_history and the audit log';
+
+REVOKE ALL ON FUNCTION @extschema@.dead_code(text, text),
+                       @extschema@.package_coupling(text, integer, text),
+                       @extschema@.churn(text, timestamptz, timestamptz),
+                       @extschema@.trend(text, text, timestamptz, timestamptz)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.dead_code(text, text),
+                          @extschema@.package_coupling(text, integer, text),
+                          @extschema@.churn(text, timestamptz, timestamptz),
+                          @extschema@.trend(text, text, timestamptz, timestamptz)
+    TO astpg_reader;
+-- <<< questions

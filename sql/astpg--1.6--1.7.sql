@@ -741,7 +741,9 @@ COMMENT ON FUNCTION @extschema@.import_cycles(text) IS
 -- The rows a name of astpg.symbol_names stands for, in a repository: the
 -- functions, classes or files that have it as their name, qualified name,
 -- path or module (by kind), each with its file; at most max_rows, by
--- qualified name, path and id.
+-- qualified name, path and id.  The name is compared in the database's
+-- collation, whatever the caller's (symbol_names' names are in "C"), so
+-- that the tables' indexes on names serve the lookups.
 --
 CREATE FUNCTION @extschema@.symbol_rows(sym_name text, sym_kind smallint, sym_member text,
                                         repo bigint, max_rows integer)
@@ -751,6 +753,9 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 AS $$
+DECLARE
+    wanted text COLLATE "default" := sym_name;
+    wanted_member text COLLATE "default" := sym_member;
 BEGIN
     CASE sym_kind
         WHEN 1, 2 THEN
@@ -761,11 +766,11 @@ BEGIN
                       FROM @extschema@.functions x
                      WHERE x.repo_id = repo
                        AND pg_catalog.left(x.name, 256)
-                           = pg_catalog.left(CASE sym_kind WHEN 1 THEN sym_name ELSE sym_member END, 256)
-                       AND x.name = CASE sym_kind WHEN 1 THEN sym_name ELSE sym_member END
+                           = pg_catalog.left(CASE sym_kind WHEN 1 THEN wanted ELSE wanted_member END, 256)
+                       AND x.name = CASE sym_kind WHEN 1 THEN wanted ELSE wanted_member END
                        AND (sym_kind = 1 OR (pg_catalog.left(x.qualified_name, 256)
-                                         = pg_catalog.left(sym_name, 256)
-                                         AND x.qualified_name = sym_name))
+                                         = pg_catalog.left(wanted, 256)
+                                         AND x.qualified_name = wanted))
                      ORDER BY pg_catalog.left(x.name, 256), pg_catalog.left(x.qualified_name, 256),
                               x.function_id
                      LIMIT max_rows) fn
@@ -778,7 +783,7 @@ BEGIN
               FROM @extschema@.classes c
               JOIN @extschema@.files f ON f.file_id = c.file_id AND f.repo_id = c.repo_id
              WHERE c.repo_id = repo
-               AND CASE sym_kind WHEN 3 THEN c.name = sym_name ELSE c.qualified_name = sym_name END
+               AND CASE sym_kind WHEN 3 THEN c.name = wanted ELSE c.qualified_name = wanted END
              ORDER BY 3, 5, 2
              LIMIT max_rows;
         ELSE
@@ -786,7 +791,7 @@ BEGIN
             SELECT 'file'::text, f.file_id, COALESCE(f.module, f.path), f.repository, f.path, 1
               FROM @extschema@.files f
              WHERE f.repo_id = repo
-               AND CASE sym_kind WHEN 5 THEN f.path = sym_name ELSE f.module = sym_name END
+               AND CASE sym_kind WHEN 5 THEN f.path = wanted ELSE f.module = wanted END
              ORDER BY 3, 5, 2
              LIMIT max_rows;
     END CASE;
@@ -941,17 +946,14 @@ BEGIN
     FOR tier IN SELECT t FROM pg_catalog.unnest(ARRAY['prefix', 'fuzzy']) t LOOP
         EXIT WHEN returned >= max_results;
         CONTINUE WHEN tier = 'fuzzy' AND pg_catalog.length(pattern) < 4;
-        -- (each name in the database's collation again: symbol_rows()
-        -- compares it with the tables' names, whose indexes are in that one)
         FOR hit IN EXECUTE CASE tier WHEN 'prefix' THEN $q$
-            SELECT s.name COLLATE pg_catalog."default" AS name, s.kind, s.member, s.repo_id,
+            SELECT s.name, s.kind, s.member, s.repo_id,
                    %1$I.similarity(s.name, $1) AS score
               FROM @extschema@.symbol_names s
              WHERE s.name LIKE $3 AND s.name <> $1 AND s.kind = ANY ($2)
              ORDER BY s.name, s.kind, s.member, s.repo_id
              LIMIT $4 $q$ ELSE $q$
-            SELECT s.name COLLATE pg_catalog."default" AS name, s.kind, s.member, s.repo_id,
-                   s.score
+            SELECT s.name, s.kind, s.member, s.repo_id, s.score
               FROM (SELECT x.name, x.kind, x.member, x.repo_id,
                            %1$I.similarity(x.name, $1) AS score
                       FROM ((SELECT y.* FROM @extschema@.symbol_names y

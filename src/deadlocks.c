@@ -73,11 +73,14 @@ AstpgFirstWriter(void)
  * transaction ids and relation locks weaker than SHARE (those of reading
  * and of the statement that called astpg, which writers' ROW EXCLUSIVE
  * locks do not conflict with)?  Asked only after a deadlock of a first
- * writer, once the failed attempt's subtransaction released what it took:
- * the top transaction's id was assigned for that attempt's, and no row
- * that another session could wait for was written under it.  The answer
- * reads the whole lock table, as pg_locks does, which is why it is not
- * asked before every call.
+ * writer, once the failed attempt's subtransaction released what it took.
+ * The ids its transaction still holds are those of the top transaction
+ * and of the subtransactions that enclose the call (a client's SAVEPOINT,
+ * an exception block): they had none before the call, and were assigned
+ * as parents of the attempt's own, so the only rows written under them
+ * are new rows of astpg.rejects, which no writer ever waits for.  The
+ * answer reads the whole lock table, as pg_locks does, which is why it is
+ * not asked before every call.
  */
 static bool
 holds_only_weak_locks(void)
@@ -85,7 +88,6 @@ holds_only_weak_locks(void)
 	LockData   *data = GetLockStatusData();
 	LOCKMASK	weak = LOCKBIT_ON(AccessShareLock) | LOCKBIT_ON(RowShareLock) |
 		LOCKBIT_ON(RowExclusiveLock);
-	TransactionId top_xid = GetTopTransactionIdIfAny();
 
 	for (int i = 0; i < data->nelements; i++)
 	{
@@ -95,9 +97,9 @@ holds_only_weak_locks(void)
 			continue;
 		if (lock->locktag.locktag_type == LOCKTAG_VIRTUALTRANSACTION)
 			continue;
-		/* its id, taken for the failed attempt's: no row waits for it */
+		/* ids assigned for the failed attempt's: no row waits for them */
 		if (lock->locktag.locktag_type == LOCKTAG_TRANSACTION &&
-			lock->locktag.locktag_field1 == top_xid)
+			TransactionIdIsCurrentTransactionId(lock->locktag.locktag_field1))
 			continue;
 		if (lock->locktag.locktag_type == LOCKTAG_RELATION &&
 			(lock->holdMask & ~weak) == 0)
